@@ -45,9 +45,11 @@ void token_logprobs(T* logits, T* logp, const int32_t* targets, const T* grad_we
         logp[i] = (T)((double)row[t] - lse);
         if (grad_weights != nullptr) {
             const T w = grad_weights[i];
-            const T lse_t = (T)lse;
+            // p = exp((l - max) - log(sum)): both terms are small, whereas l - lse in float
+            // would round lse to the precision of the logits' magnitude.
+            const T log_sum = (T)std::log(sum);
             #pragma omp simd
-            for (int64_t j = 0; j < V; j++) row[j] = -w * std::exp(row[j] - lse_t);
+            for (int64_t j = 0; j < V; j++) row[j] = -w * std::exp((row[j] - mx) - log_sum);
             row[t] += w;
         }
     }

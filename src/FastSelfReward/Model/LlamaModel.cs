@@ -1,0 +1,498 @@
+using FastSelfReward.Compute;
+
+namespace FastSelfReward.Model;
+
+/// <summary>
+/// A Llama-family decoder with explicit forward and backward passes over <see cref="IKernels"/>,
+/// in the manner of llm.c: no autograd; the forward keeps the activations the backward needs, and
+/// the backward calls the backward ops in reverse. Parameters and gradients each live in one flat
+/// buffer laid out by <see cref="ParameterLayout"/>, addressed by Hugging Face names.
+/// </summary>
+/// <remarks>
+/// One block, for rows x of a packed batch (RMSNorm, rotate-half RoPE, causal grouped-query attention, SwiGLU):
+/// <code>
+/// h   = x + Attention(RoPE(norm1(x) Wqᵀ), RoPE(norm1(x) Wkᵀ), norm1(x) Wvᵀ) Woᵀ
+/// out = h + (silu(norm2(h) Wgᵀ) · norm2(h) Wuᵀ) Wdᵀ
+/// </code>
+/// The language-model head never materialises [rows, vocab] logits at once: log-probs and their
+/// gradient run over chunks of the rows that carry a target.
+/// </remarks>
+public sealed class LlamaModel : IDisposable
+{
+    /// <summary>Largest logits chunk, in elements (32 MiB in fp32).</summary>
+    private const long LogitsChunkElements = 8L << 20;
+
+    private readonly LayerWeights[] _layers;
+    private LayerWeights[]? _layerGradients;
+    private DeviceBuffer? _gradients;
+    private Activations? _activations;
+    private GradientScratch? _scratch;
+    private int _rows;
+    private bool _canBackward;
+    private int _sequences;
+
+    // Device copies of the current batch's integer inputs, kept until the backward needs them.
+    private readonly GrowableBuffer _tokens, _positions, _cuSeqlens, _slots, _blockTables, _lengths;
+    // Head scratch: selected rows, their logits, targets, weights and log-probs.
+    private readonly GrowableBuffer _rowIndex, _targets, _weights, _logp, _logits, _selected, _dSelected;
+
+    public LlamaModel(IKernels kernels, LlamaConfig config, DType type = DType.F32)
+    {
+        Kernels = kernels;
+        Config = config.Validate();
+        Type = type;
+        Layout = new ParameterLayout(config);
+        Parameters = kernels.Allocate(Layout.TotalLength, type);
+        _layers = Enumerable.Range(0, config.NumHiddenLayers).Select(l => LayerWeights.Of(Layout, Parameters, l)).ToArray();
+        _tokens = new(kernels, DType.I32);
+        _positions = new(kernels, DType.I32);
+        _cuSeqlens = new(kernels, DType.I32);
+        _slots = new(kernels, DType.I32);
+        _blockTables = new(kernels, DType.I32);
+        _lengths = new(kernels, DType.I32);
+        _rowIndex = new(kernels, DType.I32);
+        _targets = new(kernels, DType.I32);
+        _weights = new(kernels, type);
+        _logp = new(kernels, type);
+        _logits = new(kernels, type);
+        _selected = new(kernels, type);
+        _dSelected = new(kernels, type);
+    }
+
+    public IKernels Kernels { get; }
+    public LlamaConfig Config { get; }
+    public DType Type { get; }
+    public ParameterLayout Layout { get; }
+
+    /// <summary>Every parameter, laid out by <see cref="Layout"/>.</summary>
+    public DeviceBuffer Parameters { get; }
+
+    /// <summary>Parameter gradients (same layout), allocated by the first backward or <see cref="ZeroGradients"/>.</summary>
+    public DeviceBuffer Gradients => _gradients ??= AllocateGradients();
+
+    /// <summary>Rows of the most recent forward pass.</summary>
+    public int Rows => _rows;
+
+    /// <summary>The view of one parameter tensor.</summary>
+    public Tensor Parameter(string name) => View(Parameters, Layout[name]);
+
+    /// <summary>The view of one parameter's gradient.</summary>
+    public Tensor Gradient(string name) => View(Gradients, Layout[name]);
+
+    /// <summary>Fills matrices with N(0, std²) and norm gains with 1, from a seed.</summary>
+    public void InitializeRandom(int seed, double std = 0.02)
+    {
+        var random = new Random(seed);
+        foreach (var entry in Layout.Entries)
+        {
+            var values = new double[entry.Count];
+            if (entry.Shape.Length == 1) Array.Fill(values, 1.0);
+            else
+                for (long i = 0; i < values.Length; i++)
+                {
+                    // Box-Muller: a seeded System.Random gives the same stream on every platform.
+                    double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
+                    values[i] = std * Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+                }
+            Kernels.Upload(View(Parameters, entry), values);
+        }
+    }
+
+    /// <summary>Sets every parameter gradient to zero.</summary>
+    public void ZeroGradients() => Kernels.Zero(Gradients);
+
+    /// <summary>
+    /// Runs the blocks over a packed batch. With <paramref name="cache"/>, each row's key and value
+    /// are also written to the cache at <paramref name="slots"/> (a prefill). Activations for
+    /// <see cref="Backward"/> are kept when <paramref name="training"/> is true.
+    /// </summary>
+    public void Forward(TokenBatch batch, bool training = true, KvCache? cache = null, int[]? slots = null)
+    {
+        ValidateTokens(batch.Tokens, batch.Positions);
+        if (cache is not null && (slots is null || slots.Length != batch.Count))
+            throw new ArgumentException("a prefill into the KV cache needs one slot per token");
+        int n = batch.Count;
+        Prepare(n, training);
+        var tokens = _tokens.Put(batch.Tokens);
+        var positions = _positions.Put(batch.Positions);
+        var cu = _cuSeqlens.Put(batch.CuSeqlens);
+        var slotView = cache is null ? default : _slots.Put(slots);
+        _sequences = batch.Sequences;
+        RunBlocks(n, tokens, positions, (layer, q, k, v, att, lse) =>
+        {
+            if (cache is not null)
+                Kernels.KvCacheWrite(cache.Keys(layer), cache.Values(layer), k, v, slotView, n, Config.KvHeads, Config.HeadDim);
+            Kernels.AttentionForward(att, lse, q, k, v, cu, batch.Sequences, Shape);
+        });
+        _canBackward = training;
+    }
+
+    /// <summary>
+    /// One decoding step: row r appends token <c>Tokens[r]</c> at <c>Positions[r]</c> to its cached
+    /// sequence and attends over all of it. Afterwards <see cref="Logits"/> reads the rows' outputs.
+    /// </summary>
+    public void Decode(DecodeStep step, KvCache cache)
+    {
+        ValidateTokens(step.Tokens, step.Positions);
+        int b = step.Tokens.Length;
+        Prepare(b, training: false);
+        var tokens = _tokens.Put(step.Tokens);
+        var positions = _positions.Put(step.Positions);
+        var slots = _slots.Put(step.Slots);
+        var tables = _blockTables.Put(step.BlockTables);
+        var lengths = _lengths.Put(step.Lengths);
+        RunBlocks(b, tokens, positions, (layer, q, k, v, att, _) =>
+        {
+            Kernels.KvCacheWrite(cache.Keys(layer), cache.Values(layer), k, v, slots, b, Config.KvHeads, Config.HeadDim);
+            Kernels.DecodeAttention(att, q, cache.Keys(layer), cache.Values(layer), tables, step.MaxBlocks, lengths, b, cache.BlockSize, Shape);
+        });
+        _canBackward = false;
+    }
+
+    /// <summary>
+    /// Logits [rows.Length, vocab] of the given rows of the last forward or decode, in backend memory
+    /// (valid until the next call).
+    /// </summary>
+    public Tensor Logits(ReadOnlySpan<int> rows)
+    {
+        foreach (int row in rows)
+            if ((uint)row >= (uint)_rows) throw new ArgumentOutOfRangeException(nameof(rows), $"row {row} is outside the last forward's {_rows} rows");
+        int r = rows.Length, c = Config.HiddenSize, v = Config.VocabSize;
+        var index = _rowIndex.Put(rows);
+        var selected = _selected.Get((long)r * c);
+        GatherRows(selected, index, _activations!.Final, r);
+        var logits = _logits.Get((long)r * v);
+        Kernels.Gemm(false, true, r, v, c, 1, selected, c, HeadWeight, c, 0, logits, v);
+        return logits;
+    }
+
+    /// <summary>
+    /// logp[i] = log p(targets[i] | rows ≤ i of its sequence) for every row of the last forward
+    /// (0 where targets[i] &lt; 0). No gradient.
+    /// </summary>
+    public void TokenLogProbs(ReadOnlySpan<int> targets, Span<double> logp) => Head(targets, default, logp, backward: false);
+
+    /// <summary>
+    /// Accumulates into <see cref="Gradients"/> the gradient of L = Σᵢ gradWeights[i] · logp[i] over the
+    /// rows of the last training forward, and writes logp (as <see cref="TokenLogProbs"/>) on the way.
+    /// Cross-entropy over a loss mask is gradWeights[i] = -mask[i] / (loss tokens of the optimizer step).
+    /// </summary>
+    public void Backward(ReadOnlySpan<int> targets, ReadOnlySpan<double> gradWeights, Span<double> logp)
+    {
+        if (!_canBackward) throw new InvalidOperationException("Backward needs a preceding Forward with training: true");
+        if (gradWeights.Length != _rows) throw new ArgumentException($"gradWeights has {gradWeights.Length} entries for {_rows} rows");
+        Head(targets, gradWeights, logp, backward: true);
+        BackwardBlocks();
+        _canBackward = false;
+    }
+
+    private AttentionShape Shape => new(Config.NumAttentionHeads, Config.KvHeads, Config.HeadDim, 1.0 / Math.Sqrt(Config.HeadDim));
+
+    private Tensor HeadWeight => Parameter(Config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+
+    private delegate void Attention(int layer, Tensor q, Tensor k, Tensor v, Tensor output, Tensor lse);
+
+    private void RunBlocks(int n, Tensor tokens, Tensor positions, Attention attend)
+    {
+        var a = _activations!;
+        int c = Config.HiddenSize, f = Config.IntermediateSize, qd = Config.QueryDim, kvd = Config.KvDim;
+        var embed = Parameter("model.embed_tokens.weight");
+        Kernels.EmbeddingForward(a.Stream(0), tokens, embed, n, c);
+        for (int l = 0; l < Config.NumHiddenLayers; l++)
+        {
+            var w = _layers[l];
+            var s = a.Layer(l);
+            var x = a.Stream(l);
+            Kernels.RmsNormForward(s.Norm1, s.Rstd1, x, w.InputNorm, n, c, Config.RmsNormEps);
+            Linear(s.Q, s.Norm1, w.Q, n, qd, c);
+            Linear(s.K, s.Norm1, w.K, n, kvd, c);
+            Linear(s.V, s.Norm1, w.V, n, kvd, c);
+            Kernels.RopeForward(s.Q, positions, n, Config.NumAttentionHeads, Config.HeadDim, Config.RopeTheta);
+            Kernels.RopeForward(s.K, positions, n, Config.KvHeads, Config.HeadDim, Config.RopeTheta);
+            attend(l, s.Q, s.K, s.V, s.Attention, s.Lse);
+            Linear(a.Projection, s.Attention, w.O, n, c, qd);
+            Kernels.ResidualForward(s.Middle, x, a.Projection, (long)n * c);
+            Kernels.RmsNormForward(s.Norm2, s.Rstd2, s.Middle, w.PostNorm, n, c, Config.RmsNormEps);
+            Linear(s.Gate, s.Norm2, w.Gate, n, f, c);
+            Linear(s.Up, s.Norm2, w.Up, n, f, c);
+            Kernels.SwiGluForward(s.Hidden, s.Gate, s.Up, (long)n * f);
+            Linear(a.Projection, s.Hidden, w.Down, n, c, f);
+            Kernels.ResidualForward(a.Stream(l + 1), s.Middle, a.Projection, (long)n * c);
+        }
+        Kernels.RmsNormForward(a.Final, a.FinalRstd, a.Stream(Config.NumHiddenLayers), Parameter("model.norm.weight"), n, c, Config.RmsNormEps);
+    }
+
+    private void Head(ReadOnlySpan<int> targets, ReadOnlySpan<double> gradWeights, Span<double> logp, bool backward)
+    {
+        if (targets.Length != _rows) throw new ArgumentException($"targets has {targets.Length} entries for {_rows} rows");
+        if (logp.Length != _rows) throw new ArgumentException($"logp has {logp.Length} entries for {_rows} rows");
+        int c = Config.HiddenSize, v = Config.VocabSize;
+        var rows = new List<int>(_rows);
+        for (int i = 0; i < _rows; i++)
+        {
+            if (targets[i] >= v) throw new ArgumentOutOfRangeException(nameof(targets), $"target {targets[i]} at row {i} is outside the vocabulary of {v}");
+            if (targets[i] >= 0 && (!backward || gradWeights[i] != 0)) rows.Add(i);
+        }
+        logp.Clear();
+        var a = _activations!;
+        var dFinal = backward ? _scratch!.Final : default;
+        if (backward) Kernels.Zero(dFinal);
+        var weight = HeadWeight;
+        var dWeight = backward ? Gradient(Config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight") : default;
+        int chunk = (int)Math.Clamp(LogitsChunkElements / v, 1, Math.Max(1, rows.Count));
+        var chunkTargets = new int[chunk];
+        var chunkWeights = new double[chunk];
+        var chunkLogp = new double[chunk];
+        var rowSpan = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows);
+        for (int start = 0; start < rows.Count; start += chunk)
+        {
+            int r = Math.Min(chunk, rows.Count - start);
+            var chunkRows = rowSpan.Slice(start, r);
+            for (int i = 0; i < r; i++)
+            {
+                chunkTargets[i] = targets[chunkRows[i]];
+                if (backward) chunkWeights[i] = gradWeights[chunkRows[i]];
+            }
+            var index = _rowIndex.Put(chunkRows);
+            var selected = _selected.Get((long)r * c);
+            GatherRows(selected, index, a.Final, r);
+            var logits = _logits.Get((long)r * v);
+            Kernels.Gemm(false, true, r, v, c, 1, selected, c, weight, c, 0, logits, v);
+            var lp = _logp.Get(r);
+            Tensor? w = backward ? _weights.Put(chunkWeights.AsSpan(0, r)) : null;
+            Kernels.TokenLogProbs(logits, lp, _targets.Put(chunkTargets.AsSpan(0, r)), w, r, v);
+            Kernels.Download(lp, chunkLogp.AsSpan(0, r));
+            for (int i = 0; i < r; i++) logp[chunkRows[i]] = chunkLogp[i];
+            if (!backward) continue;
+            // logits now holds dL/dlogits: back into the selected rows and the head weight.
+            var dSelected = _dSelected.Get((long)r * c);
+            Kernels.Gemm(false, false, r, c, v, 1, logits, v, weight, c, 0, dSelected, c);
+            ScatterAddRows(dFinal, index, dSelected, r);
+            Kernels.Gemm(true, false, v, c, r, 1, logits, v, selected, c, 1, dWeight, c);
+        }
+    }
+
+    private void BackwardBlocks()
+    {
+        var a = _activations!;
+        var g = _scratch!;
+        int n = _rows, c = Config.HiddenSize, f = Config.IntermediateSize, qd = Config.QueryDim, kvd = Config.KvDim;
+        var grads = _layerGradients!;
+        var tokens = _tokens.Get(n);
+        var positions = _positions.Get(n);
+        var cu = _cuSeqlens.Get(_sequences + 1);
+        int sequences = _sequences;
+        var dx = g.Stream;
+        Kernels.RmsNormBackward(dx, Gradient("model.norm.weight"), g.Final, a.Stream(Config.NumHiddenLayers),
+            Parameter("model.norm.weight"), a.FinalRstd, n, c);
+        for (int l = Config.NumHiddenLayers - 1; l >= 0; l--)
+        {
+            var w = _layers[l];
+            var dw = grads[l];
+            var s = a.Layer(l);
+            // out = middle + hidden Wdᵀ
+            LinearBackward(g.Hidden, dw.Down, dx, s.Hidden, w.Down, n, c, f);
+            Kernels.SwiGluBackward(g.Gate, g.Up, g.Hidden, s.Gate, s.Up, (long)n * f);
+            LinearBackward(g.Norm, dw.Gate, g.Gate, s.Norm2, w.Gate, n, f, c);
+            LinearBackward(g.Norm, dw.Up, g.Up, s.Norm2, w.Up, n, f, c, accumulate: true);
+            Kernels.RmsNormBackward(g.Residual, dw.PostNorm, g.Norm, s.Middle, w.PostNorm, s.Rstd2, n, c);
+            Kernels.ResidualBackward(dx, g.Residual, (long)n * c);
+            // middle = x + attention Woᵀ
+            LinearBackward(g.Attention, dw.O, dx, s.Attention, w.O, n, c, qd);
+            Kernels.AttentionBackward(g.Q, g.K, g.V, g.Attention, s.Attention, s.Lse, s.Q, s.K, s.V, cu, sequences, Shape);
+            Kernels.RopeBackward(g.Q, positions, n, Config.NumAttentionHeads, Config.HeadDim, Config.RopeTheta);
+            Kernels.RopeBackward(g.K, positions, n, Config.KvHeads, Config.HeadDim, Config.RopeTheta);
+            LinearBackward(g.Norm, dw.Q, g.Q, s.Norm1, w.Q, n, qd, c);
+            LinearBackward(g.Norm, dw.K, g.K, s.Norm1, w.K, n, kvd, c, accumulate: true);
+            LinearBackward(g.Norm, dw.V, g.V, s.Norm1, w.V, n, kvd, c, accumulate: true);
+            Kernels.RmsNormBackward(g.Residual, dw.InputNorm, g.Norm, a.Stream(l), w.InputNorm, s.Rstd1, n, c);
+            Kernels.ResidualBackward(dx, g.Residual, (long)n * c);
+        }
+        Kernels.EmbeddingBackward(Gradient("model.embed_tokens.weight"), dx, tokens, n, c);
+    }
+
+    /// <summary>y[n, out] = x[n, in] Wᵀ (W stored [out, in]).</summary>
+    private void Linear(Tensor y, Tensor x, Tensor w, int n, int outDim, int inDim) =>
+        Kernels.Gemm(false, true, n, outDim, inDim, 1, x, inDim, w, inDim, 0, y, outDim);
+
+    /// <summary>dx (= or += with accumulate) = dy W; dW += dyᵀ x.</summary>
+    private void LinearBackward(Tensor dx, Tensor dw, Tensor dy, Tensor x, Tensor w, int n, int outDim, int inDim, bool accumulate = false)
+    {
+        Kernels.Gemm(false, false, n, inDim, outDim, 1, dy, outDim, w, inDim, accumulate ? 1 : 0, dx, inDim);
+        Kernels.Gemm(true, false, outDim, inDim, n, 1, dy, outDim, x, inDim, 1, dw, inDim);
+    }
+
+    // A row gather is an embedding lookup whose "table" is the activation matrix, and its
+    // scatter-add is that lookup's backward; the same kernels serve both.
+    private void GatherRows(Tensor destination, Tensor rows, Tensor source, int count) =>
+        Kernels.EmbeddingForward(destination, rows, source, count, Config.HiddenSize);
+
+    private void ScatterAddRows(Tensor destination, Tensor rows, Tensor source, int count) =>
+        Kernels.EmbeddingBackward(destination, source, rows, count, Config.HiddenSize);
+
+    private void Prepare(int n, bool training)
+    {
+        if (n <= 0) throw new ArgumentException("a forward pass needs at least one token");
+        if (_activations is null || _activations.Capacity < n || (training && !_activations.AllLayers))
+        {
+            int capacity = Math.Max(n, _activations?.Capacity ?? 0);
+            bool allLayers = training || (_activations?.AllLayers ?? false);
+            _activations?.Dispose();
+            _activations = new Activations(Kernels, Config, Type, capacity, allLayers);
+        }
+        if (training && (_scratch is null || _scratch.Capacity < n))
+        {
+            _scratch?.Dispose();
+            _scratch = new GradientScratch(Kernels, Config, Type, Math.Max(n, _activations.Capacity));
+            _ = Gradients;
+        }
+        _activations.Rows = n;
+        _scratch?.SetRows(n);
+        _rows = n;
+        _canBackward = false;
+    }
+
+    private void ValidateTokens(int[] tokens, int[] positions)
+    {
+        if (positions.Length != tokens.Length) throw new ArgumentException($"{positions.Length} positions for {tokens.Length} tokens");
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if ((uint)tokens[i] >= (uint)Config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token {tokens[i]} at row {i} is outside the vocabulary of {Config.VocabSize}");
+            if ((uint)positions[i] >= (uint)Config.MaxPositionEmbeddings)
+                throw new ArgumentOutOfRangeException(nameof(positions), $"position {positions[i]} at row {i} is beyond max_position_embeddings {Config.MaxPositionEmbeddings}");
+        }
+    }
+
+    private DeviceBuffer AllocateGradients()
+    {
+        var buffer = Kernels.Allocate(Layout.TotalLength, Type);
+        _layerGradients = Enumerable.Range(0, Config.NumHiddenLayers).Select(l => LayerWeights.Of(Layout, buffer, l)).ToArray();
+        return buffer;
+    }
+
+    private static Tensor View(DeviceBuffer buffer, ParameterEntry entry) => buffer.Slice(entry.Offset, entry.Count);
+
+    public void Dispose()
+    {
+        _activations?.Dispose();
+        _scratch?.Dispose();
+        _gradients?.Dispose();
+        Parameters.Dispose();
+        foreach (var b in new[] { _tokens, _positions, _cuSeqlens, _slots, _blockTables, _lengths, _rowIndex, _targets, _weights, _logp, _logits, _selected, _dSelected })
+            b.Dispose();
+    }
+
+    /// <summary>The parameter (or gradient) views of one block.</summary>
+    private readonly record struct LayerWeights(Tensor InputNorm, Tensor Q, Tensor K, Tensor V, Tensor O,
+        Tensor PostNorm, Tensor Gate, Tensor Up, Tensor Down)
+    {
+        public static LayerWeights Of(ParameterLayout layout, DeviceBuffer buffer, int layer)
+        {
+            string p = $"model.layers.{layer}.";
+            Tensor T(string name) => View(buffer, layout[p + name]);
+            return new(T("input_layernorm.weight"), T("self_attn.q_proj.weight"), T("self_attn.k_proj.weight"),
+                T("self_attn.v_proj.weight"), T("self_attn.o_proj.weight"), T("post_attention_layernorm.weight"),
+                T("mlp.gate_proj.weight"), T("mlp.up_proj.weight"), T("mlp.down_proj.weight"));
+        }
+    }
+
+    /// <summary>The views of one block's saved activations for the current rows.</summary>
+    private readonly record struct LayerActivations(Tensor Norm1, Tensor Rstd1, Tensor Q, Tensor K, Tensor V, Tensor Attention,
+        Tensor Lse, Tensor Middle, Tensor Norm2, Tensor Rstd2, Tensor Gate, Tensor Up, Tensor Hidden);
+
+    /// <summary>
+    /// Forward activations for up to <see cref="Capacity"/> rows. With <see cref="AllLayers"/> every
+    /// block keeps its own (training); otherwise all blocks share one set and the residual stream is
+    /// updated in place (inference).
+    /// </summary>
+    private sealed class Activations : IDisposable
+    {
+        private readonly List<DeviceBuffer> _owned = [];
+        private readonly DeviceBuffer _stream, _norm1, _rstd1, _q, _k, _v, _attention, _lse, _middle, _norm2, _rstd2, _gate, _up, _hidden;
+        private readonly DeviceBuffer _final, _finalRstd, _projection;
+        private readonly int _c, _f, _qd, _kvd, _heads;
+
+        public Activations(IKernels kernels, LlamaConfig config, DType type, int capacity, bool allLayers)
+        {
+            Capacity = capacity;
+            AllLayers = allLayers;
+            (_c, _f, _qd, _kvd, _heads) = (config.HiddenSize, config.IntermediateSize, config.QueryDim, config.KvDim, config.NumAttentionHeads);
+            int slots = allLayers ? config.NumHiddenLayers : 1;
+            DeviceBuffer Alloc(long perRow, int count) { var b = kernels.Allocate(perRow * capacity * count, type); _owned.Add(b); return b; }
+            _stream = Alloc(_c, slots + 1);
+            _norm1 = Alloc(_c, slots); _rstd1 = Alloc(1, slots);
+            _q = Alloc(_qd, slots); _k = Alloc(_kvd, slots); _v = Alloc(_kvd, slots);
+            _attention = Alloc(_qd, slots); _lse = Alloc(_heads, slots);
+            _middle = Alloc(_c, slots); _norm2 = Alloc(_c, slots); _rstd2 = Alloc(1, slots);
+            _gate = Alloc(_f, slots); _up = Alloc(_f, slots); _hidden = Alloc(_f, slots);
+            _final = Alloc(_c, 1); _finalRstd = Alloc(1, 1); _projection = Alloc(_c, 1);
+        }
+
+        public int Capacity { get; }
+        public bool AllLayers { get; }
+        public int Rows { get; set; }
+
+        private Tensor Slot(DeviceBuffer buffer, long perRow, int slot) => buffer.Slice(slot * perRow * Capacity, perRow * Rows);
+
+        /// <summary>Residual stream entering block l (l = layers: after the last block).</summary>
+        public Tensor Stream(int l) => Slot(_stream, _c, AllLayers ? l : 0);
+
+        public LayerActivations Layer(int l)
+        {
+            int s = AllLayers ? l : 0;
+            return new(Slot(_norm1, _c, s), Slot(_rstd1, 1, s), Slot(_q, _qd, s), Slot(_k, _kvd, s), Slot(_v, _kvd, s),
+                Slot(_attention, _qd, s), Slot(_lse, _heads, s), Slot(_middle, _c, s), Slot(_norm2, _c, s), Slot(_rstd2, 1, s),
+                Slot(_gate, _f, s), Slot(_up, _f, s), Slot(_hidden, _f, s));
+        }
+
+        public Tensor Final => Slot(_final, _c, 0);
+        public Tensor FinalRstd => Slot(_finalRstd, 1, 0);
+        public Tensor Projection => Slot(_projection, _c, 0);
+
+        public void Dispose() { foreach (var b in _owned) b.Dispose(); }
+    }
+
+    /// <summary>Activation-gradient scratch of the backward, shared by every block.</summary>
+    private sealed class GradientScratch : IDisposable
+    {
+        private readonly List<DeviceBuffer> _owned = [];
+        private readonly DeviceBuffer _stream, _final, _residual, _norm, _attention, _q, _k, _v, _hidden, _gate, _up;
+        private readonly int _c, _f, _qd, _kvd;
+        private int _rows;
+
+        public GradientScratch(IKernels kernels, LlamaConfig config, DType type, int capacity)
+        {
+            Capacity = capacity;
+            (_c, _f, _qd, _kvd) = (config.HiddenSize, config.IntermediateSize, config.QueryDim, config.KvDim);
+            DeviceBuffer Alloc(long perRow) { var b = kernels.Allocate(perRow * capacity, type); _owned.Add(b); return b; }
+            _stream = Alloc(_c); _final = Alloc(_c); _residual = Alloc(_c); _norm = Alloc(_c);
+            _attention = Alloc(_qd); _q = Alloc(_qd); _k = Alloc(_kvd); _v = Alloc(_kvd);
+            _hidden = Alloc(_f); _gate = Alloc(_f); _up = Alloc(_f);
+        }
+
+        public int Capacity { get; }
+        public void SetRows(int rows) => _rows = rows;
+
+        private Tensor Rows(DeviceBuffer b, long perRow) => b.Slice(0, perRow * _rows);
+        public Tensor Stream => Rows(_stream, _c);
+        public Tensor Final => Rows(_final, _c);
+        public Tensor Residual => Rows(_residual, _c);
+        public Tensor Norm => Rows(_norm, _c);
+        public Tensor Attention => Rows(_attention, _qd);
+        public Tensor Q => Rows(_q, _qd);
+        public Tensor K => Rows(_k, _kvd);
+        public Tensor V => Rows(_v, _kvd);
+        public Tensor Hidden => Rows(_hidden, _f);
+        public Tensor Gate => Rows(_gate, _f);
+        public Tensor Up => Rows(_up, _f);
+
+        public void Dispose() { foreach (var b in _owned) b.Dispose(); }
+    }
+}
+
+/// <summary>
+/// The inputs of one decoding step for b rows: each row's new token, its position, the cache slot
+/// it is written to, the row's block table ([b, MaxBlocks]) and its cached length including the new token.
+/// </summary>
+public sealed record DecodeStep(int[] Tokens, int[] Positions, int[] Slots, int[] BlockTables, int MaxBlocks, int[] Lengths);
