@@ -50,12 +50,29 @@ public class SampleTopPTests
         double[] row = [double.NegativeInfinity, 1, 0.5, double.NegativeInfinity, 2, 0, -1, double.NegativeInfinity];
         var random = new Random(27);
         double[] uniforms = [0, .. Uniforms(random, 2_000), type == DType.F32 ? 1 - Math.Pow(2, -24) : 1 - Math.Pow(2, -53)];
-        double[] logits = Enumerable.Repeat(row, uniforms.Length).SelectMany(r => r).ToArray();
+        double[] logits = Repeat(row, uniforms.Length);
         foreach (double topP in new[] { 1.0, 0.9 })
         {
             int[] tokens = Sample(new CpuKernels(type), logits, Vocab, temperature: 1, topP, uniforms);
             Assert.All(tokens, t => Assert.True(!double.IsNegativeInfinity(row[t]), $"sampled token {t} of probability 0 (top_p {topP})"));
         }
+    }
+
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F64)]
+    public void PicksTheFirstKeptTokenWhoseRunningSumReachesUTimesMass(DType type)
+    {
+        // p = (.1, .2, .3, .4): the running sums .1 .3 .6 1 bound the tokens. With top_p = 0.65 the
+        // nucleus is {2, 3} (τ = .3, mass .7) and the boundary moves to u = .3/.7 = 0.428571...
+        // Uniforms 1e-4 either side of each boundary pin the rule down to the rounding of p.
+        double[] row = [Math.Log(0.1), Math.Log(0.2), Math.Log(0.3), Math.Log(0.4)];
+        var kernels = new CpuKernels(type);
+        double[] uniforms = [0, 0.0999, 0.1001, 0.2999, 0.3001, 0.5999, 0.6001, 0.9999];
+        Assert.Equal([0, 0, 1, 1, 2, 2, 3, 3], Sample(kernels, Repeat(row, uniforms.Length), 4, 1, 1, uniforms));
+        double boundary = 0.3 / 0.7;
+        double[] nucleusUniforms = [0, boundary - 1e-4, boundary + 1e-4, 0.9999];
+        Assert.Equal([2, 2, 3, 3], Sample(kernels, Repeat(row, nucleusUniforms.Length), 4, 1, 0.65, nucleusUniforms));
     }
 
     [Fact]
@@ -97,7 +114,7 @@ public class SampleTopPTests
     /// <summary>Token counts over <see cref="Draws"/> rows of the same logits, one seeded uniform per row.</summary>
     private static int[] Draw(double[] rowLogits, double temperature, double topP, int seed)
     {
-        double[] logits = Enumerable.Repeat(rowLogits, Draws).SelectMany(r => r).ToArray();
+        double[] logits = Repeat(rowLogits, Draws);
         int[] tokens = Sample(new CpuKernels(), logits, Vocab, temperature, topP, Uniforms(new Random(seed), Draws));
         var counts = new int[Vocab];
         foreach (int t in tokens) counts[t]++;
@@ -114,6 +131,9 @@ public class SampleTopPTests
         }
         return chiSquare;
     }
+
+    /// <summary>A batch of <paramref name="rows"/> copies of one row of logits.</summary>
+    private static double[] Repeat(double[] row, int rows) => Enumerable.Repeat(row, rows).SelectMany(r => r).ToArray();
 
     /// <summary>Uniforms in [0, 1) that stay below 1 when rounded to float.</summary>
     private static double[] Uniforms(Random random, int count) =>
