@@ -158,9 +158,10 @@ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const
                 const int64_t nv = std::min(nj, i - j0 + 1);  // causal: keys j0..i
                 dot_tile(s, q + i * q_stride + h * hd, kt, hd, bc);
                 T tmax = -std::numeric_limits<T>::infinity();
+                #pragma omp simd reduction(max:tmax)
                 for (int64_t j = 0; j < nv; j++) {
                     s[j] *= scale;
-                    tmax = std::max(tmax, s[j]);
+                    tmax = s[j] > tmax ? s[j] : tmax;
                 }
                 T& mv = m[vi - v0];
                 T& lv = l[vi - v0];
