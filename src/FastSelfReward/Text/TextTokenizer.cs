@@ -74,12 +74,12 @@ public sealed class TextTokenizer : ITextTokenizer
         {
             if (LooksLikeTiktoken(sentencePiece)) return Tiktoken(sentencePiece, special, bos, eos);
             LlamaTokenizer llama;
+            using FileStream stream = File.OpenRead(sentencePiece);
             try
             {
-                using FileStream stream = File.OpenRead(sentencePiece);
                 llama = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
             }
-            catch (Exception e) when (e is not IOException)
+            catch (Exception e) // protobuf reports a malformed model as an IOException subclass
             {
                 throw new InvalidDataException($"{sentencePiece}: not a SentencePiece BPE model: {e.Message}", e);
             }
