@@ -99,7 +99,8 @@ void decode_attention(T* out, const T* q, const T* k_cache, const T* v_cache, co
                     for (int64_t g = 0; g < ng; g++) {
                         T* sg = s[g];
                         T tmax = m[g];
-                        for (int64_t j = 0; j < nt; j++) tmax = std::max(tmax, sg[j]);
+                        #pragma omp simd reduction(max:tmax)
+                        for (int64_t j = 0; j < nt; j++) tmax = sg[j] > tmax ? sg[j] : tmax;
                         const T corr = fsr_exp(m[g] - tmax);  // 0 on the first tile (m = -inf)
                         T sum = T(0);
                         #pragma omp simd reduction(+:sum)

@@ -4,7 +4,7 @@
 // glibc's expf is a scalar call unless the build uses -ffast-math (only then does math.h
 // declare the vector variants), and in a softmax over a 64-key tile that call costs more
 // than the two dot products around it. fsr_exp<float> is Cephes' expf: Cody-Waite range
-// reduction x = k ln2 + r, a degree-7 polynomial for e^r (about 1 ulp over the range used
+// reduction x = k ln2 + r (|r| <= ln2 / 2), a degree-7 polynomial for e^r (about 1 ulp over the range used
 // here), and 2^k assembled in the exponent bits; every step is plain arithmetic, so a loop
 // over it becomes AVX/AVX-512 code. Results that would be subnormal (x < -87) flush to
 // exactly 0, which is what a softmax wants for a masked or vanishing term and keeps the
@@ -21,8 +21,12 @@ inline T fsr_exp(T x) { return std::exp(x); }
 
 template <>
 inline float fsr_exp<float>(float x) {
-    float xc = std::fmin(std::fmax(x, -87.0f), 88.0f);
-    float k = std::floor(xc * 1.44269504088896341f + 0.5f);
+    // Ternaries, not std::fmin/fmax: those are library calls that stop vectorization.
+    float xc = x > -87.0f ? x : -87.0f;
+    xc = xc < 88.0f ? xc : 88.0f;
+    // Round to nearest by adding and subtracting 1.5 * 2^23 (std::floor is a library call
+    // without -ffast-math, which would keep the loop scalar).
+    float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     // ln2 split so that k * 0.693359375 is exact in float (Cody-Waite).
     float r = xc - k * 0.693359375f;
     r = r - k * -2.12194440e-4f;
@@ -33,9 +37,11 @@ inline float fsr_exp<float>(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)k + 127) << 23;
-    float two_k = __builtin_bit_cast(float, bits);
-    return x < -87.0f ? 0.0f : p * two_k;
+    const float two_k = __builtin_bit_cast(float, ((int32_t)k + 127) << 23);
+    // The flush to 0 is a bit mask, not a conditional expression: under the default
+    // -ftrapping-math the compiler will not if-convert a branch holding a multiply.
+    const int32_t keep = -(int32_t)(x >= -87.0f);
+    return __builtin_bit_cast(float, __builtin_bit_cast(int32_t, p * two_k) & keep);
 }
 
 #endif

@@ -6,10 +6,11 @@
 //
 // The angle is computed in double: positions reach tens of thousands and the slowest
 // frequencies are ~1e-4, so a float angle would lose several digits before cos/sin. The
-// cos/sin of a row are computed once into a stack table (in chunks of 64 pairs, so any
-// head_dim fits) and shared by all heads of the row; the rotation itself then is two
-// contiguous, vectorizable loops over the halves. Positions come from the caller because
-// batches are ragged and packed: a row's position is not its index.
+// frequencies are computed once per call and the cos/sin of a row once, into stack tables
+// (in chunks of 64 pairs, so any head_dim fits) shared by all heads of the row; the
+// rotation itself then is two contiguous, vectorizable loops over the halves. Positions
+// come from the caller because batches are ragged and packed: a row's position is not its
+// index.
 #include "common.h"
 #include "parallel.h"
 
@@ -22,14 +23,16 @@ template <typename T>
 void rope_rotate(T* x, const int32_t* positions, int64_t n, int64_t heads, int64_t head_dim, double theta, double sign) {
     constexpr int64_t PB = 64;
     const int64_t half = head_dim / 2;
-    #pragma omp parallel for num_threads(fsr_threads()) if(n * heads * head_dim > FSR_PARALLEL_GRAIN) schedule(static)
-    for (int64_t row = 0; row < n; row++) {
-        const double pos = (double)positions[row];
-        for (int64_t p0 = 0; p0 < half; p0 += PB) {
-            const int64_t pb = std::min(PB, half - p0);
+    for (int64_t p0 = 0; p0 < half; p0 += PB) {
+        const int64_t pb = std::min(PB, half - p0);
+        double inv_freq[PB];
+        for (int64_t p = 0; p < pb; p++) inv_freq[p] = std::pow(theta, -2.0 * (double)(p0 + p) / (double)head_dim);
+        #pragma omp parallel for num_threads(fsr_threads()) if(n * heads * pb > FSR_PARALLEL_GRAIN) schedule(static)
+        for (int64_t row = 0; row < n; row++) {
+            const double pos = (double)positions[row];
             T cs[PB], sn[PB];
             for (int64_t p = 0; p < pb; p++) {
-                double angle = pos * std::pow(theta, -2.0 * (double)(p0 + p) / (double)head_dim);
+                double angle = pos * inv_freq[p];
                 cs[p] = (T)std::cos(angle);
                 sn[p] = (T)(sign * std::sin(angle));
             }

@@ -51,12 +51,14 @@ inline typename Bits<T>::U to_bits(T x) {
     return u;
 }
 
-// sum_{p_j >= t} p_j. For non-negative p and t the value compare equals the pattern compare.
+// sum_{p_j >= t} p_j, comparing bit patterns. The condition is a 0/1 factor rather than a
+// conditional expression: under the default -ftrapping-math the compiler keeps a
+// conversion that sits under a condition as a branch, and the loop scalar.
 template <typename T>
-inline double mass_at_least(const T* __restrict p, int64_t V, T t) {
+inline double mass_at_least(const T* __restrict p, int64_t V, typename Bits<T>::U t) {
     double s = 0.0;
     #pragma omp simd reduction(+:s)
-    for (int64_t j = 0; j < V; j++) s += p[j] >= t ? (double)p[j] : 0.0;
+    for (int64_t j = 0; j < V; j++) s += (double)p[j] * (double)(to_bits(p[j]) >= t);
     return s;
 }
 
@@ -70,6 +72,7 @@ int32_t sample_row(T* __restrict p, const T* __restrict x, double u, int64_t V, 
     }
 
     T mx = x[0];
+    #pragma omp simd reduction(max:mx)
     for (int64_t j = 1; j < V; j++) mx = x[j] > mx ? x[j] : mx;
     const T temp = (T)temperature;
     double total = 0.0;
@@ -92,7 +95,7 @@ int32_t sample_row(T* __restrict p, const T* __restrict x, double u, int64_t V, 
         U hi = to_bits(pmax) + 1;  // nothing is >= hi, so mass(hi) = 0 < top_p
         while (hi - lo > 1) {
             const U mid = lo + (hi - lo) / 2;
-            if (mass_at_least(p, V, from_bits<T>(mid)) >= top_p) lo = mid;
+            if (mass_at_least(p, V, mid) >= top_p) lo = mid;
             else hi = mid;
         }
     }

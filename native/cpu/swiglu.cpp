@@ -3,10 +3,13 @@
 //   forward:  out = silu(gate) * up,  silu(g) = g * s,  s = sigmoid(g) = 1 / (1 + exp(-g))
 //   backward: dup = dout * silu(g);  dgate = dout * up * s * (1 + g * (1 - s))   (overwrite)
 //
-// 1 / (1 + exp(-g)) needs no special case: for very negative g, exp(-g) overflows to +inf
-// and s becomes 0 (silu -0), never NaN. The backward recomputes s from gate instead of
+// exp is fsr_exp (fast_exp.h), which vectorizes: with glibc's scalar expf these loops
+// are bound by the call, not by memory. 1 / (1 + exp(-g)) needs no special case: for very
+// negative g, exp(-g) saturates (fsr_exp clamps its argument at 88) and s is ~0, never NaN;
+// for large g it is exactly 1. The backward recomputes s from gate instead of
 // saving it: one exp is cheaper than another [n, ffn] buffer read from memory.
 #include "common.h"
+#include "fast_exp.h"
 #include "parallel.h"
 
 namespace {
@@ -16,7 +19,7 @@ void swiglu_forward(T* out, const T* gate, const T* up, int64_t count) {
     #pragma omp parallel for simd num_threads(fsr_threads()) if(count > FSR_PARALLEL_GRAIN) schedule(static)
     for (int64_t i = 0; i < count; i++) {
         T g = gate[i];
-        out[i] = g / (T(1) + std::exp(-g)) * up[i];
+        out[i] = g / (T(1) + fsr_exp(-g)) * up[i];
     }
 }
 
@@ -25,7 +28,7 @@ void swiglu_backward(T* dgate, T* dup, const T* dout, const T* gate, const T* up
     #pragma omp parallel for simd num_threads(fsr_threads()) if(count > FSR_PARALLEL_GRAIN) schedule(static)
     for (int64_t i = 0; i < count; i++) {
         T g = gate[i], d = dout[i];
-        T s = T(1) / (T(1) + std::exp(-g));
+        T s = T(1) / (T(1) + fsr_exp(-g));
         dup[i] = d * g * s;
         dgate[i] = d * up[i] * s * (T(1) + g * (T(1) - s));
     }
