@@ -54,7 +54,8 @@ public class SampleTopPTests
         foreach (double topP in new[] { 1.0, 0.9 })
         {
             int[] tokens = Sample(new CpuKernels(type), logits, Vocab, temperature: 1, topP, uniforms);
-            Assert.All(tokens, t => Assert.True(!double.IsNegativeInfinity(row[t]), $"sampled token {t} of probability 0 (top_p {topP})"));
+            int[] impossible = tokens.Where(t => double.IsNegativeInfinity(row[t])).Distinct().ToArray();
+            Assert.True(impossible.Length == 0, $"sampled tokens of probability 0 (top_p {topP}): {string.Join(",", impossible)}");
         }
     }
 
