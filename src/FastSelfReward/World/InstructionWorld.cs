@@ -162,8 +162,6 @@ public static class InstructionWorld
         return Fill(sentences[(variant % sentences.Length + sentences.Length) % sentences.Length], task.Word, task.Numbers, answer);
     }
 
-    internal static int AnswerSentenceCount(TaskFamily family) => AnswerSentences[family].Length;
-
     internal static string AnswerOf(TaskFamily family, string word, IReadOnlyList<int> numbers) => family switch
     {
         TaskFamily.FirstLetter => word[..1],

@@ -38,7 +38,7 @@ public static class Oracle
     {
         List<string> sentences = Sentences(response);
         StatedAnswer? answer = FindAnswer(task, sentences);
-        bool correct = answer is not null && IsCorrect(task, answer);
+        bool correct = answer is not null && answer.Value == task.Answer;
         var notes = new List<string>();
 
         if (!correct && !sentences.Any(s => Mentions(task, Words(s))))
@@ -139,8 +139,6 @@ public static class Oracle
         _ when IsNumber(answer[0]) => InstructionWorld.Number(ParseNumber(answer[0])),
         _ => answer[0].ToLowerInvariant(),
     };
-
-    private static bool IsCorrect(WorldTask task, StatedAnswer answer) => answer.Value == task.Answer;
 
     private static bool Mentions(WorldTask task, IReadOnlyList<string> words) =>
         task.IsAboutWord

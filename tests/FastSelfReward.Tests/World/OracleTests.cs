@@ -8,13 +8,15 @@ public class OracleTests
 
     [Theory]
     [MemberData(nameof(AllFamilies))]
-    public void Every_quality_level_gets_its_score_in_every_family(TaskFamily family)
+    public void Perfect_scores_5_garbage_0_and_each_quality_level_its_score_in_every_family(TaskFamily family)
     {
         var random = new Random(7);
         for (int i = 0; i < 40; i++)
         {
             WorldTask task = InstructionWorld.Sample(random, family);
             Assert.Equal(5, Oracle.Grade(task, InstructionWorld.ReferenceResponse(task)).Score);
+            Assert.Equal(0, Oracle.Grade(task, "qz vlorp xx").Score);
+            Assert.Equal(0, Oracle.Grade(task, "").Score);
             foreach (ResponseQuality quality in Enum.GetValues<ResponseQuality>())
             {
                 string response = ResponseWriter.Write(task, quality, random);
