@@ -11,7 +11,10 @@ public sealed record DpoOptions
     public DpoLossKind Loss { get; init; } = DpoLossKind.Sigmoid;
     /// <summary>ε: the assumed label-flip probability of the sigmoid and robust losses, in [0, 0.5).</summary>
     public double LabelSmoothing { get; init; }
-    /// <summary>Score an answer by its mean token log-prob instead of the sum (as lucidrains' implementation does).</summary>
+    /// <summary>
+    /// Score an answer by its mean token log-prob instead of the sum (as lucidrains' implementation
+    /// does; TRL's ipo loss always does).
+    /// </summary>
     public bool LengthNormalize { get; init; }
     public int Epochs { get; init; } = 1;
     /// <summary>Pairs per optimizer step (the batch size).</summary>
@@ -76,7 +79,8 @@ public sealed record DpoMetrics(double Loss, double RewardsChosen, double Reward
 /// <code>∂L/∂log p(y_t | x, y_&lt;t) = (1/N) ∂ℓᵢ/∂π_w   (× 1/|y_w| when length-normalised)</code>
 /// and likewise for the rejected one: these are the row weights of <see cref="LlamaModel.Backward"/>.
 /// One training forward serves both the log-probs (read by <see cref="LlamaModel.TokenLogProbs"/>,
-/// which leaves the saved activations alone) and the backward. Metrics follow TRL: rewards are
+/// which leaves the saved activations alone) and the backward, whose row weights depend on those
+/// log-probs; only the language-model head of the answer rows runs twice. Metrics follow TRL: rewards are
 /// β(π - r), accuracy counts chosen reward &gt; rejected reward.
 /// </remarks>
 public sealed class DpoTrainer : IDisposable
@@ -85,6 +89,7 @@ public sealed class DpoTrainer : IDisposable
     private readonly PreferencePair[] _pairs;
     private readonly double[] _referenceChosen, _referenceRejected;
     private readonly AdamWOptimizer _optimizer;
+    private readonly GrowableBuffer _lossScratch;
     private readonly string _fingerprint;
     private (int Epoch, List<List<int[]>> Steps)? _plan;
 
@@ -113,6 +118,7 @@ public sealed class DpoTrainer : IDisposable
         StepsPerEpoch = (TrainPairs.Count + options.PairsPerStep - 1) / options.PairsPerStep;
         Schedule = new LearningRateSchedule(options.LearningRate, options.MinLearningRate, options.WarmupSteps, options.Epochs * StepsPerEpoch);
         _optimizer = new AdamWOptimizer(model, options.AdamW);
+        _lossScratch = new GrowableBuffer(model.Kernels, model.Type);
         using var fingerprint = new Fingerprint("fsr-dpo/1").AddJson(options).AddJson(model.Config)
             .Add(reference.ModelKey).Add(reference.PairsHash).Add(_referenceChosen).Add(_referenceRejected);
         _fingerprint = fingerprint.Hex();
@@ -162,9 +168,9 @@ public sealed class DpoTrainer : IDisposable
             var (gradChosen, gradRejected) = Loss(indices, chosen, rejected, tally);
             for (int j = 0; j < indices.Count; j++)
             {
-                var pair = _pairs[indices[j]];
-                gradChosen[j] /= n * (Options.LengthNormalize ? pair.ChosenIds.Length : 1);
-                gradRejected[j] /= n * (Options.LengthNormalize ? pair.RejectedIds.Length : 1);
+                var (lc, lr) = AnswerScale(indices[j]);
+                gradChosen[j] /= n * lc;
+                gradRejected[j] /= n * lr;
             }
             _model.Backward(packed.Targets, packed.RowWeights(gradChosen, gradRejected), logp);
         }
@@ -218,7 +224,11 @@ public sealed class DpoTrainer : IDisposable
             checkpointPath, log, cancel);
     }
 
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _lossScratch.Dispose();
+    }
 
     private List<List<int[]>> Plan(int epoch)
     {
@@ -227,25 +237,26 @@ public sealed class DpoTrainer : IDisposable
     }
 
     /// <summary>
-    /// Runs <see cref="IKernels.DpoLoss"/> on the pairs' (normalised) log-probs, adds them to the
-    /// tally, and returns ∂ℓᵢ/∂π_w and ∂ℓᵢ/∂π_l per pair.
+    /// Runs <see cref="IKernels.DpoLoss"/> on the pairs' policy log-prob sums and their reference's,
+    /// normalised when so configured, adds the pairs to the tally, and returns ∂ℓᵢ/∂π_w and ∂ℓᵢ/∂π_l.
     /// </summary>
-    private (double[] Chosen, double[] Rejected) Loss(IReadOnlyList<int> indices, double[] chosen, double[] rejected, Tally tally)
+    private (double[] Chosen, double[] Rejected) Loss(IReadOnlyList<int> indices, double[] chosenSums, double[] rejectedSums, Tally tally)
     {
         int n = indices.Count;
+        var chosen = new double[n];
+        var rejected = new double[n];
         var refChosen = new double[n];
         var refRejected = new double[n];
         for (int j = 0; j < n; j++)
         {
-            var pair = _pairs[indices[j]];
-            double lc = Options.LengthNormalize ? pair.ChosenIds.Length : 1, lr = Options.LengthNormalize ? pair.RejectedIds.Length : 1;
-            chosen[j] /= lc;
-            rejected[j] /= lr;
+            var (lc, lr) = AnswerScale(indices[j]);
+            chosen[j] = chosenSums[j] / lc;
+            rejected[j] = rejectedSums[j] / lr;
             refChosen[j] = _referenceChosen[indices[j]] / lc;
             refRejected[j] = _referenceRejected[indices[j]] / lr;
         }
         var kernels = _model.Kernels;
-        using var buffer = kernels.Allocate(9L * n, _model.Type);
+        var buffer = _lossScratch.Get(9L * n);
         Tensor Part(int k) => buffer.Slice(k * (long)n, n);
         kernels.Upload(Part(5), chosen);
         kernels.Upload(Part(6), rejected);
@@ -263,6 +274,10 @@ public sealed class DpoTrainer : IDisposable
             tally.Add(loss[j], Options.Beta * (chosen[j] - refChosen[j]), Options.Beta * (rejected[j] - refRejected[j]), chosen[j], rejected[j]);
         return (gradChosen, gradRejected);
     }
+
+    /// <summary>What a pair's sums are divided by: the answers' token counts when length-normalised, else 1.</summary>
+    private (double Chosen, double Rejected) AnswerScale(int pair) =>
+        Options.LengthNormalize ? (_pairs[pair].ChosenIds.Length, _pairs[pair].RejectedIds.Length) : (1, 1);
 
     /// <summary>Running sums of the per-pair quantities behind <see cref="DpoMetrics"/>.</summary>
     private sealed class Tally
