@@ -80,8 +80,8 @@ public sealed record DpoMetrics(double Loss, double RewardsChosen, double Reward
 /// and likewise for the rejected one: these are the row weights of <see cref="LlamaModel.Backward"/>.
 /// One training forward serves both the log-probs (read by <see cref="LlamaModel.TokenLogProbs"/>,
 /// which leaves the saved activations alone) and the backward, whose row weights depend on those
-/// log-probs; only the language-model head of the answer rows runs twice. Metrics follow TRL: rewards are
-/// β(π - r), accuracy counts chosen reward &gt; rejected reward.
+/// log-probs; only the language-model head of the answer rows runs twice. Metrics follow TRL:
+/// rewards are β(π - r), accuracy counts chosen reward &gt; rejected reward.
 /// </remarks>
 public sealed class DpoTrainer : IDisposable
 {
