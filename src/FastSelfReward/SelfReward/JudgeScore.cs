@@ -27,12 +27,15 @@ public static class JudgeScore
     public const double MaxScore = 5;
 
     /// <summary>The verdict of one judge output, or null when it has none.</summary>
-    public static double? Parse(string output)
+    public static double? Parse(string output) => ParseVerdict(output).Score;
+
+    /// <summary>The verdict and where its line ends, so a training target can stop right after the score line.</summary>
+    internal static (double? Score, int End) ParseVerdict(string output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        double? verdict = null;
+        (double? Score, int End) verdict = (null, 0);
         foreach (var range in output.AsSpan().Split('\n'))
-            if (ParseLine(output.AsSpan(range)) is double score) verdict = score;
+            if (ParseLine(output.AsSpan(range)) is double score) verdict = (score, range.End.GetOffset(output.Length));
         return verdict;
     }
 
