@@ -38,7 +38,7 @@ public sealed record JsonlReadResult<T>(IReadOnlyList<T> Records, int Skipped, I
 /// accepted, and every non-nullable field is required. Writers never leave a half-written file
 /// under the final name.
 /// </summary>
-public static class Jsonl
+public static partial class Jsonl
 {
     /// <summary>The longest line read by default, in bytes.</summary>
     public const int DefaultMaxLineBytes = 64 << 20;
@@ -174,7 +174,8 @@ public static class Jsonl
         }
         catch (JsonException e)
         {
-            return (default, Fail(FieldOf(e.Path), Describe(e.Message)));
+            var (field, message) = Describe(e);
+            return (default, Fail(field, message));
         }
     }
 
@@ -193,16 +194,28 @@ public static class Jsonl
         }
     }
 
-    // "$.responses[0].rank" -> "responses[0].rank"; the root has no field.
-    private static string? FieldOf(string? path) =>
-        path is null || path == "$" ? null : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path;
-
-    // System.Text.Json appends "Path: … | LineNumber: … | BytePositionInLine: …", which the error's own fields already say.
-    private static string Describe(string message)
+    // System.Text.Json's messages name CLR types and repeat the position; say what is wrong with the
+    // field in the file's own terms instead, keeping its text only for syntax errors.
+    private static (string? Field, string Message) Describe(JsonException e)
     {
-        int at = message.IndexOf(" Path: ", StringComparison.Ordinal);
-        return at < 0 ? message : message[..at];
+        string? field = e.Path is null || e.Path == "$" ? null : e.Path.StartsWith("$.", StringComparison.Ordinal) ? e.Path[2..] : e.Path;
+        string text = e.Message;
+        int at = text.IndexOf(" Path: ", StringComparison.Ordinal);
+        if (at >= 0) text = text[..at];
+        if (MissingProperties().Match(text) is { Success: true } missing)
+        {
+            string names = missing.Groups[1].Value.Replace("'", "");
+            return (field is null ? names : $"{field}.{names}", "missing");
+        }
+        if (text.Contains("doesn't allow null values", StringComparison.Ordinal)) return (field, "must not be null");
+        if (text.StartsWith("Duplicate property", StringComparison.Ordinal)) return (field, "appears twice");
+        if (text.StartsWith("The JSON value could not be converted", StringComparison.Ordinal))
+            return (field, field is null ? "expected a JSON object" : "has the wrong JSON type or value");
+        return (field, $"malformed JSON at byte {e.BytePositionInLine}: {text}");
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("missing required properties including: (.+?)\\.?$")]
+    private static partial System.Text.RegularExpressions.Regex MissingProperties();
 }
 
 /// <summary>
