@@ -32,8 +32,21 @@ public static class Program
 
     private static int Usage<T>(ParserResult<T> result, IEnumerable<Error> errors, VerbContext context)
     {
-        bool asked = errors.Any(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError);
-        var help = HelpText.AutoBuild(result, h => { h.AdditionalNewLineAfterOption = false; return h; }, e => e, verbsIndex: true);
+        var list = errors.ToList();
+        if (list.Any(e => e.Tag is ErrorType.VersionRequestedError))
+        {
+            context.Out.WriteLine($"fsr {Version}");
+            return 0;
+        }
+        bool asked = list.Any(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError);
+        var help = HelpText.AutoBuild(result, h =>
+        {
+            // Named after this assembly rather than the entry assembly, which is a test host when run in-process.
+            h.Heading = $"fsr {Version}";
+            h.Copyright = "";
+            h.AdditionalNewLineAfterOption = false;
+            return h;
+        }, e => e, verbsIndex: true);
         if (asked)
         {
             context.Out.WriteLine(help);
@@ -42,6 +55,9 @@ public static class Program
         context.Error.WriteLine(help);
         return 2;
     }
+
+    private static string Version =>
+        typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "";
 
     private static int Execute(CommonOptions options, VerbContext context)
     {

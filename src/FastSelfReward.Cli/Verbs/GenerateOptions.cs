@@ -56,6 +56,7 @@ public sealed class GenerateOptions : CommonOptions
         if (System is not null && !Chat && Template is null) throw new UsageException("--system needs --chat");
         List<string> prompts = Prompt is not null ? [Prompt] : ReadPrompts(PromptsFile!);
 
+        if (!Directory.Exists(Model)) throw new DirectoryNotFoundException($"{Model}: no such checkpoint folder");
         TextTokenizer tokenizer = TextTokenizer.Load(Model);
         ChatTemplate? template = Chat || Template is not null ? ChatTemplate.Create(tokenizer, Template) : null;
         using var kernels = OpenBackend();
@@ -74,8 +75,11 @@ public sealed class GenerateOptions : CommonOptions
             var clock = Stopwatch.StartNew();
             long done = 0;
             progress.Start(requests.Count, "generate");
+            // The last group is reported below, with the throughput of the whole run.
             outputs = generator.Generate(requests, sampling, finished =>
-                progress.Report(new ProgressUpdate(done += finished)));
+            {
+                if ((done += finished) < requests.Count) progress.Report(new ProgressUpdate(done));
+            });
             long generated = outputs.Sum(o => (long)o.Tokens.Length);
             progress.Report(new ProgressUpdate(requests.Count) { TokensPerSecond = generated / Math.Max(clock.Elapsed.TotalSeconds, 1e-9) });
             progress.Finish();

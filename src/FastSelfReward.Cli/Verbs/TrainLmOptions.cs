@@ -89,8 +89,10 @@ public sealed class TrainLmOptions : CommonOptions
             "windows" => DocumentSplit.Windows,
             _ => throw new UsageException($"--split must be 'paragraphs' or 'windows', got '{Split}'"),
         };
+        ValidateSizeOptions();
         if (!File.Exists(Data)) throw new FileNotFoundException($"{Data}: no such training file");
 
+        if (!Directory.Exists(Tokenizer)) throw new DirectoryNotFoundException($"{Tokenizer}: no such tokenizer folder");
         TextTokenizer tokenizer = TextTokenizer.Load(Tokenizer);
         LlamaConfig config = Architecture(tokenizer);
         List<LmExample> examples = TextCorpus.Tokenize(TextCorpus.ReadDocuments(Data, split), tokenizer, config.MaxPositionEmbeddings);
@@ -139,24 +141,34 @@ public sealed class TrainLmOptions : CommonOptions
         }
     }
 
+    private void ValidateSizeOptions()
+    {
+        if (Context is <= 1) throw new UsageException($"--context must be at least 2, got {Context}");
+        if (Config is null) return;
+        string[] sizeOptions = new (string Name, object? Value)[]
+            { ("--layers", Layers), ("--dim", Dim), ("--heads", Heads), ("--kv-heads", KvHeads), ("--ffn", Ffn) }
+            .Where(f => f.Value is not null).Select(f => f.Name).ToArray();
+        if (sizeOptions.Length > 0) throw new UsageException($"--config cannot be combined with {string.Join(", ", sizeOptions)}");
+    }
+
     /// <summary>The model's shape: from --config, or from the size options; the vocabulary and special ids from the tokenizer.</summary>
     private LlamaConfig Architecture(TextTokenizer tokenizer)
     {
-        if (Context is <= 1) throw new UsageException($"--context must be at least 2, got {Context}");
+        // A model trained from scratch on this tokenizer takes its special ids from it.
+        int bos = tokenizer.BosId ?? 0;
+        IReadOnlyList<int> eos = tokenizer.EosId is int id ? [id] : [];
         if (Config is not null)
         {
-            string[] sizeFlags = new (string Name, object? Value)[]
-                { ("--layers", Layers), ("--dim", Dim), ("--heads", Heads), ("--kv-heads", KvHeads), ("--ffn", Ffn) }
-                .Where(f => f.Value is not null).Select(f => f.Name).ToArray();
-            if (sizeFlags.Length > 0) throw new UsageException($"--config cannot be combined with {string.Join(", ", sizeFlags)}");
             LlamaConfig file = LlamaConfigJson.Read(Config);
             if (file.VocabSize < tokenizer.VocabSize)
                 throw new InvalidDataException($"{Config}: vocab_size {file.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} ids");
-            return file with
+            return (file with
             {
                 MaxPositionEmbeddings = Context ?? file.MaxPositionEmbeddings,
                 TieWordEmbeddings = file.TieWordEmbeddings || TieEmbeddings,
-            };
+                BosTokenId = tokenizer.BosId ?? file.BosTokenId,
+                EosTokenIds = tokenizer.EosId is null ? file.EosTokenIds : eos,
+            }).Validate();
         }
 
         int dim = Dim ?? 256, heads = Heads ?? 4;
@@ -173,8 +185,8 @@ public sealed class TrainLmOptions : CommonOptions
                 MaxPositionEmbeddings = Context ?? 256,
                 RmsNormEps = 1e-5,
                 TieWordEmbeddings = TieEmbeddings,
-                BosTokenId = tokenizer.BosId ?? 0,
-                EosTokenIds = tokenizer.EosId is int eos ? [eos] : [],
+                BosTokenId = bos,
+                EosTokenIds = eos,
             }.Validate();
         }
         catch (InvalidDataException e)

@@ -5,7 +5,10 @@ namespace FastSelfReward.Reporting;
 /// <summary>The text both displays share, in the manner of llm.c's step line.</summary>
 internal static class ProgressText
 {
-    /// <summary><c>loss 2.345678 | lr 3.00e-04 | norm 1.2345 | 1234 tok/s | eta 1m05s</c>, leaving out what is unknown.</summary>
+    /// <summary>
+    /// <c>loss 2.345678 | lr 3.00e-04 | norm 1.2345 | 1234 tok/s | eta 1m05s</c>, leaving out what is
+    /// unknown; once everything is done the ETA gives way to the time taken (<c>took 2m10s</c>).
+    /// </summary>
     public static string Metrics(ProgressUpdate update, long total, TimeSpan elapsed)
     {
         var parts = new List<string>(5);
@@ -14,7 +17,7 @@ internal static class ProgressText
         if (update.LearningRate is double lr) parts.Add(string.Format(c, "lr {0:0.00e+00}", lr));
         if (update.GradNorm is double norm) parts.Add(string.Format(c, "norm {0:F4}", norm));
         if (update.TokensPerSecond is double tps) parts.Add(string.Format(c, "{0:F0} tok/s", tps));
-        parts.Add("eta " + Eta(update.Completed, total, elapsed));
+        parts.Add(update.Completed >= total ? "took " + Duration(elapsed) : "eta " + Eta(update.Completed, total, elapsed));
         return string.Join(" | ", parts);
     }
 
@@ -22,7 +25,6 @@ internal static class ProgressText
     public static string Eta(long completed, long total, TimeSpan elapsed)
     {
         if (completed <= 0) return "?";
-        if (completed >= total) return "0s";
         return Duration(TimeSpan.FromTicks((long)(elapsed.Ticks / (double)completed * (total - completed))));
     }
 
