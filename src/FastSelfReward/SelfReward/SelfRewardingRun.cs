@@ -175,8 +175,14 @@ public sealed class SelfRewardingRun(RunContext run)
         var pairs = records.Select(p => PreferencePair.Render(run.Template, p.Prompt, p.Chosen, p.Rejected))
             .Where(p => p.ChosenSequence.Length <= context && p.RejectedSequence.Length <= context).ToList();
         if (pairs.Count < records.Count) run.Log.WriteLine($"{stage}: {records.Count - pairs.Count} pairs longer than the context dropped");
+        using var model = run.LoadModel(from);
         if (pairs.Count < 2)
-            throw new InvalidDataException($"{stage}: {pairs.Count} usable preference pairs; DPO needs at least two (more prompts or candidates, or a better judge)");
+        {
+            // Nothing to prefer: the iteration keeps Mt, as the paper's loop would with no pairs.
+            run.Log.WriteLine($"{stage}: only {pairs.Count} usable preference pairs; DPO skipped and {output} is {from} unchanged");
+            run.Record(stage, 0, [KeyValuePair.Create("skipped", 1.0), KeyValuePair.Create("pairs", (double)pairs.Count)]);
+            return run.SaveModel(model, output);
+        }
         var c = run.Config.Dpo;
         var options = new DpoOptions
         {
@@ -186,7 +192,6 @@ public sealed class SelfRewardingRun(RunContext run)
             WarmupSteps = c.WarmupSteps, AdamW = new AdamWOptions { WeightDecay = c.WeightDecay, MaxGradNorm = c.MaxGradNorm },
             CheckpointEvery = c.CheckpointEvery, Seed = run.Config.Seed,
         };
-        using var model = run.LoadModel(from);
         var reference = ReferenceLogProbs.LoadOrCompute(run.PathOf(Path.Combine(folder, "reference_logps.jsonl")), model, pairs,
             run.TokenizerFiles, options.MicroBatchTokens);
         using var trainer = new DpoTrainer(model, options, pairs, reference);
