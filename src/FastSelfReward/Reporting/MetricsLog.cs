@@ -21,13 +21,10 @@ public sealed class MetricsLog : IDisposable
         _time = time;
     }
 
-    /// <summary>The file being appended to.</summary>
-    public string Path => _stream.Name;
-
     /// <summary>Opens <paramref name="path"/> for appending, creating it (and its folder) when absent.</summary>
     public static MetricsLog Open(string path, TimeProvider? time = null)
     {
-        string? folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
         return new MetricsLog(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), time ?? TimeProvider.System);
     }
