@@ -16,7 +16,12 @@ public static class Program
     /// Every verb's options type. Each derives from <see cref="CommonOptions"/> and carries its own
     /// handler; adding a verb is one file under Verbs/ and one entry here.
     /// </summary>
-    private static readonly Type[] Verbs = [typeof(InfoOptions), typeof(TrainLmOptions), typeof(GenerateOptions)];
+    private static readonly Type[] Verbs =
+    [
+        typeof(InfoOptions), typeof(TrainLmOptions), typeof(GenerateOptions),
+        typeof(IterateOptions), typeof(SftStageOptions), typeof(EftStageOptions), typeof(PromptsStageOptions), typeof(SampleStageOptions),
+        typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions),
+    ];
 
     public static int Main(string[] args) => Run(args, VerbContext.FromConsole());
 
