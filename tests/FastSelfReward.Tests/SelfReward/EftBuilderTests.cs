@@ -106,5 +106,7 @@ public sealed class EftBuilderTests
     {
         var bad = Judged(Set("q", ("a", 0), ("b", 1)), [Verdict(5)]);
         Assert.Throws<ArgumentException>(() => EftBuilder.FromModelJudgments([bad]));
+        var good = Judged(Set("q", ("a", 0), ("b", 1)), [Verdict(5)], [Verdict(2)]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => EftBuilder.FromModelJudgments([good], new EftBuildOptions { MostFrequentCap = -1 }));
     }
 }

@@ -63,5 +63,7 @@ public sealed class PairBuilderTests
         Assert.Contains("judged twice", Assert.Throws<ArgumentException>(() => PairBuilder.Build(candidates, [Judged("t", 0, 2), Judged("t", 0, 3)])).Message);
         Assert.Contains("1 judgment(s)", Assert.Throws<ArgumentException>(() => PairBuilder.Build(candidates, [Judged("t", 2, 2)])).Message);
         Assert.Contains("1 judgment(s)", Assert.Throws<ArgumentException>(() => PairBuilder.Build(candidates, [Judged("other", 0, 2)])).Message);
+        Assert.Contains("1 finish reasons for 2 candidates", Assert.Throws<ArgumentException>(
+            () => PairBuilder.Build([new CandidatesRecord("t", "p", ["x", "y"], [Stop])], [])).Message);
     }
 }
