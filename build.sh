@@ -9,13 +9,35 @@ root=$PWD
 command=${1:-build}
 [ $# -gt 0 ] && shift
 
+# NVRTC without a GPU comes from Debian's non-free component (DESIGN.md, "Verifying GPU code
+# without a GPU"); the CUDA kernel tests need it, the build does not.
+nvrtc_present() {
+  ldconfig -p 2>/dev/null | grep -qE 'libnvrtc\.so\.(13|12|11\.2) ' &&
+    ldconfig -p 2>/dev/null | grep -q 'libnvrtc-builtins\.so'
+}
+
 missing_packages() {
   local missing=()
   command -v cmake >/dev/null || missing+=(cmake)
   command -v g++ >/dev/null || missing+=(g++)
   [ -f /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -f /usr/include/openblas/cblas.h ] \
     || missing+=(libopenblas-dev)
+  if [ "$command" = test ]; then
+    nvrtc_present || missing+=(libnvrtc11.2 libnvrtc-builtins11.8)
+    command -v nm >/dev/null || missing+=(binutils)
+  fi
   echo "${missing[@]:-}"
+}
+
+# Appends non-free to the Components of the Debian sources entries that lack it. Idempotent.
+enable_non_free() {
+  local sources=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$sources" ]; then
+    grep -qE '^Components:.*\bnon-free\b' "$sources" ||
+      sed -i -E '/^Components:/{/\bnon-free\b/!s/$/ non-free/}' "$sources"
+  elif [ -f /etc/apt/sources.list ]; then
+    sed -i -E '/^deb .*debian/{/\bnon-free\b/!s/$/ non-free/}' /etc/apt/sources.list
+  fi
 }
 
 ensure_dependencies() {
@@ -28,11 +50,15 @@ ensure_dependencies() {
   [ -z "$missing" ] && return 0
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "build.sh: installing Debian packages: $missing"
+    case " $missing " in *" libnvrtc"*) enable_non_free ;; esac
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
   else
     echo "build.sh: missing Debian packages: $missing" >&2
     echo "          install them with: sudo apt-get install $missing" >&2
+    case " $missing " in *" libnvrtc"*)
+      echo "          (libnvrtc* are in Debian's non-free component: add non-free to the Components of your sources)" >&2 ;;
+    esac
     exit 1
   fi
 }
