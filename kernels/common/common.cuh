@@ -16,6 +16,12 @@
 #define FSR_REGISTER_KERNEL(name)
 #endif
 
+// Dynamic shared memory, as a statement in a kernel body: `FSR_EXTERN_SHARED(float, smem);`.
+// `extern __shared__` cannot be spelled by a host-C++ macro, so the emulator supplies its own.
+#ifndef FSR_EXTERN_SHARED
+#define FSR_EXTERN_SHARED(type, name) extern __shared__ __align__(16) type name[]
+#endif
+
 #include "common/bf16.cuh"
 
 namespace fsr {
