@@ -73,6 +73,22 @@ build_dotnet() {
   dotnet build FastSelfReward.sln -c Release -nologo -v:q -clp:ErrorsOnly
 }
 
+# Every CUDA entry point the C# interop binds must exist in Debian's driver, NVRTC and cuBLAS
+# packages (downloaded, not installed). Non-free must be known to apt for the download.
+check_cuda_exports() {
+  if ! apt-cache show libcuda1 >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+      enable_non_free
+      apt-get update -q >/dev/null
+    else
+      echo "build.sh: apt does not know Debian's non-free packages; add non-free to the Components of" >&2
+      echo "          your sources and run apt-get update (needed by scripts/check-cuda-exports.sh)" >&2
+      return 1
+    fi
+  fi
+  scripts/check-cuda-exports.sh
+}
+
 run_tests() {
   local results="$root/build/test-results"
   rm -rf "$results"
@@ -96,7 +112,16 @@ run_tests() {
 
 case "$command" in
   build) ensure_dependencies; build_native; build_dotnet ;;
-  test) ensure_dependencies; build_native; build_dotnet; run_tests "$@" ;;
+  test)
+    ensure_dependencies; build_native; build_dotnet
+    exports_rc=0
+    check_cuda_exports || exports_rc=$?
+    # NVRTC is installed by now, so its tests must run, not skip.
+    tests_rc=0
+    FSR_REQUIRE_NVRTC=1 run_tests "$@" || tests_rc=$?
+    [ "$exports_rc" -eq 0 ] || echo "build.sh test: the CUDA export check failed (above)" >&2
+    [ "$exports_rc" -eq 0 ] && [ "$tests_rc" -eq 0 ]
+    ;;
   demo)
     ensure_dependencies; build_native; build_dotnet
     echo "build.sh demo: not yet: the demo arrives with the ground-truth world (issue 6)."
