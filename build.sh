@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # FastSelfReward's one entry point.
 #   ./build.sh            build the native library and the solution (Release)
-#   ./build.sh test       build, then run every test; prints "N passed, N failed"
+#   ./build.sh test       build, check the CUDA exports, then run every test; prints "N passed, N failed"
 #   ./build.sh demo [..]  build, then run the demo (arguments are passed on)
 set -euo pipefail
 cd "$(dirname "$0")"
