@@ -451,7 +451,9 @@ std::string run_grid(const KernelInfo* kernel, void* const* params, dim3 grid, d
                 Thread& t = block.threads[i];
                 t.index = {i % block_dim.x, i / block_dim.x % block_dim.y, i / (block_dim.x * block_dim.y)};
                 t.state = ThreadState::Runnable;
-                t.stack_pointer = prepare_stack(t_stacks[i]->top(), &t);
+                // Stack tops staggered by cache lines: equal offsets modulo 4 KiB would all compete
+                // for one L1 set on every switch.
+                t.stack_pointer = prepare_stack(t_stacks[i]->top() - (i % 64) * 64, &t);
             }
             for (int w = 0; w < warps; w++) {
                 block.warp_live[w] = std::min(warpSize, threads - w * warpSize);

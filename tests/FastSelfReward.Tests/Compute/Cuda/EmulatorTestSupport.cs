@@ -35,7 +35,7 @@ internal static unsafe class EmulatorTestSupport
         return $"emulator_test_kernels.cu:{index + 1}";
     }
 
-    private static string RepositoryRoot()
+    public static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
             if (File.Exists(Path.Combine(directory.FullName, "FastSelfReward.sln"))) return directory.FullName;
