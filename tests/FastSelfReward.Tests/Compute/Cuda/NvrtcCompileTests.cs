@@ -59,20 +59,18 @@ public sealed class NvrtcCompileTests(ITestOutputHelper output)
         report.AppendLine($"# registers and spills per kernel (NVRTC {compiler.Version}, -Xptxas -v)");
         report.AppendLine($"{"kernel",-34} {"arch",-6} {"regs",5} {"smem",6} {"spill st",9} {"spill ld",9}");
         var spilling = new List<string>();
-        foreach (string file in KernelSources.Files)
+        var rows = from file in KernelSources.Files
+                   from architecture in new[] { "sm_80", "sm_90" }
+                   from r in compiler.Compile(KernelSources.Load(file), architecture).Resources
+                   orderby r.Kernel, architecture
+                   select (Architecture: architecture, Resources: r);
+        foreach (var (architecture, r) in rows)
         {
-            foreach (string architecture in new[] { "sm_80", "sm_90" })
-            {
-                CompiledKernels compiled = compiler.Compile(KernelSources.Load(file), architecture);
-                foreach (KernelResources r in compiled.Resources.OrderBy(r => r.Kernel, StringComparer.Ordinal))
-                {
-                    report.AppendLine($"{r.Kernel,-34} {architecture,-6} {r.Registers,5} {r.StaticSharedBytes,6} {r.SpillStoreBytes,9} {r.SpillLoadBytes,9}");
-                    if (r.SpillStoreBytes + r.SpillLoadBytes > 0) spilling.Add($"{r.Kernel} ({architecture})");
-                }
-            }
+            report.AppendLine($"{r.Kernel,-34} {architecture,-6} {r.Registers,5} {r.StaticSharedBytes,6} {r.SpillStoreBytes,9} {r.SpillLoadBytes,9}");
+            if (r.SpillStoreBytes + r.SpillLoadBytes > 0) spilling.Add($"{r.Kernel} ({architecture})");
         }
         output.WriteLine(report.ToString());
-        string path = Path.Combine(RepositoryRoot(), "build", "kernel-resources.txt");
+        string path = Path.Combine(EmulatorTestSupport.RepositoryRoot(), "build", "kernel-resources.txt");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, report.ToString());
         Assert.Empty(spilling);
@@ -139,12 +137,5 @@ public sealed class NvrtcCompileTests(ITestOutputHelper output)
         Assert.Equal(
             [new KernelResources("a_kernel", 40, 12, 16, 4224), new KernelResources("b_kernel", 10, 0, 0, 0)],
             NvrtcCompiler.ParseResources(log));
-    }
-
-    internal static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-            if (File.Exists(Path.Combine(directory.FullName, "FastSelfReward.sln"))) return directory.FullName;
-        throw new InvalidOperationException($"no FastSelfReward.sln above {AppContext.BaseDirectory}");
     }
 }
