@@ -292,9 +292,16 @@ void complete_warp_if_ready(BlockRun& block, int warp) {
             return;
         }
     }
+    for (int lane = 0; lane < count; lane++)
+        if ((live_mask >> lane & 1) && !(lanes[lane].mask >> lane & 1)) {
+            block.error = std::string(op_name(lanes[lane].op)) + " at " + base_name(lanes[lane].file) + ":" +
+                          std::to_string(lanes[lane].line) + ": lane " + std::to_string(lane) + " of warp " +
+                          std::to_string(warp) + " is not in its own mask";
+            return;
+        }
     unsigned votes = 0;
     for (int lane = 0; lane < count; lane++)
-        if ((live_mask >> lane & 1) && lanes[lane].payload && (lanes[lane].mask >> lane & 1)) votes |= 1u << lane;
+        if ((live_mask >> lane & 1) && lanes[lane].payload) votes |= 1u << lane;
     for (int lane = 0; lane < count; lane++) {
         Thread& t = lanes[lane];
         if (t.state != ThreadState::AtWarpOp) continue;
@@ -308,14 +315,16 @@ void complete_warp_if_ready(BlockRun& block, int warp) {
             case WarpOp::ShuffleUp: source = lane - t.lane_arg; break;
             default: break;
         }
-        // Outside the lane's segment, or a lane that is not there: the lane keeps its own value.
+        // Outside the lane's segment the lane keeps its own value (CUDA's rule). A source inside it
+        // that has exited or does not exist (a partial last warp) gives an undefined value on a
+        // GPU, so here it gives all-ones bits: NaN as a float, -1 as an integer.
         bool in_segment = source >= segment && source < segment + width;
-        bool present = source >= 0 && source < count && (live_mask >> source & 1);
+        bool present = in_segment && source < count && (live_mask >> source & 1);
         switch (t.op) {
             case WarpOp::Ballot: t.result = votes & t.mask; break;
             case WarpOp::All: t.result = (votes & t.mask & live_mask) == (t.mask & live_mask); break;
             case WarpOp::Any: t.result = (votes & t.mask) != 0; break;
-            default: t.result = in_segment && present ? lanes[source].payload : t.payload; break;
+            default: t.result = !in_segment ? t.payload : present ? lanes[source].payload : ~uint64_t{0}; break;
         }
         t.state = ThreadState::Runnable;
         block.runnable++;

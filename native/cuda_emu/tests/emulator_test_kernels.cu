@@ -148,3 +148,18 @@ extern "C" __global__ void emu_test_rmsnorm(float* out, const float* x, const fl
     for (int i = threadIdx.x; i < n; i += blockDim.x) out[blockIdx.x * (long long)n + i] = row[i] * rstd * weight[i];
 }
 FSR_REGISTER_KERNEL(emu_test_rmsnorm)
+
+// Wrong on purpose when blockDim.x is not a multiple of 32: the last warp's full-mask butterfly
+// reads lanes that do not exist, which is undefined on a GPU and NaN here.
+extern "C" __global__ void emu_test_warp_sum(const float* x, float* out) {
+    float v = x[threadIdx.x];
+    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffff, v, offset);
+    out[threadIdx.x] = v;
+}
+FSR_REGISTER_KERNEL(emu_test_warp_sum)
+
+// Wrong on purpose: every lane passes a mask of lane 0 only.
+extern "C" __global__ void emu_test_mask_without_self(float* out) {
+    out[threadIdx.x] = __shfl_xor_sync(1u, 1.0f, 1);  // EMU_TEST_MASK_WITHOUT_SELF
+}
+FSR_REGISTER_KERNEL(emu_test_mask_without_self)

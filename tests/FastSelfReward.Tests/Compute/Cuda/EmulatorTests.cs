@@ -84,6 +84,24 @@ public sealed unsafe class EmulatorTests
     }
 
     [Fact]
+    public void Shuffles_from_lanes_that_do_not_exist_read_nan_and_a_mask_must_hold_the_caller()
+    {
+        using var device = new EmulatedCudaDevice();
+        nint input = Upload(device, Sequence(48, _ => 1f)), output = device.Allocate(48 * sizeof(float));
+        void** args = stackalloc void*[] { &input, &output };
+        device.Launch(device.Function(File, "emu_test_warp_sum"), new Dim3(1), new Dim3(48), 0, args);
+        device.Synchronize();
+        float[] sums = Download<float>(device, output, 48);
+        Assert.All(sums[..32], v => Assert.Equal(32f, v));
+        Assert.All(sums[32..], v => Assert.True(float.IsNaN(v)));  // the second warp has 16 of 32 lanes
+
+        void** maskArgs = stackalloc void*[] { &output };
+        var error = Assert.Throws<CudaException>(() =>
+            device.Launch(device.Function(File, "emu_test_mask_without_self"), new Dim3(1), new Dim3(32), 0, maskArgs));
+        Assert.Contains(TestKernelLine("EMU_TEST_MASK_WITHOUT_SELF") + ": lane 1 of warp 0 is not in its own mask", error.Message);
+    }
+
+    [Fact]
     public void Three_dimensional_blocks_and_two_dimensional_grids_see_their_indices()
     {
         using var device = new EmulatedCudaDevice();
