@@ -1,6 +1,7 @@
 using CommandLine;
 using CommandLine.Text;
 using FastSelfReward.Compute;
+using FastSelfReward.Compute.Cuda;
 
 namespace FastSelfReward.Cli;
 
@@ -37,7 +38,8 @@ public static class Program
         {
             return verb();
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or DllNotFoundException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or DllNotFoundException or UnauthorizedAccessException
+                                       or CudaException or NotSupportedException)
         {
             Console.Error.WriteLine($"fsr: {e.Message}");
             return 1;
@@ -46,14 +48,30 @@ public static class Program
 
     private static int Info(InfoOptions options)
     {
-        using var kernels = new CpuKernels();
-        Console.WriteLine($"backend: {kernels.Name}");
-        Console.WriteLine(kernels.Describe());
+        using (var cpu = new CpuKernels())
+            Console.WriteLine($"cpu: {cpu.Describe()}");
+        IReadOnlyList<CudaDeviceInfo> gpus = RealCudaDevice.Enumerate(out string? whyNone);
+        if (gpus.Count == 0) Console.WriteLine($"gpus: none ({whyNone})");
+        else
+        {
+            Console.WriteLine("gpus:");
+            foreach (CudaDeviceInfo gpu in gpus) Console.WriteLine($"  {gpu}");
+        }
+        using IKernels kernels = Backends.Create(options.Device, out string? note);
+        Console.WriteLine(kernels is CpuKernels ? $"backend: {kernels.Name}" : $"backend: {kernels.Name} ({kernels.Describe()})");
+        if (note is not null) Console.WriteLine($"  {note}");
         return 0;
     }
 }
 
-[Verb("info", HelpText = "Print the compute backend, its threads, BLAS and CPU features.")]
-public sealed class InfoOptions
+/// <summary>The --device option of every verb that computes.</summary>
+public abstract class DeviceOptions
+{
+    [Option("device", Default = DeviceKind.Auto, HelpText = "Where kernels run: cpu, cuda (the first GPU) or auto (a GPU when present).")]
+    public DeviceKind Device { get; set; }
+}
+
+[Verb("info", HelpText = "Print the CPU backend (threads, BLAS, CPU features), the GPUs, and the backend --device selects.")]
+public sealed class InfoOptions : DeviceOptions
 {
 }

@@ -112,7 +112,11 @@ public sealed unsafe class RealCudaDevice : ICudaDevice
         }
         catch (DllNotFoundException e)
         {
-            whyNone = $"no CUDA driver: {e.Message}";
+            // The common case, no driver installed at all, gets one line; any other load failure
+            // (a driver whose dependencies are missing, say) keeps the resolver's full trace.
+            bool absent = e.Message.Split('\n').Where(line => line.StartsWith('/'))
+                .All(line => line.EndsWith("No such file or directory", StringComparison.Ordinal));
+            whyNone = absent ? "no CUDA driver: libcuda.so.1 is not installed" : $"the CUDA driver does not load: {e.Message}";
             return [];
         }
         catch (CudaException e)
