@@ -23,7 +23,7 @@ public sealed class CudaKernelsTests
     public static TheoryData<bool> Schedules() => new() { false, true };
 
     private static CudaKernels Cuda(bool reverse) =>
-        new(new EmulatedCudaDevice(new EmulatorOptions { ReverseOrder = reverse, DeferredLaunches = reverse }));
+        new(KernelRegisterCounts.Device(new EmulatorOptions { ReverseOrder = reverse, DeferredLaunches = reverse }));
 
     private static float[] Random(int count, int seed, double scale = 1.0)
     {
