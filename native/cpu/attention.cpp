@@ -11,13 +11,15 @@
 //
 // Inside one (sequence, kv head) pair, the G query heads of the group share every key and
 // value, so the work is organised around "query vectors": the (row i, head g) pairs of the
-// group, numbered v = (i - start) * G + g. Keys are processed in tiles of bc (64 for
-// head_dim <= 128) copied transposed into a stack buffer [hd][bc]: then the scores of one
-// query vector against the tile are hd broadcast-multiply-adds over a contiguous row of bc
-// values, which vectorizes along the keys, and the copy is paid once per tile for all the
-// query vectors that use it. The other products (p v, ds k, p dout, ds q) are row updates
-// along head_dim, unrolled four rows at a time so each load/store of the accumulated row
-// carries four multiply-adds.
+// group, numbered v = (i - start) * G + g. Keys go in tiles of bc (64 up to head_dim 128,
+// fewer above so a tile stays 8192 values; head_dim up to 512). Every product is then a
+// small matrix product, done by one register-blocked micro-kernel (mm_rows): up to 4 output
+// rows times 2 SIMD vectors of columns held in registers while it walks the reduction
+// dimension, one broadcast multiply-add per register per step, the way a BLAS kernel is
+// built. A GEMM library call would cost more than these 4 x 64 x 64 products themselves.
+// For the scores the key tile is first copied transposed to the stack ([hd][bc]) so that
+// the columns (keys) are contiguous; the copy is paid once per tile for all the query
+// vectors that use it.
 //
 // Forward: one task per (sequence, kv head, chunk of 64 query vectors), dynamically
 // scheduled (causal rows do unequal work). A chunk keeps its running max and sum on the
@@ -26,14 +28,15 @@
 // Backward: one task per (sequence, kv head). The task owns the dk/dv rows of its kv head
 // and the dq rows of the query heads of its group for its sequence, so every output is
 // written by exactly one thread, in a fixed order: deterministic, no atomics. Key tiles are
-// the outer loop (dk/dv of the tile stay hot in L1/L2); query vectors go four at a time
-// for the rank-4 updates of dk and dv; dq accumulates across tiles in the output buffer.
-// The kernels never allocate: the stack holds at most two tiles of 8192 elements.
+// the outer loop; query vectors go 16 at a time, so dk and dv of the tile take rank-16
+// updates and dq accumulates across tiles in the output buffer. The kernels never
+// allocate: the stack holds two tiles of 8192 values and 16 x 64 probabilities.
 #include "common.h"
 #include "fast_exp.h"
 #include "parallel.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 namespace {
@@ -41,12 +44,98 @@ namespace {
 constexpr int64_t TILE_ELEMS = 8192;  // one transposed tile: 32 KiB in f32
 constexpr int64_t BC_MAX = 64;        // keys per tile
 constexpr int64_t FWD_CHUNK = 64;     // query vectors per forward task
-constexpr int64_t RB = 4;             // query vectors per backward block
+constexpr int64_t RB = 16;            // query vectors per backward block
 
-inline int64_t tile_width(int64_t hd) { return std::max<int64_t>(1, std::min(BC_MAX, TILE_ELEMS / hd)); }
+// A multiple of 16, so the SIMD column blocks of the micro-kernel divide it.
+inline int64_t tile_width(int64_t hd) { return std::max<int64_t>(16, std::min(BC_MAX, TILE_ELEMS / hd / 16 * 16)); }
+
+#if defined(__AVX512F__)
+constexpr int VBYTES = 64;
+#else
+constexpr int VBYTES = 32;
+#endif
+
+template <typename T>
+struct Simd {
+    typedef T V __attribute__((vector_size(VBYTES)));
+    static constexpr int64_t W = VBYTES / sizeof(T);
+};
+
+// Rows of the right-hand matrix: evenly strided, or listed one pointer per row (the dout and
+// q rows of a block of query vectors are not evenly spaced when 1 < G < H).
+template <typename T>
+struct Strided {
+    const T* base;
+    int64_t stride;
+    const T* operator[](int64_t k) const { return base + k * stride; }
+};
+template <typename T>
+struct Listed {
+    const T* const* rows;
+    const T* operator[](int64_t k) const { return rows[k]; }
+};
+
+// C_r[0, n) = (accumulate ? C_r[0, n) : 0) + sum_{k < K} A_r[k * a_ks] * B_k[0, n),  r < R.
+// 2R vector accumulators stay in registers for the whole k loop (8 for R = 4: enough
+// independent multiply-add chains to cover the FMA latency). Columns past the last full
+// pair of vectors (head_dim not a multiple of 2W) take the scalar loop.
+template <typename T, int R, typename BRows>
+inline void mm_rows(T* const* C, const T* const* A, int64_t a_ks, BRows B, int64_t K, int64_t n, bool accumulate) {
+    using V = typename Simd<T>::V;
+    constexpr int64_t W = Simd<T>::W;
+    int64_t c = 0;
+    for (; c + 2 * W <= n; c += 2 * W) {
+        V acc[R][2];
+        #pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            if (accumulate) {
+                std::memcpy(&acc[r][0], C[r] + c, sizeof(V));
+                std::memcpy(&acc[r][1], C[r] + c + W, sizeof(V));
+            } else {
+                acc[r][0] = V{};
+                acc[r][1] = V{};
+            }
+        }
+        for (int64_t k = 0; k < K; k++) {
+            const T* bk = B[k] + c;
+            V b0, b1;
+            std::memcpy(&b0, bk, sizeof(V));
+            std::memcpy(&b1, bk + W, sizeof(V));
+            #pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                const T a = A[r][k * a_ks];
+                acc[r][0] += a * b0;
+                acc[r][1] += a * b1;
+            }
+        }
+        #pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            std::memcpy(C[r] + c, &acc[r][0], sizeof(V));
+            std::memcpy(C[r] + c + W, &acc[r][1], sizeof(V));
+        }
+    }
+    for (; c < n; c++) {
+        for (int r = 0; r < R; r++) {
+            T s = accumulate ? C[r][c] : T(0);
+            for (int64_t k = 0; k < K; k++) s += A[r][k * a_ks] * B[k][c];
+            C[r][c] = s;
+        }
+    }
+}
+
+// mm_rows for R = rows (1..4) known only at run time.
+template <typename T, typename BRows>
+inline void mm(int64_t rows, T* const* C, const T* const* A, int64_t a_ks, BRows B, int64_t K, int64_t n, bool accumulate) {
+    switch (rows) {
+        case 4: mm_rows<T, 4>(C, A, a_ks, B, K, n, accumulate); break;
+        case 3: mm_rows<T, 3>(C, A, a_ks, B, K, n, accumulate); break;
+        case 2: mm_rows<T, 2>(C, A, a_ks, B, K, n, accumulate); break;
+        default: mm_rows<T, 1>(C, A, a_ks, B, K, n, accumulate); break;
+    }
+}
 
 // dst[d * bc + j] = src[j * stride + d] for j < nj; columns nj..bc-1 are zeroed so the
-// full-width score loop never reads uninitialised memory.
+// full-width score products never read uninitialised memory.
 template <typename T>
 inline void load_transposed(T* __restrict dst, const T* __restrict src, int64_t stride, int64_t nj, int64_t bc, int64_t hd) {
     for (int64_t j = 0; j < nj; j++) {
@@ -55,49 +144,6 @@ inline void load_transposed(T* __restrict dst, const T* __restrict src, int64_t 
     }
     for (int64_t d = 0; d < hd; d++)
         for (int64_t j = nj; j < bc; j++) dst[d * bc + j] = T(0);
-}
-
-// s[j] = a . column j of bt ([hd][bc]), for all bc columns; four rows of bt per pass.
-template <typename T>
-inline void dot_tile(T* __restrict s, const T* __restrict a, const T* __restrict bt, int64_t hd, int64_t bc) {
-    for (int64_t j = 0; j < bc; j++) s[j] = T(0);
-    int64_t d = 0;
-    for (; d + 4 <= hd; d += 4) {
-        const T a0 = a[d], a1 = a[d + 1], a2 = a[d + 2], a3 = a[d + 3];
-        const T* b0 = bt + d * bc;
-        const T* b1 = b0 + bc;
-        const T* b2 = b1 + bc;
-        const T* b3 = b2 + bc;
-        #pragma omp simd
-        for (int64_t j = 0; j < bc; j++) s[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
-    }
-    for (; d < hd; d++) {
-        const T a0 = a[d];
-        const T* b0 = bt + d * bc;
-        #pragma omp simd
-        for (int64_t j = 0; j < bc; j++) s[j] += a0 * b0[j];
-    }
-}
-
-// y += sum_{j < nj} c[j] * rows[j] (rows j * stride apart), four rows per pass over y.
-template <typename T>
-inline void add_rows(T* __restrict y, const T* __restrict c, const T* __restrict rows, int64_t stride, int64_t nj, int64_t hd) {
-    int64_t j = 0;
-    for (; j + 4 <= nj; j += 4) {
-        const T c0 = c[j], c1 = c[j + 1], c2 = c[j + 2], c3 = c[j + 3];
-        const T* r0 = rows + j * stride;
-        const T* r1 = r0 + stride;
-        const T* r2 = r1 + stride;
-        const T* r3 = r2 + stride;
-        #pragma omp simd
-        for (int64_t d = 0; d < hd; d++) y[d] += c0 * r0[d] + c1 * r1[d] + c2 * r2[d] + c3 * r3[d];
-    }
-    for (; j < nj; j++) {
-        const T c0 = c[j];
-        const T* r0 = rows + j * stride;
-        #pragma omp simd
-        for (int64_t d = 0; d < hd; d++) y[d] += c0 * r0[d];
-    }
 }
 
 template <typename T>
@@ -136,58 +182,69 @@ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const
         const int64_t start = cu_seqlens[b];
         const int64_t v0 = c * FWD_CHUNK, v1 = std::min(nvec, v0 + FWD_CHUNK);
         const int64_t last_row = start + (v1 - 1) / G;
+        auto row_of = [&](int64_t vi) { return start + vi / G; };
+        auto offset_of = [&](int64_t vi) { return row_of(vi) * q_stride + (kvh * G + vi % G) * hd; };
 
         alignas(64) T kt[TILE_ELEMS];
-        alignas(64) T s[BC_MAX];
+        alignas(64) T s[4][BC_MAX];
         T m[FWD_CHUNK], l[FWD_CHUNK];
         for (int64_t vi = v0; vi < v1; vi++) {
             m[vi - v0] = -std::numeric_limits<T>::infinity();
             l[vi - v0] = T(0);
-            T* o = out + (start + vi / G) * q_stride + (kvh * G + vi % G) * hd;
-            for (int64_t d = 0; d < hd; d++) o[d] = T(0);
+            std::fill_n(out + offset_of(vi), hd, T(0));
         }
 
         for (int64_t j0 = start; j0 <= last_row; j0 += bc) {
             const int64_t nj = std::min(bc, last_row - j0 + 1);
             load_transposed(kt, k + j0 * kv_stride + kvh * hd, kv_stride, nj, bc, hd);
-            const T* vtile = v + j0 * kv_stride + kvh * hd;
-            for (int64_t vi = v0; vi < v1; vi++) {
-                const int64_t i = start + vi / G;
-                if (i < j0) continue;
-                const int64_t h = kvh * G + vi % G;
-                const int64_t nv = std::min(nj, i - j0 + 1);  // causal: keys j0..i
-                dot_tile(s, q + i * q_stride + h * hd, kt, hd, bc);
-                T tmax = -std::numeric_limits<T>::infinity();
-                #pragma omp simd reduction(max:tmax)
-                for (int64_t j = 0; j < nv; j++) {
-                    s[j] *= scale;
-                    tmax = s[j] > tmax ? s[j] : tmax;
+            const Strided<T> vrows{v + j0 * kv_stride + kvh * hd, kv_stride};
+            // Vectors are in row order; those of rows before j0 do not see this tile.
+            for (int64_t vb = std::max(v0, (j0 - start) * G); vb < v1; vb += 4) {
+                const int64_t nb = std::min<int64_t>(4, v1 - vb);
+                const T* qr[4];
+                T* orow[4];
+                T* sr[4] = {s[0], s[1], s[2], s[3]};
+                for (int64_t r = 0; r < nb; r++) {
+                    qr[r] = q + offset_of(vb + r);
+                    orow[r] = out + offset_of(vb + r);
                 }
-                T& mv = m[vi - v0];
-                T& lv = l[vi - v0];
-                const T mnew = std::max(mv, tmax);
-                const T corr = fsr_exp(mv - mnew);  // 0 on the first tile (mv = -inf)
-                T sum = T(0);
-                #pragma omp simd reduction(+:sum)
-                for (int64_t j = 0; j < nv; j++) {
-                    s[j] = fsr_exp(s[j] - mnew);
-                    sum += s[j];
+                mm(nb, sr, qr, 1, Strided<T>{kt, bc}, hd, bc, false);
+                int64_t kmax = 0;
+                for (int64_t r = 0; r < nb; r++) {
+                    const int64_t nv = std::min(nj, row_of(vb + r) - j0 + 1);  // causal: keys j0..i
+                    kmax = std::max(kmax, nv);
+                    T* sv = s[r];
+                    T tmax = -std::numeric_limits<T>::infinity();
+                    #pragma omp simd reduction(max:tmax)
+                    for (int64_t j = 0; j < nv; j++) {
+                        sv[j] *= scale;
+                        tmax = sv[j] > tmax ? sv[j] : tmax;
+                    }
+                    T& mv = m[vb + r - v0];
+                    T& lv = l[vb + r - v0];
+                    const T mnew = mv > tmax ? mv : tmax;
+                    const T corr = fsr_exp(mv - mnew);  // 0 on the first tile (mv = -inf)
+                    T sum = T(0);
+                    #pragma omp simd reduction(+:sum)
+                    for (int64_t j = 0; j < nv; j++) {
+                        sv[j] = fsr_exp(sv[j] - mnew);
+                        sum += sv[j];
+                    }
+                    for (int64_t j = nv; j < nj; j++) sv[j] = T(0);
+                    lv = lv * corr + sum;
+                    mv = mnew;
+                    if (corr != T(1))
+                        for (int64_t d = 0; d < hd; d++) orow[r][d] *= corr;
                 }
-                lv = lv * corr + sum;
-                mv = mnew;
-                T* o = out + i * q_stride + h * hd;
-                if (corr != T(1))
-                    for (int64_t d = 0; d < hd; d++) o[d] *= corr;
-                add_rows(o, s, vtile, kv_stride, nv, hd);
+                mm(nb, orow, sr, 1, vrows, kmax, hd, true);
             }
         }
 
         for (int64_t vi = v0; vi < v1; vi++) {
-            const int64_t i = start + vi / G, h = kvh * G + vi % G;
-            T* o = out + i * q_stride + h * hd;
+            T* o = out + offset_of(vi);
             const T inv = T(1) / l[vi - v0];
             for (int64_t d = 0; d < hd; d++) o[d] *= inv;
-            lse[i * H + h] = m[vi - v0] + std::log(l[vi - v0]);
+            lse[row_of(vi) * H + kvh * G + vi % G] = m[vi - v0] + std::log(l[vi - v0]);
         }
     }
 }
@@ -217,6 +274,12 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const 
             alignas(64) T vt[TILE_ELEMS];
             alignas(64) T p[RB][BC_MAX];
             alignas(64) T ds[RB][BC_MAX];
+            T* prow[RB];
+            T* dsrow[RB];
+            for (int64_t r = 0; r < RB; r++) {
+                prow[r] = p[r];
+                dsrow[r] = ds[r];
+            }
             for (int64_t j0 = start; j0 < end; j0 += bc) {
                 const int64_t nj = std::min(bc, end - j0);
                 const int64_t koff = j0 * kv_stride + kvh * hd;
@@ -230,19 +293,26 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const 
                     const T* qr[RB];
                     const T* dor[RB];
                     T* dqr[RB];
+                    int64_t rows[RB];
                     for (int64_t r = 0; r < nb; r++) {
                         const int64_t i = j0 + (vb + r) / G, h = kvh * G + (vb + r) % G;
                         const int64_t off = i * q_stride + h * hd;
+                        rows[r] = i * H + h;
                         qr[r] = q + off;
                         dor[r] = dout + off;
                         dqr[r] = dq + off;
-                        const T D = dot(dor[r], out + off, hd);
-                        const T l = lse[i * H + h];
-                        const int64_t nv = std::min(nj, i - j0 + 1);
+                    }
+                    for (int64_t r = 0; r < nb; r += 4) {
+                        const int64_t nr = std::min<int64_t>(4, nb - r);
+                        mm(nr, prow + r, qr + r, 1, Strided<T>{kt, bc}, hd, bc, false);
+                        mm(nr, dsrow + r, dor + r, 1, Strided<T>{vt, bc}, hd, bc, false);
+                    }
+                    for (int64_t r = 0; r < nb; r++) {
+                        const T D = dot(dor[r], out + (dor[r] - dout), hd);
+                        const T l = lse[rows[r]];
+                        const int64_t nv = std::min(nj, rows[r] / H - j0 + 1);
                         T* pr = p[r];
                         T* dsr = ds[r];
-                        dot_tile(pr, qr[r], kt, hd, bc);
-                        dot_tile(dsr, dor[r], vt, hd, bc);
                         #pragma omp simd
                         for (int64_t j = 0; j < nv; j++) {
                             const T pj = fsr_exp(scale * pr[j] - l);
@@ -251,25 +321,27 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const 
                         }
                         for (int64_t j = nv; j < nj; j++) pr[j] = dsr[j] = T(0);
                     }
-                    // Pad a short last block with zero coefficients so the row updates below
-                    // always take four terms.
-                    for (int64_t r = nb; r < RB; r++) {
-                        qr[r] = qr[0];
-                        dor[r] = dor[0];
-                        for (int64_t j = 0; j < nj; j++) p[r][j] = ds[r][j] = T(0);
-                    }
-                    for (int64_t j = 0; j < nj; j++) {
-                        T* dvj = dv + koff + j * kv_stride;
-                        T* dkj = dk + koff + j * kv_stride;
-                        const T p0 = p[0][j], p1 = p[1][j], p2 = p[2][j], p3 = p[3][j];
-                        const T s0 = ds[0][j], s1 = ds[1][j], s2 = ds[2][j], s3 = ds[3][j];
-                        #pragma omp simd
-                        for (int64_t d = 0; d < hd; d++) {
-                            dvj[d] += p0 * dor[0][d] + p1 * dor[1][d] + p2 * dor[2][d] + p3 * dor[3][d];
-                            dkj[d] += s0 * qr[0][d] + s1 * qr[1][d] + s2 * qr[2][d] + s3 * qr[3][d];
+                    // dv_j += sum_r p[r][j] dout_r and dk_j += sum_r ds[r][j] q_r, four key
+                    // rows at a time: the A operand is a column of p (stride BC_MAX).
+                    for (int64_t j = 0; j < nj; j += 4) {
+                        const int64_t nr = std::min<int64_t>(4, nj - j);
+                        T* dvr[4];
+                        T* dkr[4];
+                        const T* pc[4];
+                        const T* dsc[4];
+                        for (int64_t t = 0; t < nr; t++) {
+                            dvr[t] = dv + koff + (j + t) * kv_stride;
+                            dkr[t] = dk + koff + (j + t) * kv_stride;
+                            pc[t] = &p[0][j + t];
+                            dsc[t] = &ds[0][j + t];
                         }
+                        mm(nr, dvr, pc, BC_MAX, Listed<T>{dor}, nb, hd, true);
+                        mm(nr, dkr, dsc, BC_MAX, Listed<T>{qr}, nb, hd, true);
                     }
-                    for (int64_t r = 0; r < nb; r++) add_rows(dqr[r], ds[r], k + koff, kv_stride, nj, hd);
+                    for (int64_t r = 0; r < nb; r += 4) {
+                        const int64_t nr = std::min<int64_t>(4, nb - r);
+                        mm(nr, dqr + r, dsrow + r, 1, Strided<T>{k + koff, kv_stride}, nj, hd, true);
+                    }
                 }
             }
         }

@@ -1,5 +1,5 @@
-// common.h: what every CPU kernel file shares: the C ABI header, OpenMP, and the macro that
-// exports one template as its _f32 and _f64 entry points.
+// common.h: what every CPU kernel file shares: the C ABI header, <cmath>, OpenMP and the
+// parallel grain. Each op file defines one template and two extern "C" wrappers (_f32, _f64).
 #ifndef FSR_COMMON_H
 #define FSR_COMMON_H
 

@@ -22,7 +22,7 @@ public enum CudaDataType
 public readonly record struct CudaFunction(string File, string Name, nint Handle);
 
 /// <summary>
-/// What <see cref="CudaKernels"/> needs from a GPU, in CUDA driver API terms: device memory, copies,
+/// What <c>CudaKernels</c> needs from a GPU, in CUDA driver API terms: device memory, copies,
 /// kernels of kernels/*.cu launched like cuLaunchKernel, and cuBLAS GEMMs. Two implementations:
 /// the real GPU (driver API, NVRTC-compiled cubins, cuBLAS) and the emulated GPU (native/cuda_emu:
 /// the same .cu sources compiled by g++ and run on the CPU), so the CUDA backend's every line above

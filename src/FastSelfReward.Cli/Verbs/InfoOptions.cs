@@ -1,0 +1,25 @@
+using CommandLine;
+using FastSelfReward.Compute.Cuda;
+
+namespace FastSelfReward.Cli;
+
+[Verb("info", HelpText = "Print the compute backend (threads, BLAS and CPU features, or the GPU) and every GPU present.")]
+public sealed class InfoOptions : CommonOptions
+{
+    public override int Run(VerbContext context)
+    {
+        using var kernels = OpenBackend();
+        context.Out.WriteLine($"backend: {kernels.Name}");
+        context.Out.WriteLine(kernels.Describe());
+        if (BackendNote is not null) context.Out.WriteLine(BackendNote);
+        IReadOnlyList<CudaDeviceInfo> gpus = RealCudaDevice.Enumerate(out string? whyNone);
+        if (gpus.Count == 0)
+        {
+            context.Out.WriteLine($"gpus: none ({whyNone})");
+            return 0;
+        }
+        context.Out.WriteLine("gpus:");
+        foreach (CudaDeviceInfo gpu in gpus) context.Out.WriteLine($"  {gpu}");
+        return 0;
+    }
+}
