@@ -159,7 +159,7 @@ int fsr_emu_launch(fsr_emu_context* context, const void* kernel_handle, uint32_t
     }
     LaunchOptions options = context->options;
     return submit(context, [=] {
-        (void)storage;
+        (void)storage;  // captured so that the argument bytes live as long as the operation
         return run_grid(kernel, pointers->data(), grid, block, shared_bytes, options);
     }, error, capacity);
 }

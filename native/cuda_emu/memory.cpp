@@ -19,12 +19,13 @@ std::map<uintptr_t, size_t> allocations;  // start -> bytes
 }  // namespace
 
 std::string check_device_range(const void* address, int64_t bytes, const char* what) {
+    if (bytes < 0) return std::string(what) + " has a negative size";
     uintptr_t start = reinterpret_cast<uintptr_t>(address);
     std::shared_lock<std::shared_mutex> lock(allocations_mutex);
     auto next = allocations.upper_bound(start);
     if (next != allocations.begin()) {
         auto found = std::prev(next);
-        if (bytes >= 0 && start - found->first + static_cast<uint64_t>(bytes) <= found->second) return "";
+        if (start - found->first + static_cast<uint64_t>(bytes) <= found->second) return "";
         if (start - found->first <= found->second)
             return std::string(what) + " runs past the end of its allocation (" + std::to_string(bytes) + " bytes at offset " +
                    std::to_string(start - found->first) + " of " + std::to_string(found->second) + ")";

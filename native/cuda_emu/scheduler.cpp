@@ -3,8 +3,8 @@
 // fsr_emu_switch_stack below (ucontext makes a system call per switch, about 10x slower, and one
 // OS thread per CUDA thread is about 270x slower).
 //
-// A fiber runs until it reaches __syncthreads, a warp operation, or its end, then control
-// returns here. A barrier releases once every live thread of the block waits at the same call
+// A fiber runs until it reaches __syncthreads, a warp operation, or its end, then hands over to
+// the next runnable fiber. A barrier releases once every live thread of the block waits at the same call
 // site; a warp operation completes once every live lane of the warp has arrived, and then the
 // scheduler computes what each lane receives. When nothing can run and nothing can be released,
 // the block is divergent or deadlocked, and the launch fails with the call sites involved,
@@ -140,6 +140,8 @@ struct BlockRun {
     int live;
     int runnable;
     int at_barrier;
+    int pass_position;  // how far the current pass over the threads has come
+    bool reverse_order;
     std::string error;
 };
 
@@ -149,12 +151,14 @@ __thread unsigned char* t_dynamic_shared;
 thread_local std::vector<std::unique_ptr<FiberStack>> t_stacks;
 thread_local std::vector<unsigned char> t_dynamic_shared_storage;
 
+void park(BlockRun& block, Thread& self);
+
 [[noreturn]] void thread_main(void* argument) {
     Thread* self = static_cast<Thread*>(argument);
     BlockRun* block = t_block;
     block->kernel->invoke(block->kernel->function, block->params);
     self->state = ThreadState::Exited;
-    fsr_emu_switch_stack(&self->stack_pointer, block->scheduler_stack_pointer);
+    park(*block, *self);
     __builtin_unreachable();  // an exited fiber is never resumed
 }
 
@@ -333,30 +337,44 @@ void complete_warp_if_ready(BlockRun& block, int warp) {
 }
 
 // ---- one block
+//
+// The block runs in passes over its threads (first to last, or last to first). A thread that
+// parks does the scheduler's bookkeeping itself and switches straight to the next runnable
+// thread of the pass: one stack switch per park instead of two through the scheduler, which
+// only regains control at the end of a pass to release barriers or report a stuck block.
 
-void resume(BlockRun& block, Thread& thread) {
-    block.current = &thread;
-    threadIdx = thread.index;
-    fsr_emu_switch_stack(&block.scheduler_stack_pointer, thread.stack_pointer);
+Thread* next_in_pass(BlockRun& block) {
+    const int n = static_cast<int>(block.threads.size());
+    while (block.pass_position < n) {
+        int k = block.pass_position++;
+        Thread& thread = block.threads[block.reverse_order ? n - 1 - k : k];
+        if (thread.state == ThreadState::Runnable) {
+            block.runnable--;
+            block.current = &thread;
+            threadIdx = thread.index;
+            return &thread;
+        }
+    }
+    return nullptr;
 }
 
-std::string run_block(BlockRun& block, bool reverse_order) {
+void park(BlockRun& block, Thread& self) {
+    int warp = static_cast<int>(&self - block.threads.data()) / warpSize;
+    if (self.state == ThreadState::Exited) {
+        block.live--;
+        block.warp_live[warp]--;
+    }
+    if (self.state != ThreadState::AtBarrier) complete_warp_if_ready(block, warp);
+    Thread* next = block.error.empty() ? next_in_pass(block) : nullptr;
+    fsr_emu_switch_stack(&self.stack_pointer, next ? next->stack_pointer : block.scheduler_stack_pointer);
+}
+
+std::string run_block(BlockRun& block) {
     const int n = static_cast<int>(block.threads.size());
     for (;;) {
-        for (int k = 0; k < n; k++) {
-            int i = reverse_order ? n - 1 - k : k;
-            Thread& thread = block.threads[i];
-            if (thread.state != ThreadState::Runnable) continue;
-            block.runnable--;
-            resume(block, thread);
-            int warp = i / warpSize;
-            if (thread.state == ThreadState::Exited) {
-                block.live--;
-                block.warp_live[warp]--;
-            }
-            if (thread.state != ThreadState::AtBarrier) complete_warp_if_ready(block, warp);
-            if (!block.error.empty()) return block.error;
-        }
+        block.pass_position = 0;
+        if (Thread* first = next_in_pass(block)) fsr_emu_switch_stack(&block.scheduler_stack_pointer, first->stack_pointer);
+        if (!block.error.empty()) return block.error;
         if (block.live == 0) return "";
         if (block.runnable > 0) continue;
         if (block.at_barrier == block.live && block.live == n) {
@@ -391,7 +409,7 @@ void sync_threads(const char* file, int line) {
     self->file = file;
     self->line = line;
     block->at_barrier++;
-    fsr_emu_switch_stack(&self->stack_pointer, block->scheduler_stack_pointer);
+    park(*block, *self);
 }
 
 uint64_t warp_op(const char* file, int line, WarpOp op, unsigned mask, uint64_t payload, int lane_arg, int width) {
@@ -406,7 +424,7 @@ uint64_t warp_op(const char* file, int line, WarpOp op, unsigned mask, uint64_t 
     self->lane_arg = lane_arg;
     self->width = width;
     block->warp_arrived[(self - block->threads.data()) / warpSize]++;
-    fsr_emu_switch_stack(&self->stack_pointer, block->scheduler_stack_pointer);
+    park(*block, *self);
     return self->result;
 }
 
@@ -415,7 +433,7 @@ void trap(const char* file, int line) {
     Thread* self = block->current;
     block->error = std::string("__trap() at ") + base_name(file) + ":" + std::to_string(line);
     self->state = ThreadState::Exited;
-    fsr_emu_switch_stack(&self->stack_pointer, block->scheduler_stack_pointer);
+    park(*block, *self);
     __builtin_unreachable();
 }
 
@@ -444,6 +462,7 @@ std::string run_grid(const KernelInfo* kernel, void* const* params, dim3 grid, d
         BlockRun block;
         block.kernel = kernel;
         block.params = params;
+        block.reverse_order = options.reverse_order;
         block.threads.resize(threads);
         block.warp_live.resize(warps);
         block.warp_arrived.resize(warps);
@@ -474,7 +493,7 @@ std::string run_grid(const KernelInfo* kernel, void* const* params, dim3 grid, d
             poison_static_shared();
             std::memset(t_dynamic_shared, 0xFF, shared_bytes);
 
-            std::string error = run_block(block, options.reverse_order);
+            std::string error = run_block(block);
             if (!error.empty()) {
                 std::lock_guard<std::mutex> lock(error_mutex);
                 if (!failed.exchange(true))
