@@ -41,6 +41,7 @@ public sealed unsafe class RealCudaDevice : ICudaDevice
     private readonly nint _cublas;
     private readonly NvrtcCompiler _compiler;
     private readonly string _target;
+    private readonly Version _cublasVersion;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, nint> _modules = new(StringComparer.Ordinal);
     private readonly Dictionary<(string File, string Name), nint> _functions = [];
@@ -70,6 +71,9 @@ public sealed unsafe class RealCudaDevice : ICudaDevice
             CuBlas.Check(CuBlas.cublasCreate_v2(&handle), "cublasCreate_v2");
             _cublas = handle;
             CuBlas.Check(CuBlas.cublasSetStream_v2(_cublas, 0), "cublasSetStream_v2");
+            int version;
+            CuBlas.Check(CuBlas.cublasGetVersion_v2(_cublas, &version), "cublasGetVersion_v2");
+            _cublasVersion = new Version(version / 10000, version / 100 % 100, version % 100);
         }
         catch
         {
@@ -81,7 +85,8 @@ public sealed unsafe class RealCudaDevice : ICudaDevice
     /// <summary>What the driver says about this GPU.</summary>
     public CudaDeviceInfo Info { get; }
 
-    public string Name => $"{Info.Name} ({Info.Architecture}, kernels for {_target} by NVRTC {_compiler.Version}, driver CUDA {Info.DriverVersion})";
+    public string Name =>
+        $"{Info.Name} ({Info.Architecture}, kernels for {_target} by NVRTC {_compiler.Version}, cuBLAS {_cublasVersion}, driver CUDA {Info.DriverVersion})";
 
     /// <summary>
     /// Every GPU the driver sees. Empty, with <paramref name="whyNone"/> set, when there is no
@@ -252,11 +257,17 @@ public sealed unsafe class RealCudaDevice : ICudaDevice
         nint c, CudaDataType cType, int ldc, long strideC, int batch)
     {
         Enter();
-        CuBlas.Check(CuBlas.cublasGemmStridedBatchedEx(_cublas,
-            transA ? CuBlas.CUBLAS_OP_T : CuBlas.CUBLAS_OP_N, transB ? CuBlas.CUBLAS_OP_T : CuBlas.CUBLAS_OP_N,
-            m, n, k, &alpha, (void*)a, (int)aType, lda, strideA, (void*)b, (int)bType, ldb, strideB, &beta,
-            (void*)c, (int)cType, ldc, strideC, batch, CuBlas.CUBLAS_COMPUTE_32F, CuBlas.CUBLAS_GEMM_DEFAULT),
-            $"cublasGemmStridedBatchedEx(m={m}, n={n}, k={k}, batch={batch})");
+        int opA = transA ? CuBlas.CUBLAS_OP_T : CuBlas.CUBLAS_OP_N, opB = transB ? CuBlas.CUBLAS_OP_T : CuBlas.CUBLAS_OP_N;
+        // One matrix (every linear layer) takes the plain GEMM, whose heuristics see no batch.
+        if (batch == 1)
+            CuBlas.Check(CuBlas.cublasGemmEx(_cublas, opA, opB, m, n, k, &alpha, (void*)a, (int)aType, lda,
+                (void*)b, (int)bType, ldb, &beta, (void*)c, (int)cType, ldc, CuBlas.CUBLAS_COMPUTE_32F, CuBlas.CUBLAS_GEMM_DEFAULT),
+                $"cublasGemmEx(m={m}, n={n}, k={k})");
+        else
+            CuBlas.Check(CuBlas.cublasGemmStridedBatchedEx(_cublas, opA, opB,
+                m, n, k, &alpha, (void*)a, (int)aType, lda, strideA, (void*)b, (int)bType, ldb, strideB, &beta,
+                (void*)c, (int)cType, ldc, strideC, batch, CuBlas.CUBLAS_COMPUTE_32F, CuBlas.CUBLAS_GEMM_DEFAULT),
+                $"cublasGemmStridedBatchedEx(m={m}, n={n}, k={k}, batch={batch})");
     }
 
     public void Synchronize()
