@@ -38,6 +38,9 @@ FSR_EMU_EXPORT int fsr_emu_memset(fsr_emu_context* context, void* destination, i
 
 // The kernel registered under its extern "C" name by FSR_REGISTER_KERNEL, or NULL.
 FSR_EMU_EXPORT const void* fsr_emu_find_kernel(const char* name);
+// The source file that defines it, as the compiler saw it (__FILE__): NVRTC compiles one file at a
+// time, so a kernel looked up under the wrong file must fail here as it would on a GPU.
+FSR_EMU_EXPORT const char* fsr_emu_kernel_file(const void* kernel);
 // Registers per thread from `-Xptxas -v`; enables the registers x threads <= 65536 check.
 FSR_EMU_EXPORT int fsr_emu_set_register_count(fsr_emu_context* context, const void* kernel, int registers,
                                               char* error, int64_t capacity);

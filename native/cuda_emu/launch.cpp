@@ -109,6 +109,8 @@ void fsr_emu_destroy_context(fsr_emu_context* context) { delete context; }
 
 const void* fsr_emu_find_kernel(const char* name) { return find_kernel(name); }
 
+const char* fsr_emu_kernel_file(const void* kernel) { return static_cast<const KernelInfo*>(kernel)->file; }
+
 int fsr_emu_set_register_count(fsr_emu_context* context, const void* kernel, int registers, char* error, int64_t capacity) {
     if (registers < 1 || registers > kMaxRegistersPerThread)
         return fail("register count " + std::to_string(registers) + " is outside sm_90's 1..255", error, capacity);

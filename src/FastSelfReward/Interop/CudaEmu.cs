@@ -30,6 +30,7 @@ internal static unsafe partial class CudaEmu
     public static partial int fsr_emu_memset(nint context, nint destination, int value, long bytes, byte* error, long capacity);
 
     [LibraryImport(Library)] public static partial nint fsr_emu_find_kernel(byte* name);
+    [LibraryImport(Library)] public static partial byte* fsr_emu_kernel_file(nint kernel);
     [LibraryImport(Library)]
     public static partial int fsr_emu_set_register_count(nint context, nint kernel, int registers, byte* error, long capacity);
     [LibraryImport(Library)]

@@ -86,7 +86,10 @@ public sealed unsafe class EmulatedCudaDevice : ICudaDevice
         Check(CudaEmu.fsr_emu_memset(Context, destination, value, bytes, error, ErrorCapacity), error, "Memset");
     }
 
-    /// <summary>The kernel, registered in libfsr_cuda_emu under its extern "C" name by FSR_REGISTER_KERNEL.</summary>
+    /// <summary>
+    /// The kernel, registered in libfsr_cuda_emu under its extern "C" name by FSR_REGISTER_KERNEL.
+    /// It must be defined in <paramref name="file"/>, as on a GPU, where only that file is compiled.
+    /// </summary>
     public CudaFunction Function(string file, string name)
     {
         byte[] utf8 = Encoding.UTF8.GetBytes(name + "\0");
@@ -95,6 +98,10 @@ public sealed unsafe class EmulatedCudaDevice : ICudaDevice
         if (kernel == 0)
             throw new CudaException("CUDA emulator", $"Function({file}, {name})", 1, "FSR_EMU_NOT_FOUND",
                 $"no kernel named {name} is registered in libfsr_cuda_emu (is kernels/{file} built into it, with FSR_REGISTER_KERNEL({name})?)");
+        string definedIn = Marshal.PtrToStringUTF8((nint)CudaEmu.fsr_emu_kernel_file(kernel)) ?? "";
+        if (definedIn != file && !definedIn.EndsWith("/" + file, StringComparison.Ordinal))
+            throw new CudaException("CUDA emulator", $"Function({file}, {name})", 1, "FSR_EMU_NOT_FOUND",
+                $"{name} is defined in {Path.GetFileName(definedIn)}, not in {file}");
         return new CudaFunction(file, name, kernel);
     }
 

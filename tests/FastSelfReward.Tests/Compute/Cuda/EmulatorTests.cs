@@ -318,4 +318,12 @@ public sealed unsafe class EmulatorTests
         using var device = new EmulatedCudaDevice();
         Assert.Contains("no_such_kernel", Assert.Throws<CudaException>(() => device.Function("x.cu", "no_such_kernel")).Message);
     }
+
+    [Fact]
+    public void A_kernel_looked_up_under_another_file_is_not_found_as_on_a_gpu()
+    {
+        using var device = new EmulatedCudaDevice();
+        Assert.Contains("defined in emulator_test_kernels.cu, not in rmsnorm.cu",
+            Assert.Throws<CudaException>(() => device.Function("rmsnorm.cu", "emu_test_add_one")).Message);
+    }
 }
