@@ -52,4 +52,17 @@ __device__ __forceinline__ float block_sum(float v) {
     return warp_sum(v);
 }
 
+// 16 bytes of T (4 fp32 or 8 bf16) moved by one 128-bit load or store: a warp then moves 512
+// contiguous bytes per instruction, which is what keeps HBM busy with few loads in flight.
+template <typename T>
+struct __align__(16) Pack16 {
+    static constexpr int N = 16 / sizeof(T);
+    T v[N];
+};
+
+// Whether every pointer allows Pack16 access (a slice of a tensor may start anywhere).
+__device__ __forceinline__ bool aligned16(const void* a) { return ((unsigned long long)a & 15u) == 0; }
+__device__ __forceinline__ bool aligned16(const void* a, const void* b) { return aligned16(a) && aligned16(b); }
+__device__ __forceinline__ bool aligned16(const void* a, const void* b, const void* c) { return aligned16(a, b) && aligned16(c); }
+
 }  // namespace fsr

@@ -176,7 +176,7 @@ public sealed unsafe class CudaKernels : IKernels
         if (count == 0) return;
         nint dst = destination.Address, src = source.Address;
         void** args = stackalloc void*[] { &dst, &src, &count };
-        Launch("cast.cu", kernel, ElementwiseGrid(count), new Dim3(ElementwiseBlock), args);
+        Launch("cast.cu", kernel, ElementwiseGrid(count, 4), new Dim3(ElementwiseBlock), args);
     }
 
     /// <summary>
@@ -281,7 +281,7 @@ public sealed unsafe class CudaKernels : IKernels
         if (count == 0) return;
         nint o = output.Address, x = a.Address, y = b.Address;
         void** args = stackalloc void*[] { &o, &x, &y, &count };
-        Launch("residual.cu", $"residual_forward_{Suffix(type)}", ElementwiseGrid(count), new Dim3(ElementwiseBlock), args);
+        Launch("residual.cu", $"residual_forward_{Suffix(type)}", ElementwiseGrid(count, 16 / type.Size()), new Dim3(ElementwiseBlock), args);
     }
 
     public void ResidualBackward(Tensor destination, Tensor source, long count)
@@ -293,7 +293,7 @@ public sealed unsafe class CudaKernels : IKernels
         if (count == 0) return;
         nint d = destination.Address, s = source.Address;
         void** args = stackalloc void*[] { &d, &s, &count };
-        Launch("residual.cu", $"residual_backward_{Suffix(type)}", ElementwiseGrid(count), new Dim3(ElementwiseBlock), args);
+        Launch("residual.cu", $"residual_backward_{Suffix(type)}", ElementwiseGrid(count, 16 / type.Size()), new Dim3(ElementwiseBlock), args);
     }
 
     public void RopeForward(Tensor x, Tensor positions, long n, long heads, long headDim, double theta) => throw NotYet(nameof(RopeForward));
@@ -361,8 +361,12 @@ public sealed unsafe class CudaKernels : IKernels
     // strided set of columns), else the row rounded up to whole warps, which block_sum requires.
     private static uint RowBlock(long dim) => dim >= 256 ? 256u : (uint)Math.Max(32, (dim + 31) / 32 * 32);
 
-    private static Dim3 ElementwiseGrid(long count) =>
-        new((uint)Math.Min((count + ElementwiseBlock - 1) / ElementwiseBlock, MaxElementwiseBlocks));
+    // Elementwise kernels move 16 bytes per thread per iteration when aligned (residual.cu, cast.cu).
+    private static Dim3 ElementwiseGrid(long count, int elementsPerThread)
+    {
+        long perBlock = (long)ElementwiseBlock * elementsPerThread;
+        return new((uint)Math.Min((count + perBlock - 1) / perBlock, MaxElementwiseBlocks));
+    }
 
     private static uint Blocks(long count, long perBlock)
     {

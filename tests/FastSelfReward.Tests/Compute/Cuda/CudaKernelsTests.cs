@@ -166,7 +166,7 @@ public sealed class CudaKernelsTests
     {
         using var cpu = new CpuKernels();
         using var cuda = Cuda(reverse);
-        const int count = 1000;
+        const int count = 1003; // a remainder after the 16-byte packs
         foreach (DType type in new[] { DType.F32, DType.BF16 })
         {
             float[] a = Random(count, 11), b = Random(count, 12);
@@ -189,6 +189,26 @@ public sealed class CudaKernelsTests
                 : Get(cpu, cb);
             Close(expectedGradient, Get(cuda, gb), 0, 0, $"destination += source ({type})");
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Schedules))]
+    public void Elementwise_ops_on_unaligned_slices_take_the_scalar_path(bool reverse)
+    {
+        using var cuda = Cuda(reverse);
+        const int count = 37;
+        float[] a = RoundBf16(Random(count + 1, 14)), b = RoundBf16(Random(count + 1, 15));
+        foreach (DType type in new[] { DType.F32, DType.BF16 })
+        {
+            using DeviceBuffer ga = Put(cuda, a, type), gb = Put(cuda, b, type), gOut = cuda.Allocate(count + 1, type);
+            cuda.ResidualForward(gOut.Slice(1, count), ga.Slice(1, count), gb.Slice(0, count), count);
+            float[] expected = Enumerable.Range(0, count).Select(i => a[i + 1] + b[i]).ToArray();
+            if (type == DType.BF16) expected = RoundBf16(expected);
+            Close(expected, Get(cuda, gOut.Slice(1, count)), 0, 0, $"output ({type})");
+        }
+        using DeviceBuffer f32 = Put(cuda, a, DType.F32), bf16 = cuda.Allocate(count + 1, DType.BF16);
+        cuda.Cast(bf16.Slice(1, count), f32.Slice(0, count), count);
+        Close(a[..count], Get(cuda, bf16.Slice(1, count)), 0, 0, "cast to bf16 at an odd offset");
     }
 
     [Theory]
