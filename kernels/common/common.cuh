@@ -52,6 +52,12 @@ __device__ __forceinline__ float block_sum(float v) {
     return warp_sum(v);
 }
 
+// W consecutive elements moved by one load or store of W·sizeof(T) bytes.
+template <typename T, int W>
+struct __align__(sizeof(T) * W) Vec {
+    T v[W];
+};
+
 // 16 bytes of T (4 fp32 or 8 bf16) moved by one 128-bit load or store: a warp then moves 512
 // contiguous bytes per instruction, which is what keeps HBM busy with few loads in flight.
 template <typename T>
