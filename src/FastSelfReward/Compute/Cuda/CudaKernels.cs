@@ -213,7 +213,8 @@ public sealed unsafe class CudaKernels : IKernels
         if (count == 0) return;
         nint o = output.Address, t = tokens.Address, w = table.Address;
         void** args = stackalloc void*[] { &o, &t, &w, &dim };
-        Launch("embedding.cu", $"embedding_forward_{Suffix(type)}", new Dim3(Blocks(n, 1), Blocks(dim, ElementwiseBlock)),
+        // Sized for 16-byte packs; the kernel's column loop is grid-strided, so an unpacked row is covered too.
+        Launch("embedding.cu", $"embedding_forward_{Suffix(type)}", new Dim3(Blocks(n, 1), Blocks(dim, ElementwiseBlock * (16 / type.Size()))),
             new Dim3(ElementwiseBlock), args);
     }
 

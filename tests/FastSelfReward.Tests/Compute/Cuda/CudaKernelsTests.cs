@@ -100,8 +100,10 @@ public sealed class CudaKernelsTests
     {
         using var cpu = new CpuKernels();
         using var cuda = Cuda(reverse);
-        const int vocab = 11, dim = 300, n = 9; // two column blocks, one partial
+        const int vocab = 11, n = 9;
         int[] tokens = [3, 0, 10, 3, 7, 3, 1, 10, 5];
+        // 300: fp32 rows in 16-byte packs, bf16 rows not, one column block looping; 2056: packed, several column blocks
+        foreach (int dim in new[] { 300, 2056 })
         foreach (DType type in new[] { DType.F32, DType.BF16 })
         {
             float[] table = Random(vocab * dim, 4), dOut = Random(n * dim, 5), dTable = Random(vocab * dim, 6);
@@ -110,13 +112,13 @@ public sealed class CudaKernelsTests
             using DeviceBuffer gt = Put(cuda, table, type), gTok = Put(cuda, tokens), gOut = cuda.Allocate(n * dim, type);
             cpu.EmbeddingForward(cOut, cTok, ct, n, dim);
             cuda.EmbeddingForward(gOut, gTok, gt, n, dim);
-            Close(Get(cpu, cOut), Get(cuda, gOut), 0, 0, $"output ({type})");
+            Close(Get(cpu, cOut), Get(cuda, gOut), 0, 0, $"output (dim {dim}, {type})");
 
             using DeviceBuffer cdT = Put(cpu, dTable, DType.F32), cdO = Put(cpu, dOut, DType.F32);
             using DeviceBuffer gdT = Put(cuda, dTable, DType.F32), gdO = Put(cuda, dOut, type);
             cpu.EmbeddingBackward(cdT, cdO, cTok, n, dim);
             cuda.EmbeddingBackward(gdT, gdO, gTok, n, dim);
-            Close(Get(cpu, cdT), Get(cuda, gdT), 0, 0, $"dTable ({type})");
+            Close(Get(cpu, cdT), Get(cuda, gdT), 0, 0, $"dTable (dim {dim}, {type})");
         }
     }
 
