@@ -2,6 +2,7 @@ using System.Reflection;
 using CommandLine;
 using CommandLine.Text;
 using FastSelfReward.Compute.Cuda;
+using FastSelfReward.Data;
 
 namespace FastSelfReward.Cli;
 
@@ -16,7 +17,12 @@ public static class Program
     /// Every verb's options type. Each derives from <see cref="CommonOptions"/> and carries its own
     /// handler; adding a verb is one file under Verbs/ and one entry here.
     /// </summary>
-    private static readonly Type[] Verbs = [typeof(InfoOptions), typeof(TrainLmOptions), typeof(GenerateOptions)];
+    private static readonly Type[] Verbs =
+    [
+        typeof(InfoOptions), typeof(TrainLmOptions), typeof(GenerateOptions),
+        typeof(IterateOptions), typeof(SftStageOptions), typeof(EftStageOptions), typeof(PromptsStageOptions), typeof(SampleStageOptions),
+        typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions),
+    ];
 
     public static int Main(string[] args) => Run(args, VerbContext.FromConsole());
 
@@ -73,7 +79,7 @@ public static class Program
             return 2;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException
-                                      or KeyNotFoundException or DllNotFoundException or UnauthorizedAccessException
+                                      or JsonlFormatException or KeyNotFoundException or DllNotFoundException or UnauthorizedAccessException
                                       or CudaException or NotSupportedException)
         {
             context.Error.WriteLine($"fsr {verb}: {e.Message}");

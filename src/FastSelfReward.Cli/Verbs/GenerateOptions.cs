@@ -130,7 +130,7 @@ public sealed class GenerateOptions : CommonOptions
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such prompts file");
         List<string> prompts = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
-            ? JsonLines.ReadStringField(path, "prompt")
+            ? Jsonl.Read<PromptTextRecord>(path).Select(r => r.Prompt).ToList()
             : File.ReadLines(path).Where(line => line.Trim().Length > 0).ToList();
         if (prompts.Count == 0) throw new InvalidDataException($"{path}: no prompts");
         return prompts;

@@ -23,13 +23,14 @@ public static class TextCorpus
     /// The documents of <paramref name="path"/>: the <c>text</c> field of each record of a
     /// <c>.jsonl</c> file, otherwise the file's text cut as <paramref name="split"/> says.
     /// </summary>
-    /// <exception cref="InvalidDataException">A JSONL record lacks a string <c>text</c> (the message names the line), or the file holds no text.</exception>
+    /// <exception cref="JsonlFormatException">A JSONL record lacks a string <c>text</c>; the message names the line.</exception>
+    /// <exception cref="InvalidDataException">The file holds no text.</exception>
     public static List<string> ReadDocuments(string path, DocumentSplit split)
     {
         List<string> documents;
         if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
         {
-            documents = JsonLines.ReadStringField(path, "text").Where(t => t.Trim().Length > 0).ToList();
+            documents = Jsonl.Read<TextRecord>(path).Select(r => r.Text).Where(t => t.Trim().Length > 0).ToList();
         }
         else
         {

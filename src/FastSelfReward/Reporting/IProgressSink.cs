@@ -33,17 +33,3 @@ public readonly record struct ProgressUpdate(long Completed)
     /// <summary>Throughput in tokens per second.</summary>
     public double? TokensPerSecond { get; init; }
 }
-
-/// <summary>A sink that shows nothing, for callers that want no progress display.</summary>
-public sealed class NullProgress : IProgressSink
-{
-    /// <summary>The one instance.</summary>
-    public static NullProgress Instance { get; } = new();
-
-    private NullProgress() { }
-
-    public void Start(long total, string label) { }
-    public void Report(ProgressUpdate update) { }
-    public void Finish() { }
-    public void Dispose() { }
-}

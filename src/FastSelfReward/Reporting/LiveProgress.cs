@@ -1,11 +1,13 @@
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace FastSelfReward.Reporting;
 
 /// <summary>
-/// A live progress bar on an interactive terminal (Spectre.Console), redrawn in place with the latest
-/// metrics and the ETA. Spectre's display loop blocks its caller, so it runs on a thread of its own
-/// between <see cref="Start"/> and <see cref="Finish"/>.
+/// A live progress bar on an interactive terminal (Spectre.Console), redrawn in place:
+/// <c>train-lm step 20/100 ━━━━━━━━━━  20% loss 3.141593 | lr 3.00e-04 | ... | eta 1m05s</c>.
+/// Spectre's display loop blocks its caller, so it runs on a thread of its own between
+/// <see cref="Start"/> and <see cref="Finish"/>.
 /// </summary>
 public sealed class LiveProgress : IProgressSink
 {
@@ -17,6 +19,7 @@ public sealed class LiveProgress : IProgressSink
     private long _total;
     private string _label = "";
     private long _started;
+    private volatile string _metrics = "";
 
     /// <param name="console">The terminal to draw on; it should be interactive with ANSI support.</param>
     public LiveProgress(IAnsiConsole console) => _console = console;
@@ -33,10 +36,11 @@ public sealed class LiveProgress : IProgressSink
         var done = _done;
         _display = new Thread(() => _console.Progress()
             .AutoClear(false)
-            .Columns(new ProgressBarColumn(), new PercentageColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new MetricsColumn(() => _metrics))
             .Start(context =>
             {
-                _task = context.AddTask(Describe(new ProgressUpdate(0)), maxValue: Math.Max(1, total));
+                _task = context.AddTask(Markup.Escape($"{label} 0/{total}"), maxValue: Math.Max(1, total));
                 ready.Set();
                 done.Wait();
                 context.Refresh();
@@ -48,7 +52,8 @@ public sealed class LiveProgress : IProgressSink
     public void Report(ProgressUpdate update)
     {
         if (_task is not { } task) return;
-        task.Description = Describe(update);
+        _metrics = ProgressText.Metrics(update, _total, _time.GetElapsedTime(_started));
+        task.Description = Markup.Escape($"{_label} {update.Completed}/{_total}");
         task.Value = update.Completed;
     }
 
@@ -63,8 +68,14 @@ public sealed class LiveProgress : IProgressSink
         _done.Dispose();
     }
 
-    private string Describe(ProgressUpdate update) =>
-        Markup.Escape($"{_label} {update.Completed}/{_total} | {ProgressText.Metrics(update, _total, _time.GetElapsedTime(_started))}");
-
     public void Dispose() => Finish();
+
+    /// <summary>The latest metrics on one line, cut short rather than wrapped on a narrow terminal.</summary>
+    private sealed class MetricsColumn(Func<string> text) : ProgressColumn
+    {
+        protected override bool NoWrap => true;
+
+        public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) =>
+            new Spectre.Console.Text(text()) { Overflow = Overflow.Ellipsis };
+    }
 }

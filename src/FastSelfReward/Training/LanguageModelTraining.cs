@@ -115,7 +115,7 @@ public static class LanguageModelTraining
                 [
                     new("epoch", epochIndex + (double)next / steps.Count),
                     new("loss", m.Loss),
-                    new("lr", m.LearningRate),
+                    new("learning_rate", m.LearningRate),
                     new("grad_norm", m.GradNorm),
                     new("tokens", m.Tokens),
                     new("tokens_per_s", m.Tokens / Math.Max(m.Seconds, 1e-9)),

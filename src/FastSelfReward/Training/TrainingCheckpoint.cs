@@ -59,6 +59,7 @@ public static class TrainingCheckpoint
             ["seed"] = seed.ToString(CultureInfo.InvariantCulture),
             ["fingerprint"] = fingerprint,
         };
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         SafetensorsWriter.Write(path, tensors, SafetensorsDtype.F32, metadata);
     }
 

@@ -114,6 +114,8 @@ public static class WorldData
             w.WriteNumber("rank", rank);
             w.WriteNumber("score", grade.Score);
             w.WriteString("justification", grade.Justification);
+            // The loop's gold EFT mode reads this field: the judge's target text.
+            w.WriteString("judgment", $"{grade.Justification}\nScore: {grade.Score}");
             w.WriteEndObject();
         }
         w.WriteEndArray();

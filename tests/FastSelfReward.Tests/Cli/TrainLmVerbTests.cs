@@ -43,7 +43,7 @@ public sealed class TrainLmVerbTests : IDisposable
         Assert.Contains("saved", result.Out);
         var records = File.ReadAllLines(Path.Combine(output, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
         Assert.Equal(Enumerable.Range(1, 40), records.Select(r => r.GetProperty("step").GetInt32()));
-        foreach (string key in new[] { "loss", "lr", "grad_norm", "tokens_per_s", "time" })
+        foreach (string key in new[] { "loss", "learning_rate", "grad_norm", "tokens_per_s", "time" })
             Assert.True(records[0].TryGetProperty(key, out _), key);
         double first = records[0].GetProperty("loss").GetDouble(), last = records[^1].GetProperty("loss").GetDouble();
         Assert.True(last < 0.5 * first, $"loss went from {first} to {last}");
