@@ -11,9 +11,10 @@ public static class Program
     {
         // Help and version go to stdout (CommandLineParser's default writer is stderr).
         using var parser = new Parser(settings => { settings.HelpWriter = null; settings.CaseInsensitiveEnumValues = true; });
-        var result = parser.ParseArguments(args, typeof(InfoOptions));
+        var result = parser.ParseArguments(args, typeof(InfoOptions), typeof(BenchOptions));
         return result.MapResult(
             (InfoOptions options) => Run(() => Info(options)),
+            (BenchOptions options) => Run(options.Run),
             errors => Usage(result, errors));
     }
 
