@@ -9,12 +9,31 @@ root=$PWD
 command=${1:-build}
 [ $# -gt 0 ] && shift
 
+# The BLAS libfsr_native loads at run time (native/cpu/blas.cpp), by measurement: MKL on Intel
+# CPUs (Debian non-free), OpenBLAS built on OpenMP elsewhere. Without it the kernels still work,
+# on their own, slower GEMM.
+blas_packages() {
+  local packages=(libopenblas0-openmp)
+  grep -q GenuineIntel /proc/cpuinfo 2>/dev/null && packages+=(libmkl-rt)
+  echo "${packages[@]}"
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+# Adds the non-free component (MKL) to the Debian sources entries that lack it; idempotent.
+enable_non_free() {
+  local sources=/etc/apt/sources.list.d/debian.sources
+  [ -f "$sources" ] || return 0
+  sed -i '/^Components:/{/ non-free\(\s\|$\)/!s/$/ non-free/}' "$sources"
+}
+
 missing_packages() {
   local missing=()
   command -v cmake >/dev/null || missing+=(cmake)
   command -v g++ >/dev/null || missing+=(g++)
-  [ -f /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -f /usr/include/openblas/cblas.h ] \
-    || missing+=(libopenblas-dev)
+  command -v dpkg-query >/dev/null || { echo "${missing[@]:-}"; return; }
+  local package
+  for package in $(blas_packages); do installed "$package" || missing+=("$package"); done
   echo "${missing[@]:-}"
 }
 
@@ -28,12 +47,16 @@ ensure_dependencies() {
   [ -z "$missing" ] && return 0
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "build.sh: installing Debian packages: $missing"
+    [[ " $missing " == *" libmkl-rt "* ]] && enable_non_free
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
-  else
+  elif [[ " $missing " == *" cmake "* || " $missing " == *" g++ "* ]]; then
     echo "build.sh: missing Debian packages: $missing" >&2
     echo "          install them with: sudo apt-get install $missing" >&2
     exit 1
+  else
+    echo "build.sh: no fast BLAS ($missing); GEMMs use libfsr_native's own, several times slower." >&2
+    echo "          install it with: sudo apt-get install $missing" >&2
   fi
 }
 

@@ -2,11 +2,16 @@ using System.Text.Json;
 
 namespace FastSelfReward.Benchmarks;
 
-/// <summary>What `fsr bench` prints: the machine, the BLAS ceiling, and per config training and generation.</summary>
+/// <summary>
+/// What `fsr bench` prints: the machine, the BLAS ceiling, and per config training and generation.
+/// CPU seconds (the process's, all threads) next to wall seconds show how much of the machine the
+/// run got: wall ≈ CPU / threads on an idle host, wall ≫ that when other work shares the cores.
+/// </summary>
 public sealed record BenchReport(
     string Backend,
     string Describe,
     int Threads,
+    string LoadAverageAtStart,
     string Note,
     IReadOnlyList<GemmResult> GemmCeiling,
     IReadOnlyList<ConfigResult> Configs)
@@ -45,6 +50,7 @@ public sealed record TrainingResult(
     int TimedSteps,
     double MedianStepSeconds,
     double MinStepSeconds,
+    double CpuSecondsPerStep,
     double TokensPerSecond,
     string FlopsFormula,
     double FlopsPerToken,
@@ -63,6 +69,7 @@ public sealed record GenerationResult(
     int WarmupRuns,
     int TimedRuns,
     double MedianSeconds,
+    double CpuSecondsPerRun,
     double TokensPerSecond,
     string FlopsFormula,
     double Gflops,

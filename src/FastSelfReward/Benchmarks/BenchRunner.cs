@@ -52,6 +52,7 @@ public static class BenchRunner
         foreach (var name in settings.Configs)
             if (!Configs.ContainsKey(name))
                 throw new ArgumentException($"unknown bench config '{name}' (known: {string.Join(", ", Configs.Keys)})");
+        string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "unknown";
         progress?.Invoke("sgemm ceiling");
         var ceiling = GemmCeiling(kernels, settings.Short);
         var configs = new List<ConfigResult>();
@@ -76,7 +77,7 @@ public static class BenchRunner
         string note = "medians over timed repeats, warm-up excluded; the host is shared and noisy: compare ratios within one report. "
             + "Peers on the bench config (DESIGN.md): TorchSharp 837-990 train tok/s (166-196 GFLOP/s by this formula), 98-139 gen tok/s at batch 1, "
             + "596-1018 at batch 32; llama2.c ~275 at batch 1; llm.c CPU ~132 train tok/s.";
-        return new BenchReport(kernels.Name, kernels.Describe(), CpuKernels.Threads, note, ceiling, configs);
+        return new BenchReport(kernels.Name, kernels.Describe(), CpuKernels.Threads, load, note, ceiling, configs);
     }
 
     /// <summary>The model's GEMM shapes at B·T = 2048 rows (forward, input gradient, weight gradient), a decode batch of 32, and one row.</summary>
@@ -128,13 +129,15 @@ public static class BenchRunner
         int warmup = settings.Short ? 1 : 2, timed = settings.Short ? 2 : 6;
         for (int i = 0; i < warmup; i++) trainer.Step([batch]);
         profiler.Reset();
+        var cpu = CpuSeconds();
         var seconds = Time(timed, warmup: 0, () => trainer.Step([batch]));
+        double cpuPerStep = (CpuSeconds() - cpu) / timed;
         double median = Median(seconds);
         long tokens = (long)settings.Batch * settings.SeqLen;
         double flopsPerToken = 6.0 * config.ParameterCount + 6.0 * config.NumHiddenLayers * settings.SeqLen * config.QueryDim;
         var (ops, gemms, accounted) = Breakdown(profiler, timed, seconds.Sum());
         return new TrainingResult(settings.Batch, settings.SeqLen, warmup, timed, Round(median, 4), Round(seconds.Min(), 4),
-            Round(tokens / median, 1), TrainFlopsFormula, flopsPerToken, Round(flopsPerToken * tokens / median / 1e9, 1),
+            Round(cpuPerStep, 4), Round(tokens / median, 1), TrainFlopsFormula, flopsPerToken, Round(flopsPerToken * tokens / median / 1e9, 1),
             Round(accounted, 4), ops, gemms);
     }
 
@@ -150,7 +153,9 @@ public static class BenchRunner
         int warmup = 1, timed = settings.Short ? 2 : 3;
         for (int i = 0; i < warmup; i++) generator.Generate(requests, options);
         profiler.Reset();
+        var cpu = CpuSeconds();
         var seconds = Time(timed, warmup: 0, () => generator.Generate(requests, options));
+        double cpuPerRun = (CpuSeconds() - cpu) / timed;
         double median = Median(seconds);
         long generated = (long)batch * newTokens;
         // The first token comes from the prefill; token j ≥ 1 is decoded with a context of j + 1 (the prompt token included).
@@ -159,7 +164,7 @@ public static class BenchRunner
             flops += 2.0 * config.ParameterCount + 4.0 * config.NumHiddenLayers * (j + 1) * config.QueryDim;
         flops *= batch;
         var (ops, gemms, _) = Breakdown(profiler, timed, seconds.Sum());
-        return new GenerationResult(batch, newTokens, warmup, timed, Round(median, 4), Round(generated / median, 1),
+        return new GenerationResult(batch, newTokens, warmup, timed, Round(median, 4), Round(cpuPerRun, 4), Round(generated / median, 1),
             GenerateFlopsFormula, Round(flops / median / 1e9, 1), ops, gemms);
     }
 
@@ -177,6 +182,8 @@ public static class BenchRunner
             .ToList();
         return (ops, gemms, total / runs);
     }
+
+    private static double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 
     private static void Fill(IKernels kernels, Tensor t, int seed)
     {
