@@ -107,9 +107,9 @@ public static class BenchRunner
             Fill(kernels, a, 1);
             Fill(kernels, b, 2);
             double flops = 2.0 * m * n * k;
-            // Enough repeats for ~0.2 s of work per shape (a few for --short), at least 3 timed.
-            int repeats = (int)Math.Clamp((quick ? 2e10 : 6e10) / flops, 3, quick ? 20 : 200);
-            double seconds = Median(Time(repeats, warmup: 2, () =>
+            // About 0.2 s of work per shape at the expected ~300 GFLOP/s (--short: a tenth, at least 2 runs).
+            int repeats = (int)Math.Clamp((quick ? 6e9 : 6e10) / flops, quick ? 2 : 3, quick ? 20 : 200);
+            double seconds = Median(Time(repeats, warmup: quick ? 1 : 2, () =>
                 kernels.Gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0, c, n)));
             results.Add(new GemmResult($"{role}: {m}x{n}x{k} {(ta ? 'T' : 'N')}{(tb ? 'T' : 'N')}", m, n, k, ta, tb,
                 Round(seconds * 1e3, 3), Round(flops / seconds / 1e9, 1)));
