@@ -1,60 +1,87 @@
+using System.Reflection;
 using CommandLine;
 using CommandLine.Text;
-using FastSelfReward.Compute;
+using FastSelfReward.Data;
 
 namespace FastSelfReward.Cli;
 
-/// <summary>`fsr`: verbs over the FastSelfReward library. Exit codes: 0 ok, 1 failure, 2 usage.</summary>
+/// <summary>
+/// `fsr`: verbs over the FastSelfReward library. Exit codes: 0 ok, 1 failure (bad data, I/O, a
+/// failed run), 2 usage (unknown verb or option, missing or out-of-range argument). Help goes to
+/// standard output with exit code 0; errors go to standard error as one line.
+/// </summary>
 public static class Program
 {
-    public static int Main(string[] args)
+    /// <summary>
+    /// Every verb's options type. Each derives from <see cref="CommonOptions"/> and carries its own
+    /// handler; adding a verb is one file under Verbs/ and one entry here.
+    /// </summary>
+    private static readonly Type[] Verbs =
+    [
+        typeof(InfoOptions), typeof(TrainLmOptions), typeof(GenerateOptions), typeof(BenchOptions),
+        typeof(IterateOptions), typeof(SftStageOptions), typeof(EftStageOptions), typeof(PromptsStageOptions), typeof(SampleStageOptions),
+        typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions),
+    ];
+
+    public static int Main(string[] args) => Run(args, VerbContext.FromConsole());
+
+    /// <summary>Parses <paramref name="args"/> and runs the verb with <paramref name="context"/>'s streams; returns the exit code.</summary>
+    public static int Run(string[] args, VerbContext context)
     {
         // Help and version go to stdout (CommandLineParser's default writer is stderr).
         using var parser = new Parser(settings => { settings.HelpWriter = null; settings.CaseInsensitiveEnumValues = true; });
-        var result = parser.ParseArguments(args, typeof(InfoOptions), typeof(BenchOptions));
+        var result = parser.ParseArguments(args, Verbs);
         return result.MapResult(
-            (InfoOptions options) => Run(() => Info(options)),
-            (BenchOptions options) => Run(options.Run),
-            errors => Usage(result, errors));
+            (CommonOptions options) => Execute(options, context),
+            errors => Usage(result, errors, context));
     }
 
-    private static int Usage<T>(ParserResult<T> result, IEnumerable<Error> errors)
+    private static int Usage<T>(ParserResult<T> result, IEnumerable<Error> errors, VerbContext context)
     {
         var list = errors.ToList();
-        bool asked = list.Any(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError);
-        var help = HelpText.AutoBuild(result, h => { h.AdditionalNewLineAfterOption = false; return h; }, e => e, verbsIndex: true);
-        if (asked)
+        if (list.Any(e => e.Tag is ErrorType.VersionRequestedError))
         {
-            Console.Out.WriteLine(help);
+            context.Out.WriteLine($"fsr {Version}");
             return 0;
         }
-        Console.Error.WriteLine(help);
+        bool asked = list.Any(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError);
+        var help = HelpText.AutoBuild(result, h =>
+        {
+            // Named after this assembly rather than the entry assembly, which is a test host when run in-process.
+            h.Heading = $"fsr {Version}";
+            h.Copyright = "";
+            h.AdditionalNewLineAfterOption = false;
+            return h;
+        }, e => e, verbsIndex: true);
+        if (asked)
+        {
+            context.Out.WriteLine(help);
+            return 0;
+        }
+        context.Error.WriteLine(help);
         return 2;
     }
 
-    private static int Run(Func<int> verb)
+    private static string Version =>
+        typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "";
+
+    private static int Execute(CommonOptions options, VerbContext context)
     {
+        string verb = options.GetType().GetCustomAttribute<VerbAttribute>()!.Name;
         try
         {
-            return verb();
+            return options.Run(context);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or DllNotFoundException or UnauthorizedAccessException)
+        catch (UsageException e)
         {
-            Console.Error.WriteLine($"fsr: {e.Message}");
+            context.Error.WriteLine($"fsr {verb}: {e.Message} (see fsr {verb} --help)");
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException
+                                      or JsonlFormatException or KeyNotFoundException or DllNotFoundException or UnauthorizedAccessException)
+        {
+            context.Error.WriteLine($"fsr {verb}: {e.Message}");
             return 1;
         }
     }
-
-    private static int Info(InfoOptions options)
-    {
-        using var kernels = new CpuKernels();
-        Console.WriteLine($"backend: {kernels.Name}");
-        Console.WriteLine(kernels.Describe());
-        return 0;
-    }
-}
-
-[Verb("info", HelpText = "Print the compute backend, its threads, BLAS and CPU features.")]
-public sealed class InfoOptions
-{
 }

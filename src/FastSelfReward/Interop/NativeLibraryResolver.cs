@@ -94,12 +94,25 @@ internal static class NativeLibraryResolver
             }
             catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
             {
-                trace.Append("\n  ").Append(candidate.Description).Append(" -> ").Append(target)
-                    .Append(": ").Append(e.Message);
+                trace.Append("\n  ").Append(candidate.Description).Append(" -> ").Append(target).Append(':');
+                foreach (string line in LoaderErrors(e.Message)) trace.Append("\n      ").Append(line);
             }
         }
         throw new DllNotFoundException(
-            $"Native library '{libraryName}' could not be loaded. Tried, in order:{trace}");
+            $"Native library '{libraryName}' could not be loaded. Tried, in order:{trace}\n" +
+            "(LD_DEBUG=libs shows every path the system loader searched.)");
+    }
+
+    /// <summary>
+    /// The system loader's own lines (dlerror, one per file the runtime probed) from the runtime's
+    /// message, without the advice paragraph the runtime repeats before them on every attempt.
+    /// </summary>
+    private static IEnumerable<string> LoaderErrors(string message)
+    {
+        const string advice = "LD_DEBUG environment variable:";
+        int cut = message.IndexOf(advice, StringComparison.Ordinal);
+        string errors = cut < 0 ? message : message[(cut + advice.Length)..];
+        return errors.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 }
 

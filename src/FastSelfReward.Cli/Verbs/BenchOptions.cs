@@ -5,7 +5,7 @@ using FastSelfReward.Compute;
 namespace FastSelfReward.Cli;
 
 [Verb("bench", HelpText = "Measure training and generation throughput, the per-op breakdown and the BLAS ceiling; prints JSON.")]
-public sealed class BenchOptions
+public sealed class BenchOptions : CommonOptions
 {
     [Option("short", HelpText = "Few repeats and 32 new tokens, tiny config only unless --config says otherwise: well under a minute.")]
     public bool Short { get; set; }
@@ -13,22 +13,22 @@ public sealed class BenchOptions
     [Option("config", Separator = ',', HelpText = "Configs to run: tiny, bench (default: both; with --short: tiny).")]
     public IEnumerable<string>? Configs { get; set; }
 
-    [Option("threads", HelpText = "OpenMP threads (default: every core).")]
-    public int? Threads { get; set; }
-
     [Option("output", HelpText = "Also write the JSON to this file.")]
     public string? Output { get; set; }
 
-    /// <summary>Runs the benchmark; progress goes to stderr so stdout is exactly one JSON document.</summary>
-    public int Run()
+    /// <summary>Runs the benchmark; progress goes to standard error so standard output is exactly one JSON document.</summary>
+    public override int Run(VerbContext context)
     {
-        if (Threads is { } threads) CpuKernels.Threads = threads;
         var configs = Configs?.ToList() is { Count: > 0 } named ? named : Short ? ["tiny"] : ["tiny", "bench"];
-        using var kernels = new CpuKernels();
+        foreach (var name in configs)
+            if (!BenchRunner.Configs.ContainsKey(name))
+                throw new UsageException($"--config: unknown config '{name}' (known: {string.Join(", ", BenchRunner.Configs.Keys)})");
+        using var backend = OpenBackend();
+        if (backend is not CpuKernels kernels) throw new UsageException("bench measures the CPU backend only");
         var report = BenchRunner.Run(kernels, new BenchSettings { Configs = configs, Short = Short },
-            message => Console.Error.WriteLine($"fsr bench: {message}"));
+            message => context.Error.WriteLine($"fsr bench: {message}"));
         string json = report.ToJson();
-        Console.WriteLine(json);
+        context.Out.WriteLine(json);
         if (Output is not null) File.WriteAllText(Output, json + "\n");
         return 0;
     }

@@ -1,0 +1,28 @@
+using CommandLine;
+using FastSelfReward.Compute;
+
+namespace FastSelfReward.Cli;
+
+/// <summary>
+/// The options every verb takes, and the handler each verb supplies. The compute backend is chosen
+/// here and only here (<see cref="OpenBackend"/>), so a device option lands in one place.
+/// </summary>
+public abstract class CommonOptions
+{
+    [Option("threads", HelpText = "CPU threads for the kernels (default: every core).")]
+    public int? Threads { get; set; }
+
+    /// <summary>Runs the verb; returns the exit code. Throws <see cref="UsageException"/> for arguments it cannot use.</summary>
+    public abstract int Run(VerbContext context);
+
+    /// <summary>The compute backend these options select.</summary>
+    public IKernels OpenBackend()
+    {
+        if (Threads is int threads)
+        {
+            if (threads <= 0) throw new UsageException($"--threads must be positive, got {threads}");
+            CpuKernels.Threads = threads;
+        }
+        return new CpuKernels();
+    }
+}

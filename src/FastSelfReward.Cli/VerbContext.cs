@@ -1,0 +1,31 @@
+using FastSelfReward.Reporting;
+
+namespace FastSelfReward.Cli;
+
+/// <summary>
+/// The streams a verb writes to: results on <see cref="Out"/>, messages and progress on
+/// <see cref="Error"/>. Tests run verbs in-process with writers of their own.
+/// </summary>
+public sealed class VerbContext
+{
+    private readonly Func<int, IProgressSink> _progress;
+
+    private VerbContext(TextWriter output, TextWriter error, Func<int, IProgressSink> progress)
+    {
+        Out = output;
+        Error = error;
+        _progress = progress;
+    }
+
+    public TextWriter Out { get; }
+    public TextWriter Error { get; }
+
+    /// <summary>The process's console: a live bar when standard error is a terminal, plain lines otherwise.</summary>
+    public static VerbContext FromConsole() => new(Console.Out, Console.Error, every => ConsoleProgress.Create(every));
+
+    /// <summary>Given writers, with progress as plain lines on <paramref name="error"/>.</summary>
+    public static VerbContext FromWriters(TextWriter output, TextWriter error) => new(output, error, every => new PlainProgress(error, every));
+
+    /// <summary>A progress display; as plain lines it prints every <paramref name="plainEvery"/>-th report.</summary>
+    public IProgressSink CreateProgress(int plainEvery = 1) => _progress(plainEvery);
+}

@@ -1,0 +1,128 @@
+using CommandLine;
+using FastSelfReward.SelfReward;
+
+namespace FastSelfReward.Cli;
+
+/// <summary>
+/// The options of every verb that works on a run folder: the folder, and the configuration it was
+/// (or is to be) started with. The first invocation writes run.json; every later one must agree with
+/// it, so a changed setting is an error rather than a silently different run.
+/// </summary>
+public abstract class RunOptions : CommonOptions
+{
+    [Option("run", Required = true, HelpText = "Run folder (created on first use).")]
+    public string RunFolder { get; set; } = "";
+
+    [Option("config", HelpText = "run.json to start the run with; optional once the run folder has one.")]
+    public string? Config { get; set; }
+
+    /// <summary>Opens the run: checks or writes run.json, then runs <paramref name="work"/>.</summary>
+    protected int WithRun(VerbContext context, Action<SelfRewardingRun, RunContext> work)
+    {
+        string folder = Path.GetFullPath(RunFolder);
+        string stored = Path.Combine(folder, "run.json");
+        RunConfig config;
+        if (Config is not null)
+        {
+            config = RunConfig.Load(Config);
+            if (File.Exists(stored))
+            {
+                var existing = RunConfig.Load(stored);
+                if (existing.ToJson() != config.ToJson())
+                    throw new InvalidOperationException($"{Config} differs from {stored}, which this run was started with; " +
+                                                        "use a new --run folder, or omit --config to continue the run as it was started");
+            }
+            else
+            {
+                Directory.CreateDirectory(folder);
+                File.WriteAllText(stored, config.ToJson());
+            }
+        }
+        else if (File.Exists(stored)) config = RunConfig.Load(stored);
+        else throw new UsageException($"{folder} has no run.json; pass --config to start a run there");
+
+        using var kernels = OpenBackend();
+        using var progress = context.CreateProgress();
+        using var run = new RunContext(folder, config, kernels, progress, context.Error);
+        work(new SelfRewardingRun(run), run);
+        return 0;
+    }
+}
+
+[Verb("iterate", HelpText = "Run the whole method: SFT baseline, EFT, M1, then (prompts, candidates, judgments, pairs, DPO) per iteration; resumes a killed run.")]
+public sealed class IterateOptions : RunOptions
+{
+    public override int Run(VerbContext context) => WithRun(context, (stages, _) => stages.RunAll());
+}
+
+/// <summary>A verb that runs one stage; the iteration defaults to the first whose stage is unfinished.</summary>
+public abstract class StageOptions : RunOptions
+{
+    [Option("iteration", HelpText = "Iteration t (1-based) for per-iteration stages; default: the first unfinished.")]
+    public int? Iteration { get; set; }
+
+    protected abstract string Step { get; }
+
+    public override int Run(VerbContext context) => WithRun(context, (stages, run) =>
+    {
+        string stage = Step is "sft" or "eft" or "m1" ? Step : $"iter{IterationFor(run)}/{Step}";
+        stages.RunStage(stage);
+    });
+
+    private int IterationFor(RunContext run)
+    {
+        if (Iteration is int t)
+        {
+            if (t < 1 || t > run.Config.Iterations) throw new UsageException($"--iteration must lie in 1..{run.Config.Iterations}, got {t}");
+            return t;
+        }
+        for (int i = 1; i <= run.Config.Iterations; i++)
+            if (!run.Manifest.IsDone($"iter{i}/{Step}")) return i;
+        return run.Config.Iterations;
+    }
+}
+
+[Verb("sft", HelpText = "Train the SFT baseline (M0 on IFT), or M1 with --m1 (M0 on IFT and the judge examples).")]
+public sealed class SftStageOptions : StageOptions
+{
+    [Option("m1", HelpText = "Train M1 instead of the SFT baseline.")]
+    public bool M1 { get; set; }
+
+    protected override string Step => M1 ? "m1" : "sft";
+}
+
+[Verb("eft", HelpText = "Build the judge training set (gold judgments, or the SFT baseline's filtered by rank agreement).")]
+public sealed class EftStageOptions : StageOptions
+{
+    protected override string Step => "eft";
+}
+
+[Verb("prompts", HelpText = "Mt writes new prompts k-shot from the IFT prompts, filtered (length, duplicates, ROUGE-L, exclusions).")]
+public sealed class PromptsStageOptions : StageOptions
+{
+    protected override string Step => "prompts";
+}
+
+[Verb("sample", HelpText = "Mt answers each prompt N times (candidates.jsonl).")]
+public sealed class SampleStageOptions : StageOptions
+{
+    protected override string Step => "candidates";
+}
+
+[Verb("judge", HelpText = "Mt judges each candidate k times with the judge prompt (judgments.jsonl).")]
+public sealed class JudgeStageOptions : StageOptions
+{
+    protected override string Step => "judgments";
+}
+
+[Verb("pairs", HelpText = "Best against worst mean score per prompt (pairs.jsonl).")]
+public sealed class PairsStageOptions : StageOptions
+{
+    protected override string Step => "pairs";
+}
+
+[Verb("dpo", HelpText = "DPO from Mt against frozen Mt on the iteration's pairs, giving M(t+1).")]
+public sealed class DpoStageOptions : StageOptions
+{
+    protected override string Step => "dpo";
+}

@@ -1,0 +1,198 @@
+using CommandLine;
+using FastSelfReward.Checkpoints;
+using FastSelfReward.Data;
+using FastSelfReward.Model;
+using FastSelfReward.Reporting;
+using FastSelfReward.Text;
+using FastSelfReward.Training;
+
+namespace FastSelfReward.Cli;
+
+[Verb("train-lm", HelpText = "Train a Llama-family model from scratch on a text or JSONL file and save it as a Hugging Face checkpoint folder.")]
+public sealed class TrainLmOptions : CommonOptions
+{
+    /// <summary>The metrics file written into the output folder.</summary>
+    public const string MetricsFileName = "metrics.jsonl";
+
+    [Option("data", Required = true, HelpText = "Training text: a .jsonl file of {\"text\": ...} records, or plain text.")]
+    public string Data { get; set; } = "";
+
+    [Option("tokenizer", Required = true, HelpText = "Folder with the tokenizer files (tokenizer.model, tokenizer.json, *.tiktoken or vocab.json + merges.txt); the vocabulary size comes from it.")]
+    public string Tokenizer { get; set; } = "";
+
+    [Option("out", Required = true, HelpText = "Checkpoint folder to write (config.json, model.safetensors, tokenizer files, metrics.jsonl).")]
+    public string Out { get; set; } = "";
+
+    [Option("config", HelpText = "A Hugging Face config.json giving the architecture, instead of the size options.")]
+    public string? Config { get; set; }
+
+    [Option("layers", HelpText = "Transformer blocks. (Default: 4)")]
+    public int? Layers { get; set; }
+
+    [Option("dim", HelpText = "Hidden size. (Default: 256)")]
+    public int? Dim { get; set; }
+
+    [Option("heads", HelpText = "Attention heads. (Default: 4)")]
+    public int? Heads { get; set; }
+
+    [Option("kv-heads", HelpText = "Key/value heads for grouped-query attention. (Default: --heads)")]
+    public int? KvHeads { get; set; }
+
+    [Option("ffn", HelpText = "SwiGLU hidden size. (Default: 8/3 of --dim, rounded up to a multiple of 32)")]
+    public int? Ffn { get; set; }
+
+    [Option("tie-embeddings", HelpText = "Share the embedding matrix with the output layer.")]
+    public bool TieEmbeddings { get; set; }
+
+    [Option("context", HelpText = "Context length: longest training example and max_position_embeddings. (Default: 256, or the config's max_position_embeddings)")]
+    public int? Context { get; set; }
+
+    [Option("split", Default = "paragraphs", HelpText = "How plain text becomes examples: 'paragraphs' (documents separated by blank lines) or 'windows' (one stream cut into --context windows).")]
+    public string Split { get; set; } = "paragraphs";
+
+    [Option("steps", HelpText = "Optimizer steps (cycling over the data); excludes --epochs.")]
+    public int? Steps { get; set; }
+
+    [Option("epochs", HelpText = "Passes over the data. (Default: 1)")]
+    public int? Epochs { get; set; }
+
+    [Option("lr", Default = 3e-4, HelpText = "Peak learning rate (linear warmup, then cosine decay to --min-lr).")]
+    public double LearningRate { get; set; }
+
+    [Option("min-lr", HelpText = "Final learning rate. (Default: --lr / 10)")]
+    public double? MinLearningRate { get; set; }
+
+    [Option("warmup", HelpText = "Warmup steps. (Default: a tenth of the run, at most 100)")]
+    public int? Warmup { get; set; }
+
+    [Option("weight-decay", Default = 0.1, HelpText = "AdamW weight decay (matrices only).")]
+    public double WeightDecay { get; set; }
+
+    [Option("batch-tokens", Default = 8192, HelpText = "Tokens per optimizer step.")]
+    public int BatchTokens { get; set; }
+
+    [Option("micro-batch-tokens", HelpText = "Tokens per forward/backward pass; smaller saves memory, the gradient is the same. (Default: --batch-tokens)")]
+    public int? MicroBatchTokens { get; set; }
+
+    [Option("seed", Default = 1, HelpText = "Seeds the initial weights and the data order.")]
+    public int Seed { get; set; }
+
+    [Option("log-every", Default = 10, HelpText = "Steps between metrics records and plain progress lines.")]
+    public int LogEvery { get; set; }
+
+    public override int Run(VerbContext context)
+    {
+        TrainingPlan plan = Plan();
+        DocumentSplit split = Split switch
+        {
+            "paragraphs" => DocumentSplit.BlankLines,
+            "windows" => DocumentSplit.Windows,
+            _ => throw new UsageException($"--split must be 'paragraphs' or 'windows', got '{Split}'"),
+        };
+        ValidateSizeOptions();
+        if (!File.Exists(Data)) throw new FileNotFoundException($"{Data}: no such training file");
+
+        if (!Directory.Exists(Tokenizer)) throw new DirectoryNotFoundException($"{Tokenizer}: no such tokenizer folder");
+        TextTokenizer tokenizer = TextTokenizer.Load(Tokenizer);
+        LlamaConfig config = Architecture(tokenizer);
+        List<LmExample> examples = TextCorpus.Tokenize(TextCorpus.ReadDocuments(Data, split), tokenizer, config.MaxPositionEmbeddings);
+        if (examples.Count == 0) throw new InvalidDataException($"{Data}: no example of two or more tokens to train on");
+
+        using var kernels = OpenBackend();
+        using var model = new LlamaModel(kernels, config);
+        model.InitializeRandom(Seed);
+        context.Out.WriteLine($"train-lm: {config.ParameterCount:N0} parameters ({config.NumHiddenLayers} layers, dim {config.HiddenSize}, "
+            + $"{config.NumAttentionHeads}/{config.KvHeads} heads, ffn {config.IntermediateSize}, vocab {config.VocabSize}, context {config.MaxPositionEmbeddings}); "
+            + $"{examples.Count:N0} examples, {examples.Sum(e => (long)e.Tokens.Length):N0} tokens");
+
+        Directory.CreateDirectory(Out);
+        TrainingResult result;
+        using (var metrics = MetricsLog.Open(Path.Combine(Out, MetricsFileName)))
+        using (var progress = context.CreateProgress(LogEvery))
+            result = LanguageModelTraining.Run(model, examples, plan, progress, metrics, "train-lm step");
+        ModelCheckpoint.Save(model, Out, Tokenizer);
+        context.Out.WriteLine(FormattableString.Invariant(
+            $"train-lm: {result.Steps} steps, loss {result.FirstLoss:F4} -> {result.LastLoss:F4}, {result.Tokens / Math.Max(result.Seconds, 1e-9):F0} tok/s; saved {Out}"));
+        return 0;
+    }
+
+    private TrainingPlan Plan()
+    {
+        if (Steps is not null && Epochs is not null) throw new UsageException("give --steps or --epochs, not both");
+        try
+        {
+            return new TrainingPlan
+            {
+                Steps = Steps,
+                Epochs = Epochs ?? 1,
+                LearningRate = LearningRate,
+                MinLearningRate = MinLearningRate,
+                WarmupSteps = Warmup,
+                BatchTokens = BatchTokens,
+                MicroBatchTokens = MicroBatchTokens,
+                Seed = Seed,
+                LogEvery = LogEvery,
+                Optimizer = new AdamWOptions { WeightDecay = WeightDecay },
+            }.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    private void ValidateSizeOptions()
+    {
+        if (Context is <= 1) throw new UsageException($"--context must be at least 2, got {Context}");
+        if (Config is null) return;
+        string[] sizeOptions = new (string Name, object? Value)[]
+            { ("--layers", Layers), ("--dim", Dim), ("--heads", Heads), ("--kv-heads", KvHeads), ("--ffn", Ffn) }
+            .Where(f => f.Value is not null).Select(f => f.Name).ToArray();
+        if (sizeOptions.Length > 0) throw new UsageException($"--config cannot be combined with {string.Join(", ", sizeOptions)}");
+    }
+
+    /// <summary>The model's shape: from --config, or from the size options; the vocabulary and special ids from the tokenizer.</summary>
+    private LlamaConfig Architecture(TextTokenizer tokenizer)
+    {
+        // A model trained from scratch on this tokenizer takes its special ids from it.
+        int bos = tokenizer.BosId ?? 0;
+        IReadOnlyList<int> eos = tokenizer.EosId is int id ? [id] : [];
+        if (Config is not null)
+        {
+            LlamaConfig file = LlamaConfigJson.Read(Config);
+            if (file.VocabSize < tokenizer.VocabSize)
+                throw new InvalidDataException($"{Config}: vocab_size {file.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} ids");
+            return (file with
+            {
+                MaxPositionEmbeddings = Context ?? file.MaxPositionEmbeddings,
+                TieWordEmbeddings = file.TieWordEmbeddings || TieEmbeddings,
+                BosTokenId = tokenizer.BosId ?? file.BosTokenId,
+                EosTokenIds = tokenizer.EosId is null ? file.EosTokenIds : eos,
+            }).Validate();
+        }
+
+        int dim = Dim ?? 256, heads = Heads ?? 4;
+        try
+        {
+            return new LlamaConfig
+            {
+                VocabSize = tokenizer.VocabSize,
+                HiddenSize = dim,
+                IntermediateSize = Ffn ?? (8 * dim / 3 + 31) / 32 * 32,
+                NumHiddenLayers = Layers ?? 4,
+                NumAttentionHeads = heads,
+                NumKeyValueHeads = KvHeads ?? heads,
+                MaxPositionEmbeddings = Context ?? 256,
+                RmsNormEps = 1e-5,
+                TieWordEmbeddings = TieEmbeddings,
+                BosTokenId = bos,
+                EosTokenIds = eos,
+            }.Validate();
+        }
+        catch (InvalidDataException e)
+        {
+            // The size options made this config, so its inconsistencies are usage errors.
+            throw new UsageException(e.Message);
+        }
+    }
+}

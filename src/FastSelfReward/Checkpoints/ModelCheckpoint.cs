@@ -1,0 +1,78 @@
+using FastSelfReward.Compute;
+using FastSelfReward.Model;
+
+namespace FastSelfReward.Checkpoints;
+
+/// <summary>
+/// Loads a <see cref="LlamaModel"/> from a Hugging Face checkpoint folder and saves one to it.
+/// Weights move between the file and the backend in chunks of at most <see cref="ChunkElements"/>
+/// floats, so no managed array ever holds a whole tensor, let alone the whole model. An F32 save
+/// followed by a load restores every parameter bit for bit.
+/// </summary>
+public static class ModelCheckpoint
+{
+    /// <summary>Elements staged in managed memory per transfer (1 MiB of float32).</summary>
+    public const int ChunkElements = 1 << 18;
+
+    /// <summary>
+    /// Reads <c>config.json</c> and the weights of <paramref name="directory"/> into a new model on
+    /// <paramref name="kernels"/>. The embeddings are tied exactly when the folder has no
+    /// <c>lm_head.weight</c>, whatever config.json says, because that is what the weights allow.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">config.json or the weights are missing.</exception>
+    /// <exception cref="InvalidDataException">
+    /// config.json is malformed, or a tensor is missing, unexpected, of another shape or an unreadable
+    /// dtype; the message names the file and the tensor. Nothing is allocated on the backend then.
+    /// </exception>
+    public static LlamaModel Load(IKernels kernels, string directory, DType type = DType.F32)
+    {
+        string configPath = Path.Combine(directory, LlamaConfigJson.FileName);
+        if (!File.Exists(configPath))
+            throw new FileNotFoundException($"{directory}: no {LlamaConfigJson.FileName} in the checkpoint folder", configPath);
+        LlamaConfig config = LlamaConfigJson.Read(configPath);
+        using CheckpointFolder folder = CheckpointFolder.Open(directory);
+        config = config with { TieWordEmbeddings = folder.HasTiedEmbeddings };
+        var layout = new ParameterLayout(config);
+        folder.Verify(layout.Entries.Select(e => (e.Name, (IReadOnlyList<long>)e.Shape)));
+
+        var model = new LlamaModel(kernels, config, type);
+        try
+        {
+            var chunk = new float[ChunkElements];
+            foreach (ParameterEntry entry in model.Layout.Entries)
+            {
+                for (long done = 0; done < entry.Count;)
+                {
+                    int count = (int)Math.Min(ChunkElements, entry.Count - done);
+                    Span<float> values = chunk.AsSpan(0, count);
+                    folder.ReadFloat32(entry.Name, done, values);
+                    kernels.Upload(model.Parameters.Slice(entry.Offset + done, count), values);
+                    done += count;
+                }
+            }
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="model"/> as a checkpoint folder: config.json, model.safetensors (without
+    /// lm_head.weight when the embeddings are tied) and the tokenizer files of
+    /// <paramref name="tokenizerDirectory"/>. Files are replaced atomically, weights last.
+    /// </summary>
+    /// <param name="model">The model; its parameters are read from the backend chunk by chunk.</param>
+    /// <param name="directory">The checkpoint folder, created if needed.</param>
+    /// <param name="tokenizerDirectory">A folder whose tokenizer files are copied, or null for none.</param>
+    /// <param name="dtype">F32 (exact, the default), BF16 or F16.</param>
+    public static void Save(LlamaModel model, string directory, string? tokenizerDirectory = null, SafetensorsDtype dtype = SafetensorsDtype.F32)
+    {
+        IKernels kernels = model.Kernels;
+        var tensors = model.Layout.Entries.Select(entry => new TensorToSave(entry.Name, entry.Shape,
+            (offset, destination) => kernels.Download(model.Parameters.Slice(entry.Offset + offset, destination.Length), destination)));
+        CheckpointWriter.Save(directory, model.Config, tensors, tokenizerDirectory, dtype);
+    }
+}

@@ -1,0 +1,129 @@
+using FastSelfReward.Checkpoints;
+using FastSelfReward.Compute;
+using FastSelfReward.Data;
+using FastSelfReward.Model;
+using FastSelfReward.Reporting;
+using FastSelfReward.SelfReward;
+using FastSelfReward.Text;
+using FastSelfReward.Training;
+using FastSelfReward.World;
+
+namespace FastSelfReward.Demo;
+
+/// <summary>
+/// The paper's experiment in miniature, end to end: the world writes its data files; a BPE
+/// tokenizer is trained on the corpus; M0 is pretrained from scratch; then the self-rewarding loop
+/// runs unchanged on those files (it never sees the world). Every step writes into one folder and
+/// is skipped when its output is already there, so a killed demo resumes.
+/// </summary>
+public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kernels, IProgressSink progress, TextWriter log)
+{
+    public string Folder { get; } = Path.GetFullPath(folder);
+    public string DataFolder => Path.Combine(Folder, "data");
+    public string TokenizerFolder => Path.Combine(Folder, "tokenizer");
+    public string BaseModelFolder => Path.Combine(Folder, "m0");
+    public string RunFolder => Path.Combine(Folder, "run");
+    public string JudgeTemplateFile => Path.Combine(Folder, "judge_template.txt");
+
+    /// <summary>
+    /// The demo's judge prompt: the paper's five additive criteria, said briefly. The built-in
+    /// template is written for large models; at a context of a few hundred tokens on two CPU cores
+    /// every judgment would pay for its length, so the demo states the same rubric in fewer words.
+    /// </summary>
+    public const string JudgeTemplateText =
+        "Review the user's question and the response. Score it with the additive 5-point system: " +
+        "+1 if it is relevant, +1 if it covers a substantial part of the question, +1 if it answers the basic elements usefully, " +
+        "+1 if it is a clear, well organised answer of an AI assistant, +1 if it is expertly tailored with nothing extraneous.\n" +
+        "User: {prompt}\n<response>{response}</response>\n" +
+        "Justify your total briefly, then conclude with \"Score: <total points>\".";
+
+    /// <summary>Data, tokenizer, M0, then the loop; returns the run folder.</summary>
+    public string Run(CancellationToken cancel = default)
+    {
+        var files = WriteData();
+        TrainTokenizer(files);
+        PretrainBaseModel(files, cancel);
+        File.WriteAllText(JudgeTemplateFile, JudgeTemplateText);
+        var config = (preset.Run with
+        {
+            BaseModel = BaseModelFolder, Ift = files.Ift, Eft = files.EftTrain, EftMode = EftMode.Gold,
+            ExcludePrompts = files.EvalPrompts, JudgeTemplate = JudgeTemplateFile,
+        }).Validate($"demo preset {preset.Name}");
+        Directory.CreateDirectory(RunFolder);
+        string stored = Path.Combine(RunFolder, "run.json");
+        if (File.Exists(stored) && RunConfig.Load(stored).ToJson() != config.ToJson())
+            throw new InvalidOperationException($"{stored} was written by another preset; remove {Folder} or choose another --out");
+        File.WriteAllText(stored, config.ToJson());
+        using var run = new RunContext(RunFolder, config, kernels, progress, log);
+        new SelfRewardingRun(run).RunAll(cancel);
+        return RunFolder;
+    }
+
+    public WorldDataFiles WriteData()
+    {
+        var files = new WorldDataFiles(Path.Combine(DataFolder, "corpus.jsonl"), Path.Combine(DataFolder, "ift.jsonl"),
+            Path.Combine(DataFolder, "eft_train.jsonl"), Path.Combine(DataFolder, "eft_eval.jsonl"), Path.Combine(DataFolder, "eval_prompts.jsonl"));
+        if (File.Exists(files.EvalPrompts)) return files;
+        log.WriteLine($"demo: writing the world's data ({preset.World.IftExamples} IFT, {preset.World.EftTrainPrompts} EFT prompts)");
+        return WorldData.Write(DataFolder, preset.World);
+    }
+
+    private IEnumerable<string> Corpus(WorldDataFiles files) =>
+        File.ReadLines(files.Corpus).Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("text").GetString()!);
+
+    public void TrainTokenizer(WorldDataFiles files)
+    {
+        if (File.Exists(Path.Combine(TokenizerFolder, "vocab.json"))) return;
+        log.WriteLine($"demo: training a byte-level BPE tokenizer of {preset.VocabSize} tokens");
+        // The judge prompt and judgments are part of what the model reads and writes, so the
+        // tokenizer learns their words too.
+        var texts = Corpus(files)
+            .Concat(Jsonl.Read<IftRecord>(files.Ift).SelectMany(r => new[] { r.Prompt, r.Response }))
+            .Concat(Jsonl.Read<EftRecord>(files.EftTrain).SelectMany(r => r.Responses.Select(x => x.Judgment ?? "")))
+            .Concat(Enumerable.Repeat(JudgeTemplateText, 50));
+        string temporary = TokenizerFolder + ".tmp";
+        BpeTrainer.Train(texts, new BpeTrainerOptions { VocabSize = preset.VocabSize }).Save(temporary);
+        Directory.Move(temporary, TokenizerFolder);
+    }
+
+    /// <summary>M0: causal-LM pretraining from scratch on the corpus, packed into context-long windows.</summary>
+    public void PretrainBaseModel(WorldDataFiles files, CancellationToken cancel)
+    {
+        if (File.Exists(Path.Combine(BaseModelFolder, "model.safetensors"))) return;
+        var tokenizer = TextTokenizer.Load(TokenizerFolder);
+        int eos = tokenizer.EosId ?? throw new InvalidDataException($"{TokenizerFolder}: the tokenizer has no end-of-text token");
+        var config = preset.Model with { VocabSize = tokenizer.VocabSize, TieWordEmbeddings = false, BosTokenId = eos, EosTokenIds = [eos] };
+        int window = config.MaxPositionEmbeddings;
+        var stream = new List<int>();
+        foreach (string text in Corpus(files)) { stream.AddRange(tokenizer.Encode(text)); stream.Add(eos); }
+        var windows = new List<LmExample>();
+        for (int start = 0; start + window <= stream.Count; start += window) windows.Add(new LmExample([.. stream.GetRange(start, window)]));
+        if (windows.Count == 0) throw new InvalidDataException("demo: the corpus is shorter than one context window");
+
+        log.WriteLine($"demo: pretraining M0 ({config.ParameterCount:N0} parameters) on {stream.Count:N0} corpus tokens, {preset.PretrainSteps} steps");
+        using var model = new LlamaModel(kernels, config);
+        model.InitializeRandom(preset.World.Seed);
+        using var optimizer = new AdamWOptimizer(model, new AdamWOptions { WeightDecay = 0.01 });
+        var trainer = new CausalLmTrainer(model, optimizer, new LearningRateSchedule(preset.PretrainLearningRate, preset.PretrainLearningRate / 10,
+            Math.Min(50, preset.PretrainSteps / 10), preset.PretrainSteps));
+        using var metrics = MetricsLog.Open(Path.Combine(Folder, "pretrain_metrics.jsonl"));
+        int perStep = Math.Max(1, preset.PretrainBatchTokens / window), epoch = 0;
+        var batches = new Queue<List<LmExample>>();
+        progress.Start(preset.PretrainSteps, "m0 pretraining");
+        for (int step = 1; step <= preset.PretrainSteps; step++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            if (batches.Count == 0)
+                foreach (var b in MicroBatcher.Epoch(windows, perStep * window, 1, preset.World.Seed, epoch++)) batches.Enqueue(b[0]);
+            var m = trainer.Step([batches.Dequeue()]);
+            metrics.Write(step, [KeyValuePair.Create("loss", m.Loss), KeyValuePair.Create("lr", m.LearningRate),
+                KeyValuePair.Create("grad_norm", m.GradNorm), KeyValuePair.Create("tokens_per_s", m.Tokens / m.Seconds)]);
+            progress.Report(new ProgressUpdate(step) { Loss = m.Loss, LearningRate = m.LearningRate, GradNorm = m.GradNorm, TokensPerSecond = m.Tokens / m.Seconds });
+        }
+        progress.Finish();
+        string temporary = BaseModelFolder + ".tmp";
+        if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
+        ModelCheckpoint.Save(model, temporary, TokenizerFolder);
+        Directory.Move(temporary, BaseModelFolder);
+    }
+}

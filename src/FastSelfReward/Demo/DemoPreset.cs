@@ -1,0 +1,104 @@
+using FastSelfReward.Model;
+using FastSelfReward.SelfReward;
+using FastSelfReward.World;
+
+namespace FastSelfReward.Demo;
+
+/// <summary>
+/// The sizes and schedules of one demo: the world's data, the tokenizer, M0's architecture and
+/// pretraining, and the run configuration of the self-rewarding loop. The paper's learning rates
+/// are for a 70B model; a model of a few hundred thousand parameters trained from scratch needs
+/// rates a thousand times larger, so every preset sets its own.
+/// </summary>
+public sealed record DemoPreset
+{
+    public required string Name { get; init; }
+    public required WorldDataOptions World { get; init; }
+    public int VocabSize { get; init; } = 512;
+    public required LlamaConfig Model { get; init; }
+    public int PretrainSteps { get; init; } = 300;
+    public int PretrainBatchTokens { get; init; } = 2048;
+    public double PretrainLearningRate { get; init; } = 3e-3;
+    /// <summary>The loop's configuration; data and model paths are filled in by the pipeline.</summary>
+    public required RunConfig Run { get; init; }
+    /// <summary>Held-out prompts each model answers for the oracle's measurements.</summary>
+    public int EvalPrompts { get; init; } = 256;
+
+    /// <summary>The preset of a name: default, quick, or test (the end-to-end test's).</summary>
+    public static DemoPreset Named(string name) => name switch
+    {
+        "default" => Default,
+        "quick" => Quick,
+        "test" => Test,
+        _ => throw new ArgumentException($"unknown demo preset '{name}' (presets: default, quick, test)"),
+    };
+
+    private static LlamaConfig Architecture(int dim, int layers, int heads, int kvHeads, int ffn, int context) => new()
+    {
+        HiddenSize = dim, NumHiddenLayers = layers, NumAttentionHeads = heads, NumKeyValueHeads = kvHeads,
+        IntermediateSize = ffn, MaxPositionEmbeddings = context, RmsNormEps = 1e-5, RopeTheta = 10000,
+    };
+
+    /// <summary>At most 15 minutes on 2 cores.</summary>
+    public static DemoPreset Default { get; } = new()
+    {
+        Name = "default",
+        World = new WorldDataOptions { CorpusDocuments = 6000, IftExamples = 3200, EftTrainPrompts = 450, EftEvalPrompts = 135 },
+        VocabSize = 768,
+        Model = Architecture(dim: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 352, context: 384),
+        PretrainSteps = 600,
+        PretrainBatchTokens = 4096,
+        PretrainLearningRate = 3e-3,
+        Run = new RunConfig
+        {
+            Iterations = 2, Seed = 1, GenerationRows = 64, GenerationBatch = 16,
+            Sft = new SftConfig { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 20, Epochs = 2, ExamplesPerStep = 32, MicroBatchTokens = 4096, CheckpointEvery = 50 },
+            Dpo = new DpoConfig { LearningRate = 5e-5, MinLearningRate = 5e-6, Epochs = 2, PairsPerStep = 16, MicroBatchTokens = 4096, Beta = 0.1, CheckpointEvery = 50 },
+            Prompts = new PromptsConfig { Count = 400, Shots = 8, MinWords = 2, MaxRougeL = 1.0, Sampling = new SamplingConfig { Temperature = 0.6, TopP = 0.9, MaxTokens = 32 } },
+            Candidates = 4,
+            CandidateSampling = new SamplingConfig { Temperature = 0.7, TopP = 0.9, MaxTokens = 48 },
+            JudgeSamples = 3,
+            JudgeSampling = new SamplingConfig { Temperature = 0.7, TopP = 0.9, MaxTokens = 96 },
+        },
+    };
+
+    /// <summary>At most 3 minutes on 2 cores; the CI smoke test.</summary>
+    public static DemoPreset Quick { get; } = Default with
+    {
+        Name = "quick",
+        World = new WorldDataOptions { CorpusDocuments = 1500, IftExamples = 600, EftTrainPrompts = 120, EftEvalPrompts = 40 },
+        VocabSize = 512,
+        Model = Architecture(dim: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 176, context: 320),
+        PretrainSteps = 200,
+        PretrainBatchTokens = 2048,
+        EvalPrompts = 64,
+        Run = Default.Run with
+        {
+            Sft = Default.Run.Sft with { Epochs = 1, ExamplesPerStep = 16 },
+            Dpo = Default.Run.Dpo with { Epochs = 1, PairsPerStep = 8 },
+            Prompts = Default.Run.Prompts with { Count = 48 },
+        },
+    };
+
+    /// <summary>Seconds: the end-to-end test of every stage.</summary>
+    public static DemoPreset Test { get; } = Quick with
+    {
+        Name = "test",
+        World = new WorldDataOptions { EvalPrompts = 16, CorpusDocuments = 400, IftExamples = 96, EftTrainPrompts = 24, EftEvalPrompts = 8 },
+        VocabSize = 384,
+        Model = Architecture(dim: 32, layers: 2, heads: 4, kvHeads: 2, ffn: 88, context: 320),
+        PretrainSteps = 60,
+        PretrainBatchTokens = 1024,
+        EvalPrompts = 8,
+        Run = Quick.Run with
+        {
+            Iterations = 1, GenerationBatch = 4,
+            Sft = Quick.Run.Sft with { ExamplesPerStep = 16, MicroBatchTokens = 2048, CheckpointEvery = 2 },
+            Dpo = Quick.Run.Dpo with { PairsPerStep = 4, MicroBatchTokens = 2048, CheckpointEvery = 2 },
+            Prompts = Quick.Run.Prompts with { Count = 8, MaxAttemptsPerPrompt = 4 },
+            Candidates = 2, JudgeSamples = 2,
+            CandidateSampling = Quick.Run.CandidateSampling with { MaxTokens = 24 },
+            JudgeSampling = Quick.Run.JudgeSampling with { MaxTokens = 48 },
+        },
+    };
+}

@@ -1,0 +1,109 @@
+using FastSelfReward.Checkpoints;
+using FastSelfReward.Compute;
+using FastSelfReward.Data;
+using FastSelfReward.Generation;
+using FastSelfReward.Model;
+using FastSelfReward.Reporting;
+using FastSelfReward.Text;
+
+namespace FastSelfReward.SelfReward;
+
+/// <summary>
+/// What every stage of a run shares: the run folder and its manifest, the configuration, the
+/// backend, the tokenizer and chat template of the base model, the judge template, progress and
+/// metrics. Stages know nothing of kernels; they load models, train, generate and write artifacts.
+/// </summary>
+public sealed class RunContext : IDisposable
+{
+    private readonly string[] _tokenizerFiles;
+
+    public RunContext(string directory, RunConfig config, IKernels kernels, IProgressSink progress, TextWriter log)
+    {
+        Directory = Path.GetFullPath(directory);
+        Config = config;
+        Kernels = kernels;
+        Progress = progress;
+        Log = log;
+        Manifest = RunManifest.Open(Directory);
+        Tokenizer = TextTokenizer.Load(config.BaseModel);
+        Template = ChatTemplate.Create(Tokenizer, config.Template == "auto" ? null : config.Template);
+        Judge = config.JudgeTemplate is null ? JudgeTemplate.Default : JudgeTemplate.Load(config.JudgeTemplate);
+        ModelConfig = LlamaConfigJson.Read(Path.Combine(config.BaseModel, "config.json"));
+        Metrics = MetricsLog.Open(Path.Combine(Directory, "metrics.jsonl"));
+        _tokenizerFiles = System.IO.Directory.GetFiles(config.BaseModel)
+            .Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal) && !f.EndsWith(".safetensors.index.json", StringComparison.Ordinal)
+                        && Path.GetFileName(f) != "config.json")
+            .Order(StringComparer.Ordinal).ToArray();
+    }
+
+    public string Directory { get; }
+    public RunConfig Config { get; }
+    public IKernels Kernels { get; }
+    public RunManifest Manifest { get; }
+    public ITextTokenizer Tokenizer { get; }
+    public ChatTemplate Template { get; }
+    public JudgeTemplate Judge { get; }
+    public Model.LlamaConfig ModelConfig { get; }
+    public IProgressSink Progress { get; }
+    public MetricsLog Metrics { get; }
+    public TextWriter Log { get; }
+
+    /// <summary>The tokenizer files of the base model (they key the reference log-probs).</summary>
+    public IReadOnlyList<string> TokenizerFiles => _tokenizerFiles;
+
+    /// <summary>Generation stops at end-of-turn ids of the template and at the tokenizer's EOS.</summary>
+    public IReadOnlyList<int> StopIds => [.. Template.StopIds.Concat(ModelConfig.EosTokenIds).Concat(Tokenizer.EosId is int e ? [e] : []).Distinct()];
+
+    /// <summary>Absolute path of a file or folder inside the run.</summary>
+    public string PathOf(string relative) => Path.Combine(Directory, relative);
+
+    /// <summary>The folder of a run model (sft, m1, m2, ...).</summary>
+    public static string ModelFolder(string name) => Path.Combine("models", name);
+
+    /// <summary>Loads a run model by name (sft, m1, ...), or M0 when the name is null; <paramref name="folder"/> overrides both.</summary>
+    public LlamaModel LoadModel(string? name, string? folder = null) =>
+        ModelCheckpoint.Load(Kernels, folder ?? (name is null ? Config.BaseModel : PathOf(ModelFolder(name))));
+
+    /// <summary>
+    /// Saves a model as a Hugging Face folder with the tokenizer files, through a temporary folder
+    /// renamed into place, so a killed save never leaves a half-written model under the final name.
+    /// Returns the artifacts relative to the run folder.
+    /// </summary>
+    public IReadOnlyList<string> SaveModel(LlamaModel model, string name)
+    {
+        string final = PathOf(ModelFolder(name)), temporary = final + ".tmp";
+        if (System.IO.Directory.Exists(temporary)) System.IO.Directory.Delete(temporary, recursive: true);
+        ModelCheckpoint.Save(model, temporary, Config.BaseModel);
+        if (System.IO.Directory.Exists(final)) System.IO.Directory.Delete(final, recursive: true);
+        System.IO.Directory.Move(temporary, final);
+        return [Path.Combine(ModelFolder(name), "config.json"), Path.Combine(ModelFolder(name), "model.safetensors")];
+    }
+
+    /// <summary>Writes one metrics record whose names are prefixed by the stage.</summary>
+    public void Record(string stage, long step, IEnumerable<KeyValuePair<string, double>> values) =>
+        Metrics.Write(step, values.Select(v => KeyValuePair.Create($"{stage}/{v.Key}", v.Value)));
+
+    /// <summary>Seed of one stage's random numbers, distinct per stage and stable across runs.</summary>
+    public ulong SeedOf(string stage) => StableHash.Of(stage, (ulong)Config.Seed);
+
+    /// <summary>
+    /// Completes prompts given as token ids; texts are decoded without special tokens (the stop token
+    /// stays out of the text; the finish reason records it).
+    /// </summary>
+    public List<(string Text, FinishReason Finish)[]> Generate(Generator generator, IReadOnlyList<GenerationRequest> requests, SamplingOptions options)
+    {
+        var sequences = generator.Generate(requests, options);
+        var results = new List<(string, FinishReason)[]>(requests.Count);
+        int next = 0;
+        foreach (var request in requests)
+        {
+            var samples = new (string, FinishReason)[request.Samples];
+            for (int s = 0; s < request.Samples; s++, next++)
+                samples[s] = (Tokenizer.Decode(sequences[next].Tokens).Trim(), sequences[next].FinishReason);
+            results.Add(samples);
+        }
+        return results;
+    }
+
+    public void Dispose() => Metrics.Dispose();
+}

@@ -1,0 +1,220 @@
+using FastSelfReward.Data;
+using FastSelfReward.Generation;
+using FastSelfReward.Model;
+using FastSelfReward.Reporting;
+using FastSelfReward.Training;
+
+namespace FastSelfReward.SelfReward;
+
+/// <summary>
+/// The method of the paper as a sequence of resumable stages over one run folder:
+/// <code>
+/// sft   M0 + IFT                       → models/sft       (the SFT baseline)
+/// eft   judge examples (gold or SFT-written) → eft/judge_train.jsonl
+/// m1    M0 + IFT ∪ EFT                 → models/m1
+/// iterT/prompts     Mt writes prompts (k-shot)            → iterT/prompts.jsonl
+/// iterT/candidates  Mt answers each N times               → iterT/candidates.jsonl
+/// iterT/judgments   Mt judges each answer k times         → iterT/judgments.jsonl
+/// iterT/pairs       best vs worst mean score              → iterT/pairs.jsonl
+/// iterT/dpo         DPO from Mt against frozen Mt         → models/m(T+1)
+/// </code>
+/// A stage marked done in manifest.json is skipped (its artifacts verified by hash); a partial one
+/// resumes: generation stages at their first unwritten batch, training stages at their last
+/// checkpoint. Random numbers are keyed by (stage seed, record, sample, position), so a resumed run
+/// writes the artifacts an uninterrupted one would.
+/// </summary>
+public sealed class SelfRewardingRun(RunContext run)
+{
+    /// <summary>Every stage of the configured run, in order.</summary>
+    public static IReadOnlyList<string> StageNames(int iterations)
+    {
+        var names = new List<string> { "sft", "eft", "m1" };
+        for (int t = 1; t <= iterations; t++)
+            names.AddRange([$"iter{t}/prompts", $"iter{t}/candidates", $"iter{t}/judgments", $"iter{t}/pairs", $"iter{t}/dpo"]);
+        return names;
+    }
+
+    /// <summary>Runs every unfinished stage in order.</summary>
+    public void RunAll(CancellationToken cancel = default)
+    {
+        foreach (string stage in StageNames(run.Config.Iterations))
+        {
+            cancel.ThrowIfCancellationRequested();
+            RunStage(stage, cancel);
+        }
+    }
+
+    /// <summary>Runs one stage (skipped when done); its inputs must be done.</summary>
+    public void RunStage(string stage, CancellationToken cancel = default)
+    {
+        if (run.Manifest.IsDone(stage))
+        {
+            run.Manifest.Verify(stage, run.Directory);
+            run.Log.WriteLine($"{stage}: done, skipped");
+            return;
+        }
+        var names = StageNames(run.Config.Iterations);
+        int index = names.ToList().IndexOf(stage);
+        if (index < 0) throw new ArgumentException($"unknown stage '{stage}' (stages: {string.Join(", ", names)})");
+        foreach (string before in names.Take(index))
+        {
+            if (!run.Manifest.IsDone(before)) throw new InvalidOperationException($"stage {stage} needs {before}, which has not finished");
+            run.Manifest.Verify(before, run.Directory);
+        }
+        run.Log.WriteLine($"{stage}: running");
+        run.Manifest.MarkPartial(stage);
+        var artifacts = Execute(stage, cancel);
+        run.Manifest.MarkDone(stage, run.Directory, artifacts);
+        run.Log.WriteLine($"{stage}: done");
+    }
+
+    private IReadOnlyList<string> Execute(string stage, CancellationToken cancel)
+    {
+        switch (stage)
+        {
+            case "sft": return TrainSft(stage, "sft", withJudgeExamples: false, cancel);
+            case "eft": return BuildEft(cancel);
+            case "m1": return TrainSft(stage, "m1", withJudgeExamples: true, cancel);
+        }
+        int slash = stage.IndexOf('/');
+        int t = int.Parse(stage.AsSpan(4, slash - 4));
+        string step = stage[(slash + 1)..], folder = $"iter{t}", model = $"m{t}";
+        var generation = new GenerationStages(run);
+        return step switch
+        {
+            "prompts" => generation.WritePrompts(stage, model, Path.Combine(folder, "prompts.jsonl"), cancel),
+            "candidates" => generation.WriteCandidates(stage, model, Path.Combine(folder, "prompts.jsonl"), Path.Combine(folder, "candidates.jsonl"), cancel),
+            "judgments" => generation.WriteJudgments(stage, model, Path.Combine(folder, "candidates.jsonl"), Path.Combine(folder, "judgments.jsonl"), cancel),
+            "pairs" => WritePairs(stage, folder),
+            "dpo" => TrainDpo(stage, model, $"m{t + 1}", folder, cancel),
+            _ => throw new ArgumentException($"unknown stage '{stage}'"),
+        };
+    }
+
+    /// <summary>SFT from M0 on IFT (the SFT baseline), or on IFT ∪ judge examples (M1).</summary>
+    private IReadOnlyList<string> TrainSft(string stage, string output, bool withJudgeExamples, CancellationToken cancel)
+    {
+        var pairs = Jsonl.ReadAll<IftRecord>(run.Config.Ift).Records.Select(r => (r.Prompt, r.Response)).ToList();
+        if (withJudgeExamples)
+            pairs.AddRange(Jsonl.ReadAll<JudgeExample>(run.PathOf(Path.Combine("eft", "judge_train.jsonl"))).Records.Select(r => (r.Prompt, r.Response)));
+        int context = run.ModelConfig.MaxPositionEmbeddings, tooLong = 0;
+        var examples = new List<LmExample>();
+        foreach (var (prompt, response) in pairs)
+        {
+            var example = SftTrainer.Example(run.Template.Render(prompt, response));
+            if (example.Tokens.Length > context) tooLong++;
+            else examples.Add(example);
+        }
+        if (tooLong > 0) run.Log.WriteLine($"{stage}: {tooLong} examples longer than the context of {context} tokens dropped");
+        if (examples.Count < 2) throw new InvalidDataException($"{stage}: {examples.Count} usable examples; SFT needs at least two");
+
+        var (trainIndices, evalIndices) = HeldOutSplit.Indices(examples.Count, run.Config.Sft.EvalFraction, run.Config.Seed);
+        var c = run.Config.Sft;
+        var options = new SftOptions
+        {
+            Epochs = c.Epochs, ExamplesPerStep = c.ExamplesPerStep, MicroBatchTokens = Math.Max(c.MicroBatchTokens, context),
+            LearningRate = c.LearningRate, MinLearningRate = c.MinLearningRate, WarmupSteps = c.WarmupSteps,
+            AdamW = new AdamWOptions { WeightDecay = c.WeightDecay, MaxGradNorm = c.MaxGradNorm },
+            CheckpointEvery = c.CheckpointEvery, EvalEvery = 0, Seed = run.Config.Seed,
+        };
+        using var model = run.LoadModel(null);
+        using var trainer = new SftTrainer(model, options, [.. trainIndices.Select(i => examples[i])], [.. evalIndices.Select(i => examples[i])]);
+        Train(stage, trainer.StepsPerEpoch * options.Epochs, log => trainer.Run(run.PathOf(Path.Combine("train", output, "state.safetensors")), log, cancel));
+        return run.SaveModel(model, output);
+    }
+
+    /// <summary>The judge training set: gold judgments from the EFT file, or the SFT baseline's, filtered by rank agreement.</summary>
+    private IReadOnlyList<string> BuildEft(CancellationToken cancel)
+    {
+        var records = Jsonl.ReadAll<EftRecord>(run.Config.Eft).Records;
+        var options = new EftBuildOptions
+        {
+            Template = run.Judge, Seed = run.SeedOf("eft"),
+            Length = e => run.Template.Render(e.Prompt, e.Response).Ids.Length,
+            ContextWindow = run.ModelConfig.MaxPositionEmbeddings,
+        };
+        var result = run.Config.EftMode == EftMode.Gold
+            ? EftBuilder.FromGold(records, options)
+            : EftBuilder.FromModelJudgments(new GenerationStages(run).JudgeEftResponses(records, cancel), options);
+        string artifact = Path.Combine("eft", "judge_train.jsonl");
+        Directory.CreateDirectory(run.PathOf("eft"));
+        Jsonl.WriteAll(run.PathOf(artifact), result.Examples);
+        var s = result.Stats;
+        run.Log.WriteLine($"eft: {s.Examples} judge examples from {s.Sets} ranked sets ({s.AgreeingSets} agreeing); dropped: " +
+                          string.Join(", ", s.Dropped.Where(d => d.Value > 0).Select(d => $"{d.Key} {d.Value}")));
+        run.Record("eft", 0, [KeyValuePair.Create("examples", (double)s.Examples), KeyValuePair.Create("sets", (double)s.Sets),
+            KeyValuePair.Create("agreeing_sets", (double)s.AgreeingSets)]);
+        if (result.Examples.Count == 0) throw new InvalidDataException("eft: no judge examples survived; check the EFT data and the judge template");
+        return [artifact];
+    }
+
+    private IReadOnlyList<string> WritePairs(string stage, string folder)
+    {
+        var candidates = Jsonl.ReadAll<CandidatesRecord>(run.PathOf(Path.Combine(folder, "candidates.jsonl"))).Records;
+        var judgments = Jsonl.ReadAll<JudgmentRecord>(run.PathOf(Path.Combine(folder, "judgments.jsonl"))).Records;
+        var result = PairBuilder.Build(candidates, judgments);
+        string artifact = Path.Combine(folder, "pairs.jsonl");
+        Jsonl.WriteAll(run.PathOf(artifact), result.Pairs);
+        var s = result.Stats;
+        run.Log.WriteLine($"{stage}: {s.Pairs} pairs from {s.Prompts} prompts; dropped: " +
+                          string.Join(", ", s.Dropped.Select(d => $"{d.Key} {d.Value}")) +
+                          $"; truncated answers {s.TruncatedAnswers}, unscored {s.UnscoredAnswers}; " +
+                          $"mean score chosen {s.MeanScoreChosen:F2} rejected {s.MeanScoreRejected:F2}; " +
+                          $"mean length chosen {s.MeanLengthChosen:F0} rejected {s.MeanLengthRejected:F0} chars");
+        run.Record(stage, 0, [KeyValuePair.Create("pairs", (double)s.Pairs), KeyValuePair.Create("prompts", (double)s.Prompts),
+            KeyValuePair.Create("score_chosen", s.MeanScoreChosen), KeyValuePair.Create("score_rejected", s.MeanScoreRejected),
+            KeyValuePair.Create("length_chosen", s.MeanLengthChosen), KeyValuePair.Create("length_rejected", s.MeanLengthRejected)]);
+        return [artifact];
+    }
+
+    /// <summary>DPO from Mt with Mt as the frozen reference, on the iteration's pairs → M(t+1).</summary>
+    private IReadOnlyList<string> TrainDpo(string stage, string from, string output, string folder, CancellationToken cancel)
+    {
+        var records = Jsonl.ReadAll<PairRecord>(run.PathOf(Path.Combine(folder, "pairs.jsonl"))).Records;
+        int context = run.ModelConfig.MaxPositionEmbeddings;
+        var pairs = records.Select(p => PreferencePair.Render(run.Template, p.Prompt, p.Chosen, p.Rejected))
+            .Where(p => p.ChosenSequence.Length <= context && p.RejectedSequence.Length <= context).ToList();
+        if (pairs.Count < records.Count) run.Log.WriteLine($"{stage}: {records.Count - pairs.Count} pairs longer than the context dropped");
+        using var model = run.LoadModel(from);
+        if (pairs.Count < 2)
+        {
+            // Nothing to prefer: the iteration keeps Mt, as the paper's loop would with no pairs.
+            run.Log.WriteLine($"{stage}: only {pairs.Count} usable preference pairs; DPO skipped and {output} is {from} unchanged");
+            run.Record(stage, 0, [KeyValuePair.Create("skipped", 1.0), KeyValuePair.Create("pairs", (double)pairs.Count)]);
+            return run.SaveModel(model, output);
+        }
+        var c = run.Config.Dpo;
+        var options = new DpoOptions
+        {
+            Beta = c.Beta, Loss = c.Loss, LabelSmoothing = c.LabelSmoothing, LengthNormalize = c.LengthNormalize,
+            Epochs = c.Epochs, PairsPerStep = c.PairsPerStep, MicroBatchTokens = Math.Max(c.MicroBatchTokens, 2 * context),
+            HeldOutFraction = c.HeldOutFraction, LearningRate = c.LearningRate, MinLearningRate = c.MinLearningRate,
+            WarmupSteps = c.WarmupSteps, AdamW = new AdamWOptions { WeightDecay = c.WeightDecay, MaxGradNorm = c.MaxGradNorm },
+            CheckpointEvery = c.CheckpointEvery, Seed = run.Config.Seed,
+        };
+        var reference = ReferenceLogProbs.LoadOrCompute(run.PathOf(Path.Combine(folder, "reference_logps.jsonl")), model, pairs,
+            run.TokenizerFiles, options.MicroBatchTokens);
+        using var trainer = new DpoTrainer(model, options, pairs, reference);
+        Train(stage, trainer.StepsPerEpoch * options.Epochs, log => trainer.Run(run.PathOf(Path.Combine("train", output, "state.safetensors")), log, cancel));
+        return [.. run.SaveModel(model, output), Path.Combine(folder, "reference_logps.jsonl")];
+    }
+
+    /// <summary>Runs a trainer with its metrics going to metrics.jsonl and its steps to the progress display.</summary>
+    private void Train(string stage, long totalSteps, Func<Action<MetricsRecord>, TrainingSummary> train)
+    {
+        run.Progress.Start(totalSteps, stage);
+        var summary = train(record =>
+        {
+            run.Record(record.Phase == "train" ? stage : $"{stage}/{record.Phase}", record.Step, record.Values);
+            if (record.Phase == "train")
+                run.Progress.Report(new ProgressUpdate(record.Step)
+                {
+                    Loss = record.Values.GetValueOrDefault("loss"),
+                    LearningRate = record.Values.TryGetValue("learning_rate", out double lr) ? lr : null,
+                    GradNorm = record.Values.TryGetValue("grad_norm", out double norm) ? norm : null,
+                });
+        });
+        run.Progress.Finish();
+        if (summary.ResumedFromStep is long resumed) run.Log.WriteLine($"{stage}: resumed from step {resumed}");
+    }
+}

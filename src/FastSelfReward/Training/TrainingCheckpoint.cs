@@ -1,0 +1,123 @@
+using System.Globalization;
+using FastSelfReward.Checkpoints;
+using FastSelfReward.Compute;
+using FastSelfReward.Model;
+
+namespace FastSelfReward.Training;
+
+/// <summary>Where in the data a run stands: the next step to take is step <see cref="StepInEpoch"/> of epoch <see cref="Epoch"/>.</summary>
+public readonly record struct TrainingCursor(int Epoch, int StepInEpoch);
+
+/// <summary>What a checkpoint restored.</summary>
+/// <param name="Step">Optimizer steps taken; also the learning-rate schedule's position (the next step uses At(Step + 1)).</param>
+/// <param name="Cursor">The next step of the data plan.</param>
+public sealed record TrainingState(long Step, TrainingCursor Cursor);
+
+/// <summary>
+/// Saves and restores everything a resumed run needs to continue exactly as an uninterrupted one:
+/// the weights, AdamW's two moments and step count (which is also the schedule's position), the data
+/// cursor, the seed, and a fingerprint of the configuration and data. No random-generator state is
+/// kept because there is none to keep: every epoch's order is a pure function of (seed, epoch).
+/// </summary>
+/// <remarks>
+/// One safetensors file: every parameter under its Hugging Face name, the moments under
+/// <c>optimizer.exp_avg.NAME</c> and <c>optimizer.exp_avg_sq.NAME</c>, the scalars in the metadata.
+/// It is written to a temporary name and renamed over the old one, so a kill leaves the previous
+/// checkpoint or the new one, never a mixture. Values are stored as float32, the master type of
+/// weights and moments on every backend, so an F32 run resumes bit for bit (an F64 test model is
+/// rounded to float32).
+/// </remarks>
+public static class TrainingCheckpoint
+{
+    /// <summary>The metadata <c>format</c> value of a training-state file.</summary>
+    public const string Format = "fsr-training-state";
+    private const string FirstMomentPrefix = "optimizer.exp_avg.", SecondMomentPrefix = "optimizer.exp_avg_sq.";
+    private const int ChunkElements = 1 << 20;
+
+    /// <summary>Writes the state after <paramref name="optimizer"/>'s last step to <paramref name="path"/>, atomically.</summary>
+    /// <param name="path">The checkpoint file (its folder must exist).</param>
+    /// <param name="model">The trained model.</param>
+    /// <param name="optimizer">Its optimizer; the step count is taken from here.</param>
+    /// <param name="cursor">The next step of the data plan.</param>
+    /// <param name="seed">The run's seed.</param>
+    /// <param name="fingerprint">A digest of the configuration and data; <see cref="Load"/> requires the same.</param>
+    public static void Save(string path, LlamaModel model, AdamWOptimizer optimizer, TrainingCursor cursor, int seed, string fingerprint)
+    {
+        var tensors = new List<TensorToSave>();
+        foreach (var entry in model.Layout.Entries)
+        {
+            tensors.Add(Source(entry.Name, entry, model.Kernels, model.Parameters));
+            tensors.Add(Source(FirstMomentPrefix + entry.Name, entry, model.Kernels, optimizer.FirstMoments));
+            tensors.Add(Source(SecondMomentPrefix + entry.Name, entry, model.Kernels, optimizer.SecondMoments));
+        }
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = Format,
+            ["step"] = optimizer.Step.ToString(CultureInfo.InvariantCulture),
+            ["epoch"] = cursor.Epoch.ToString(CultureInfo.InvariantCulture),
+            ["step_in_epoch"] = cursor.StepInEpoch.ToString(CultureInfo.InvariantCulture),
+            ["seed"] = seed.ToString(CultureInfo.InvariantCulture),
+            ["fingerprint"] = fingerprint,
+        };
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        SafetensorsWriter.Write(path, tensors, SafetensorsDtype.F32, metadata);
+    }
+
+    /// <summary>
+    /// Restores weights, moments and step count from <paramref name="path"/> into
+    /// <paramref name="model"/> and <paramref name="optimizer"/>, and returns the step and cursor.
+    /// </summary>
+    /// <exception cref="InvalidDataException">
+    /// The file is not a training state, was written with another seed or fingerprint, or lacks a
+    /// tensor of this model or has it in another shape. Nothing is restored then.
+    /// </exception>
+    public static TrainingState Load(string path, LlamaModel model, AdamWOptimizer optimizer, int seed, string fingerprint)
+    {
+        using var file = SafetensorsFile.Open(path);
+        string Meta(string key) => file.Metadata.TryGetValue(key, out var value)
+            ? value
+            : throw new InvalidDataException($"{path}: metadata has no '{key}'; not a {Format} file");
+        long Number(string key) => long.TryParse(Meta(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) && n >= 0
+            ? n
+            : throw new InvalidDataException($"{path}: metadata '{key}' is '{Meta(key)}', expected a non-negative integer");
+        if (Meta("format") != Format) throw new InvalidDataException($"{path}: format is '{Meta("format")}', expected '{Format}'");
+        if (Meta("seed") != seed.ToString(CultureInfo.InvariantCulture))
+            throw new InvalidDataException($"{path}: written with seed {Meta("seed")}, this run has seed {seed}");
+        if (Meta("fingerprint") != fingerprint)
+            throw new InvalidDataException($"{path}: written for another configuration or dataset (fingerprint {Meta("fingerprint")}, this run {fingerprint})");
+        long step = Number("step");
+        var cursor = new TrainingCursor(checked((int)Number("epoch")), checked((int)Number("step_in_epoch")));
+        foreach (var entry in model.Layout.Entries)
+            foreach (string name in new[] { entry.Name, FirstMomentPrefix + entry.Name, SecondMomentPrefix + entry.Name })
+            {
+                if (!file.TryGetTensor(name, out var info))
+                    throw new InvalidDataException($"{path}: no tensor '{name}'");
+                if (!info.Shape.SequenceEqual(entry.Shape))
+                    throw new InvalidDataException($"{path}: tensor '{name}' is {info.ShapeText}, the model expects {SafetensorsTensorInfo.FormatShape(entry.Shape)}");
+            }
+
+        var chunk = new float[(int)Math.Min(ChunkElements, model.Layout.Entries.Max(e => e.Count))];
+        foreach (var entry in model.Layout.Entries)
+        {
+            Restore(file, entry.Name, entry, model.Kernels, model.Parameters, chunk);
+            Restore(file, FirstMomentPrefix + entry.Name, entry, model.Kernels, optimizer.FirstMoments, chunk);
+            Restore(file, SecondMomentPrefix + entry.Name, entry, model.Kernels, optimizer.SecondMoments, chunk);
+        }
+        optimizer.Restore(step);
+        return new TrainingState(step, cursor);
+    }
+
+    private static TensorToSave Source(string name, ParameterEntry entry, IKernels kernels, Tensor buffer) =>
+        new(name, entry.Shape, (offset, destination) => kernels.Download(buffer.Slice(entry.Offset + offset, destination.Length), destination));
+
+    private static void Restore(SafetensorsFile file, string name, ParameterEntry entry, IKernels kernels, Tensor buffer, float[] chunk)
+    {
+        for (long done = 0; done < entry.Count;)
+        {
+            int count = (int)Math.Min(chunk.Length, entry.Count - done);
+            file.ReadFloat32(name, done, chunk.AsSpan(0, count));
+            kernels.Upload(buffer.Slice(entry.Offset + done, count), chunk.AsSpan(0, count));
+            done += count;
+        }
+    }
+}

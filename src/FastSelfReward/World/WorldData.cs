@@ -1,0 +1,123 @@
+using System.Text.Json;
+
+namespace FastSelfReward.World;
+
+/// <summary>
+/// Writes the world's data files in the loop's formats. The held-out evaluation prompts are drawn
+/// first, and no other file ever contains one of them. Each file draws from its own random stream,
+/// so changing one file's size leaves the others as they were.
+/// </summary>
+public static class WorldData
+{
+    /// <summary>Writes corpus.jsonl, ift.jsonl, eft_train.jsonl, eft_eval.jsonl and eval_prompts.jsonl into <paramref name="folder"/>.</summary>
+    /// <exception cref="ArgumentException">A size is out of range.</exception>
+    public static WorldDataFiles Write(string folder, WorldDataOptions options)
+    {
+        Validate(options);
+        Directory.CreateDirectory(folder);
+        var files = new WorldDataFiles(
+            Path.Combine(folder, "corpus.jsonl"), Path.Combine(folder, "ift.jsonl"), Path.Combine(folder, "eft_train.jsonl"),
+            Path.Combine(folder, "eft_eval.jsonl"), Path.Combine(folder, "eval_prompts.jsonl"));
+
+        IReadOnlyList<WorldTask> evaluation = InstructionWorld.EvaluationTasks(options.Seed, options.EvalPrompts);
+        var heldOut = evaluation.Select(t => t.Prompt).ToHashSet(StringComparer.Ordinal);
+        JsonLines.Write(files.EvalPrompts, evaluation.Select((t, i) => (Id: $"eval-{i + 1:D4}", t.Prompt)), (w, r) =>
+        {
+            w.WriteString("id", r.Id);
+            w.WriteString("prompt", r.Prompt);
+        });
+
+        var corpusRandom = Stream(options, 2);
+        JsonLines.Write(files.Corpus,
+            Enumerable.Range(0, options.CorpusDocuments).Select(_ => CorpusWriter.Document(corpusRandom, () => Draw(corpusRandom, heldOut))),
+            (w, text) => w.WriteString("text", text));
+
+        JsonLines.Write(files.Ift, Ift(options, heldOut), (w, r) =>
+        {
+            w.WriteString("prompt", r.Prompt);
+            w.WriteString("response", r.Response);
+        });
+
+        var eftPrompts = new HashSet<string>(heldOut, StringComparer.Ordinal);
+        JsonLines.Write(files.EftTrain, Eft(Stream(options, 4), options.EftTrainPrompts, options.ResponsesPerEftPrompt, eftPrompts), WriteEft);
+        JsonLines.Write(files.EftEval, Eft(Stream(options, 5), options.EftEvalPrompts, options.ResponsesPerEftPrompt, eftPrompts), WriteEft);
+        return files;
+    }
+
+    private static void Validate(WorldDataOptions o)
+    {
+        if (o.EvalPrompts < 0 || o.CorpusDocuments < 0 || o.IftExamples < 0 || o.EftTrainPrompts < 0 || o.EftEvalPrompts < 0)
+            throw new ArgumentException("world data sizes must not be negative", nameof(o));
+        if (o.ResponsesPerEftPrompt is < 2 or > 6)
+            throw new ArgumentException($"ResponsesPerEftPrompt is {o.ResponsesPerEftPrompt}; expected 2 to 6 (one per quality level)", nameof(o));
+        if (o.ImperfectIftFraction is < 0 or > 1 || double.IsNaN(o.ImperfectIftFraction))
+            throw new ArgumentException($"ImperfectIftFraction is {o.ImperfectIftFraction}; expected 0 to 1", nameof(o));
+    }
+
+    private static Random Stream(WorldDataOptions options, int stream) => new(InstructionWorld.DeriveSeed(options.Seed, stream));
+
+    // A task whose prompt is not in `excluded`.
+    private static WorldTask Draw(Random random, IReadOnlySet<string> excluded)
+    {
+        while (true)
+        {
+            WorldTask task = InstructionWorld.Sample(random);
+            if (!excluded.Contains(task.Prompt)) return task;
+        }
+    }
+
+    private static IEnumerable<(string Prompt, string Response)> Ift(WorldDataOptions options, IReadOnlySet<string> heldOut)
+    {
+        var random = Stream(options, 3);
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < options.IftExamples; i++)
+        {
+            // Prefer prompts not used yet; the small word families run out, so repeats are allowed after a while.
+            WorldTask task = Draw(random, heldOut);
+            for (int attempt = 0; attempt < 20 && used.Contains(task.Prompt); attempt++) task = Draw(random, heldOut);
+            used.Add(task.Prompt);
+            ResponseQuality quality = random.NextDouble() >= options.ImperfectIftFraction ? ResponseQuality.Perfect
+                : random.Next(2) == 0 ? ResponseQuality.Bare : ResponseQuality.Extraneous;
+            yield return (task.Prompt, ResponseWriter.Write(task, quality, random));
+        }
+    }
+
+    // Each prompt gets responses of distinct qualities, so the gold ranking has no ties (rank 0 is the
+    // best); `taken`
+    // collects prompts across calls so train and eval never share one.
+    private static IEnumerable<(string Prompt, List<(string Text, OracleGrade Grade)> Responses)> Eft(
+        Random random, int prompts, int responsesPerPrompt, HashSet<string> taken)
+    {
+        for (int i = 0; i < prompts; i++)
+        {
+            WorldTask task = Draw(random, taken);
+            taken.Add(task.Prompt);
+            var responses = Enum.GetValues<ResponseQuality>()
+                .OrderBy(_ => random.Next()).Take(responsesPerPrompt)
+                .Select(q => ResponseWriter.Write(task, q, random))
+                .Select(text => (text, Oracle.Grade(task, text)))
+                .OrderByDescending(r => r.Item2.Score)
+                .ToList();
+            yield return (task.Prompt, responses);
+        }
+    }
+
+    private static void WriteEft(Utf8JsonWriter w, (string Prompt, List<(string Text, OracleGrade Grade)> Responses) record)
+    {
+        w.WriteString("prompt", record.Prompt);
+        w.WriteStartArray("responses");
+        for (int rank = 0; rank < record.Responses.Count; rank++)
+        {
+            var (text, grade) = record.Responses[rank];
+            w.WriteStartObject();
+            w.WriteString("text", text);
+            w.WriteNumber("rank", rank);
+            w.WriteNumber("score", grade.Score);
+            w.WriteString("justification", grade.Justification);
+            // The loop's gold EFT mode reads this field: the judge's target text.
+            w.WriteString("judgment", $"{grade.Justification}\nScore: {grade.Score}");
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+}

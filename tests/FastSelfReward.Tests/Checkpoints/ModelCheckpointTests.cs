@@ -1,0 +1,103 @@
+using FastSelfReward.Checkpoints;
+using FastSelfReward.Compute;
+using FastSelfReward.Model;
+using FastSelfReward.Tests.TestSupport;
+
+namespace FastSelfReward.Tests.Checkpoints;
+
+public sealed class ModelCheckpointTests : IDisposable
+{
+    private readonly CpuKernels _kernels = new();
+
+    public void Dispose() => _kernels.Dispose();
+
+    private static int[] Bits(IKernels kernels, LlamaModel model)
+    {
+        var values = new float[model.Layout.TotalLength];
+        kernels.Download(model.Parameters, values);
+        return values.Select(BitConverter.SingleToInt32Bits).ToArray();
+    }
+
+    private static IEnumerable<TensorToSave> Tensors(LlamaModel model) =>
+        model.Layout.Entries.Select(e =>
+        {
+            var values = new float[e.Count];
+            model.Kernels.Download(model.Parameter(e.Name), values);
+            return TensorToSave.FromMemory(e.Name, e.Shape, values);
+        });
+
+    // An untied vocabulary of 16411 makes the embedding and head (16411 × 16) span two load chunks.
+    [Theory]
+    [InlineData(true, 19)]
+    [InlineData(false, 16411)]
+    public void SaveThenLoadIsBitExact(bool tied, int vocab)
+    {
+        using var dir = new ScratchFolder();
+        using var model = TinyModels.Create(_kernels, TinyModels.Config(tied, vocab), DType.F32);
+        ModelCheckpoint.Save(model, dir.Path);
+
+        using var loaded = ModelCheckpoint.Load(_kernels, dir.Path);
+        Assert.Equal(model.Config.EosTokenIds, loaded.Config.EosTokenIds);
+        // config.json spells out head_dim, which the in-memory config leaves to its default.
+        Assert.Equal(model.Config.HeadDim, loaded.Config.HeadDim);
+        Assert.Equal(model.Config, loaded.Config with { EosTokenIds = model.Config.EosTokenIds, HeadDimOverride = 0 });
+        using (var file = SafetensorsFile.Open(dir.File("model.safetensors")))
+            Assert.Equal(tied, !file.TryGetTensor("lm_head.weight", out _));
+        Assert.Equal(Bits(_kernels, model), Bits(_kernels, loaded));
+    }
+
+    [Fact]
+    public void SaveCopiesTokenizerFiles()
+    {
+        using var tokenizer = new ScratchFolder();
+        using var dir = new ScratchFolder();
+        File.WriteAllText(tokenizer.File("tokenizer.json"), "{}");
+        File.WriteAllText(tokenizer.File("tokenizer_config.json"), "{}");
+        using var model = TinyModels.Create(_kernels, TinyModels.Config(), DType.F32);
+        ModelCheckpoint.Save(model, dir.Path, tokenizer.Path);
+        Assert.True(File.Exists(dir.File("tokenizer.json")));
+        Assert.True(File.Exists(dir.File("tokenizer_config.json")));
+    }
+
+    [Fact]
+    public void MissingLmHeadLoadsAsTiedEmbeddings()
+    {
+        using var dir = new ScratchFolder();
+        using var model = TinyModels.Create(_kernels, TinyModels.Config(tied: false), DType.F32);
+        CheckpointWriter.Save(dir.Path, model.Config, Tensors(model).Where(t => t.Name != "lm_head.weight"));
+        using var loaded = ModelCheckpoint.Load(_kernels, dir.Path);
+        Assert.True(loaded.Config.TieWordEmbeddings);
+        Assert.False(loaded.Layout.Contains("lm_head.weight"));
+    }
+
+    [Fact]
+    public void MissingTensorIsNamed()
+    {
+        using var dir = new ScratchFolder();
+        using var model = TinyModels.Create(_kernels, TinyModels.Config(), DType.F32);
+        CheckpointWriter.Save(dir.Path, model.Config, Tensors(model).Where(t => t.Name != "model.layers.1.mlp.up_proj.weight"));
+        var e = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(_kernels, dir.Path));
+        Assert.Contains("missing tensor 'model.layers.1.mlp.up_proj.weight' [24, 16]", e.Message);
+    }
+
+    [Fact]
+    public void WrongShapeIsNamed()
+    {
+        using var dir = new ScratchFolder();
+        using var model = TinyModels.Create(_kernels, TinyModels.Config(), DType.F32);
+        var tensors = Tensors(model).Select(t => t.Name == "model.layers.0.self_attn.k_proj.weight"
+            ? TensorToSave.FromMemory(t.Name, [16, 8], new float[128])
+            : t);
+        CheckpointWriter.Save(dir.Path, model.Config, tensors);
+        var e = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(_kernels, dir.Path));
+        Assert.Contains("tensor 'model.layers.0.self_attn.k_proj.weight' has shape [16, 8], expected [8, 16]", e.Message);
+    }
+
+    [Fact]
+    public void MissingConfigIsNamed()
+    {
+        using var dir = new ScratchFolder();
+        var e = Assert.Throws<FileNotFoundException>(() => ModelCheckpoint.Load(_kernels, dir.Path));
+        Assert.Contains("config.json", e.Message);
+    }
+}

@@ -1,0 +1,105 @@
+using System.Text.Json;
+using FastSelfReward.Checkpoints;
+using FastSelfReward.Compute;
+using FastSelfReward.Tests.Checkpoints;
+using FastSelfReward.Tests.Text;
+
+namespace FastSelfReward.Tests.Cli;
+
+public sealed class TrainLmVerbTests : IDisposable
+{
+    private readonly ScratchFolder _dir = new();
+    private readonly string _tokenizer;
+
+    public TrainLmVerbTests()
+    {
+        _tokenizer = Path.Combine(_dir.Path, "tokenizer");
+        Directory.CreateDirectory(_tokenizer);
+        using var tokenizerFolder = new ScratchFolder();
+        TokenizerFixture.WriteTokenizerJson(tokenizerFolder, TokenizerFixture.Llama2Specials, bos: "<s>", eos: "</s>");
+        foreach (string file in Directory.GetFiles(tokenizerFolder.Path))
+            File.Copy(file, Path.Combine(_tokenizer, Path.GetFileName(file)));
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private string[] TrainArgs(string data, string output, params string[] extra) =>
+    [
+        "train-lm", "--data", data, "--tokenizer", _tokenizer, "--out", output,
+        "--layers", "1", "--dim", "16", "--heads", "2", "--context", "16",
+        "--batch-tokens", "128", "--lr", "1e-2", "--warmup", "2", "--log-every", "1", "--seed", "3", .. extra,
+    ];
+
+    [Fact]
+    public void TrainingReducesTheLossAndWritesALoadableCheckpointAndMetrics()
+    {
+        string data = _dir.File("corpus.txt");
+        File.WriteAllText(data, string.Join("\n\n", Enumerable.Repeat("hello world", 12)) + "\n\n" + string.Join("\n\n", Enumerable.Repeat("or hello", 12)));
+        string output = _dir.File("model");
+
+        var result = CliRunner.Run(TrainArgs(data, output, "--steps", "40"));
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("saved", result.Out);
+        var records = File.ReadAllLines(Path.Combine(output, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+        Assert.Equal(Enumerable.Range(1, 40), records.Select(r => r.GetProperty("step").GetInt32()));
+        foreach (string key in new[] { "loss", "learning_rate", "grad_norm", "tokens_per_s", "time" })
+            Assert.True(records[0].TryGetProperty(key, out _), key);
+        double first = records[0].GetProperty("loss").GetDouble(), last = records[^1].GetProperty("loss").GetDouble();
+        Assert.True(last < 0.5 * first, $"loss went from {first} to {last}");
+
+        using var kernels = new CpuKernels();
+        using var model = ModelCheckpoint.Load(kernels, output);
+        Assert.Equal(112, model.Config.VocabSize);
+        Assert.Equal(16, model.Config.MaxPositionEmbeddings);
+        Assert.Equal(110, model.Config.BosTokenId);
+        Assert.Equal([111], model.Config.EosTokenIds);
+        Assert.True(File.Exists(Path.Combine(output, "tokenizer.json")));
+
+        // Plain progress lines, every step, ending with the time taken.
+        string[] lines = result.Error.Trim().Split('\n');
+        Assert.Equal(40, lines.Length);
+        Assert.Matches(@"^train-lm step  1/40 \| loss \d+\.\d{6} \| lr \d\.\d\de-\d\d \| norm \d+\.\d{4} \| \d+ tok/s \| eta ", lines[0]);
+        Assert.Contains("took", lines[^1]);
+    }
+
+    [Fact]
+    public void JsonlConfigAndEpochs()
+    {
+        string data = _dir.File("corpus.jsonl");
+        File.WriteAllLines(data, ["{\"text\": \"hello world\"}", "", "{\"text\": \"or hello or\"}"]);
+        string config = _dir.File("config.json");
+        File.WriteAllText(config, """{"vocab_size": 120, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 32}""");
+        string output = _dir.File("from-config");
+
+        var result = CliRunner.Run("train-lm", "--data", data, "--tokenizer", _tokenizer, "--out", output, "--config", config, "--epochs", "3", "--batch-tokens", "8");
+
+        Assert.Equal(0, result.ExitCode);
+        using var kernels = new CpuKernels();
+        using var model = ModelCheckpoint.Load(kernels, output);
+        Assert.Equal(120, model.Config.VocabSize);
+        Assert.Equal(32, model.Config.IntermediateSize);
+    }
+
+    [Fact]
+    public void ConfigVocabularySmallerThanTheTokenizerIsNamed()
+    {
+        string data = _dir.File("corpus.txt");
+        File.WriteAllText(data, "hello world");
+        string config = _dir.File("config.json");
+        File.WriteAllText(config, """{"vocab_size": 50, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}""");
+
+        var result = CliRunner.Run("train-lm", "--data", data, "--tokenizer", _tokenizer, "--out", _dir.File("o"), "--config", config);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal($"fsr train-lm: {config}: vocab_size 50 is smaller than the tokenizer's 112 ids", result.Error.Trim());
+    }
+
+    [Fact]
+    public void SizeOptionsWithConfigAreAUsageError()
+    {
+        var result = CliRunner.Run("train-lm", "--data", "d", "--tokenizer", _tokenizer, "--out", "o", "--config", "c.json", "--dim", "32", "--layers", "2");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--config cannot be combined with --layers, --dim", result.Error);
+    }
+}

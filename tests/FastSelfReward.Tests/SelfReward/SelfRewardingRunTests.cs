@@ -1,0 +1,58 @@
+using FastSelfReward.Compute;
+using FastSelfReward.Data;
+using FastSelfReward.Demo;
+using FastSelfReward.Reporting;
+using FastSelfReward.SelfReward;
+using Xunit.Abstractions;
+
+namespace FastSelfReward.Tests.SelfReward;
+
+/// <summary>
+/// Every stage of the loop end to end on a tiny model pretrained inside the test: world data, a
+/// BPE tokenizer, M0, then SFT baseline, EFT, M1, prompts, candidates, judgments, pairs and DPO.
+/// </summary>
+public sealed class SelfRewardingRunTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void EveryStageRunsAndARerunSkipsFinishedStages()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "fsr-run-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var kernels = new CpuKernels();
+            var log = new StringWriter();
+            var pipeline = new DemoPipeline(DemoPreset.Test, folder, kernels, NullProgress.Instance, log);
+            string runFolder = pipeline.Run();
+            output.WriteLine(log.ToString());
+
+            var manifest = RunManifest.Open(runFolder);
+            foreach (string stage in SelfRewardingRun.StageNames(1))
+                Assert.True(manifest.IsDone(stage), $"stage {stage} is not done");
+            foreach (string model in new[] { "sft", "m1", "m2" })
+                Assert.True(File.Exists(Path.Combine(runFolder, "models", model, "model.safetensors")), $"models/{model} missing");
+            var prompts = Jsonl.ReadAll<PromptRecord>(Path.Combine(runFolder, "iter1", "prompts.jsonl")).Records;
+            var candidates = Jsonl.ReadAll<CandidatesRecord>(Path.Combine(runFolder, "iter1", "candidates.jsonl")).Records;
+            Assert.NotEmpty(prompts);
+            Assert.Equal(prompts.Select(p => p.Id), candidates.Select(c => c.Id));
+            Assert.All(candidates, c => Assert.Equal(DemoPreset.Test.Run.Candidates, c.Candidates.Count));
+            Assert.NotEmpty(File.ReadAllLines(Path.Combine(runFolder, "metrics.jsonl")));
+
+            // A rerun finds every stage done, verifies the hashes and changes nothing.
+            var hashes = manifest.Stages.ToDictionary(s => s.Key, s => s.Value.Artifacts);
+            var again = new StringWriter();
+            new DemoPipeline(DemoPreset.Test, folder, kernels, NullProgress.Instance, again).Run();
+            Assert.Contains("done, skipped", again.ToString());
+            Assert.DoesNotContain("running", again.ToString());
+            Assert.Equal(hashes.Keys, RunManifest.Open(runFolder).Stages.Keys);
+
+            // A finished artifact changed on disk is an error, not silently different input.
+            File.AppendAllText(Path.Combine(runFolder, "iter1", "pairs.jsonl"), "\n");
+            var error = Assert.Throws<InvalidDataException>(() => new DemoPipeline(DemoPreset.Test, folder, kernels, NullProgress.Instance, TextWriter.Null).Run());
+            Assert.Contains("pairs.jsonl", error.Message);
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,274 @@
+using FastSelfReward.Compute;
+using FastSelfReward.Model;
+using FastSelfReward.Tests.Checkpoints;
+using FastSelfReward.Tests.TestSupport;
+using FastSelfReward.Text;
+using FastSelfReward.Training;
+
+namespace FastSelfReward.Tests.Training;
+
+public sealed class DpoTrainerTests
+{
+    /// <summary>Pairs of random prompts and answers of different lengths, so packing and sums are exercised.</summary>
+    private static PreferencePair[] RandomPairs(int vocab, int count, int seed)
+    {
+        var random = new Random(seed);
+        int[] Ids(int min, int max) => Enumerable.Range(0, random.Next(min, max + 1)).Select(_ => random.Next(vocab)).ToArray();
+        return Enumerable.Range(0, count).Select(_ => new PreferencePair(Ids(1, 5), Ids(1, 6), Ids(1, 6))).ToArray();
+    }
+
+    private static DpoTrainer Trainer(LlamaModel model, PreferencePair[] pairs, DpoOptions? options = null, int microBatchTokens = 4096) =>
+        new(model, (options ?? new DpoOptions()) with { HeldOutFraction = options?.HeldOutFraction ?? 0 },
+            pairs, ReferenceLogProbs.Compute(model, pairs, "test", microBatchTokens));
+
+    [Theory]
+    [InlineData(DType.F64, 1e-12)]
+    [InlineData(DType.F32, 1e-6)]
+    public void SigmoidLossIsLn2WhileThePolicyIsTheReference(DType type, double tolerance)
+    {
+        using var kernels = new CpuKernels(type);
+        var config = TinyModels.Config();
+        using var model = TinyModels.Create(kernels, config, type);
+        var pairs = RandomPairs(config.VocabSize, 6, seed: 1);
+        using var trainer = Trainer(model, pairs);
+
+        model.ZeroGradients();
+        var metrics = trainer.AccumulateGradients(trainer.PlanEpoch(0)[0]);
+
+        Assert.Equal(6, metrics.Pairs);
+        Assert.Equal(Math.Log(2), metrics.Loss, tolerance);
+        Assert.Equal(0, metrics.RewardsMargins, tolerance);
+        Assert.Equal(0, metrics.RewardsChosen, tolerance);
+        Assert.True(metrics.LogpsChosen < 0 && metrics.LogpsRejected < 0);
+        Assert.Equal(Math.Log(2), trainer.Evaluate([0, 1, 2, 3, 4, 5]).Loss, tolerance);
+    }
+
+    [Theory]
+    [InlineData(DpoLossKind.Sigmoid, 0.0, false)]
+    [InlineData(DpoLossKind.Sigmoid, 0.1, true)]
+    [InlineData(DpoLossKind.Ipo, 0.0, false)]
+    [InlineData(DpoLossKind.Robust, 0.2, false)]
+    public void GradientThroughTheWholeModelMatchesFiniteDifferences(DpoLossKind kind, double smoothing, bool normalize)
+    {
+        using var kernels = new CpuKernels(DType.F64);
+        var config = TinyModels.Config();
+        using var model = TinyModels.Create(kernels, config, DType.F64);
+        var pairs = RandomPairs(config.VocabSize, 3, seed: 5);
+        var reference = ReferenceLogProbs.Compute(model, pairs, "test", 4096);
+        // A policy away from the reference, so h ≠ 0 and every loss is off its symmetric point.
+        model.InitializeRandom(8, 0.3);
+        var options = new DpoOptions { Loss = kind, LabelSmoothing = smoothing, LengthNormalize = normalize, HeldOutFraction = 0, Beta = 0.5 };
+        using var trainer = new DpoTrainer(model, options, pairs, reference);
+        int[] all = [0, 1, 2];
+
+        model.ZeroGradients();
+        double loss = trainer.AccumulateGradients([all]).Loss;
+        var analytic = TinyModels.Download(kernels, model.Gradients);
+        Assert.Equal(loss, trainer.Evaluate(all).Loss, 1e-12);
+
+        const double h = 1e-5;
+        foreach (var entry in model.Layout.Entries)
+            foreach (long index in new[] { 0, entry.Count / 2 + 1, entry.Count - 1 }.Distinct())
+            {
+                var p = model.Parameters.Slice(entry.Offset + index, 1);
+                var original = new double[1];
+                kernels.Download(p, original);
+                kernels.Upload(p, [original[0] + h]);
+                double plus = trainer.Evaluate(all).Loss;
+                kernels.Upload(p, [original[0] - h]);
+                double minus = trainer.Evaluate(all).Loss;
+                kernels.Upload(p, original);
+                double numeric = (plus - minus) / (2 * h);
+                double exact = analytic[entry.Offset + index];
+                double error = Math.Abs(numeric - exact) / Math.Max(1e-4, Math.Abs(numeric) + Math.Abs(exact));
+                Assert.True(error < 1e-5, $"{entry.Name}[{index}]: analytic {exact:G10}, numeric {numeric:G10}");
+            }
+        foreach (var entry in model.Layout.Entries)
+            Assert.True(analytic.Skip((int)entry.Offset).Take((int)entry.Count).Any(g => Math.Abs(g) > 1e-8), $"{entry.Name} has an all-zero gradient");
+    }
+
+    [Fact]
+    public void MicroBatchesGiveTheGradientOfOneBatch()
+    {
+        using var kernels = new CpuKernels(DType.F64);
+        var config = TinyModels.Config();
+        using var model = TinyModels.Create(kernels, config, DType.F64);
+        var pairs = RandomPairs(config.VocabSize, 5, seed: 2);
+        var reference = ReferenceLogProbs.Compute(model, pairs, "test", 4096);
+        model.InitializeRandom(9, 0.3);
+        using var trainer = new DpoTrainer(model, new DpoOptions { HeldOutFraction = 0 }, pairs, reference);
+
+        model.ZeroGradients();
+        var whole = trainer.AccumulateGradients([[0, 1, 2, 3, 4]]);
+        var gradWhole = TinyModels.Download(kernels, model.Gradients);
+        model.ZeroGradients();
+        var split = trainer.AccumulateGradients([[0, 1], [2], [3, 4]]);
+        var gradSplit = TinyModels.Download(kernels, model.Gradients);
+
+        Assert.Equal(whole.Loss, split.Loss, 1e-12);
+        Assert.Equal(whole.RewardsMargins, split.RewardsMargins, 1e-12);
+        Assert.Contains(gradWhole, g => Math.Abs(g) > 1e-6);
+        for (int i = 0; i < gradWhole.Length; i++) Assert.Equal(gradWhole[i], gradSplit[i], 1e-12);
+    }
+
+    [Fact]
+    public void ReadingLogProbsBetweenForwardAndBackwardLeavesTheGradientAlone()
+    {
+        using var kernels = new CpuKernels(DType.F64);
+        var config = TinyModels.Config();
+        using var model = TinyModels.Create(kernels, config, DType.F64);
+        var batch = TokenBatch.Pack(TinyModels.Sequences(config.VocabSize, 4, 6, 9));
+        var targets = batch.Tokens.Skip(1).Append(-1).ToArray();
+        var weights = targets.Select((t, i) => t < 0 ? 0.0 : 0.1 * (i % 5) - 0.2).ToArray();
+
+        model.ZeroGradients();
+        model.Forward(batch, training: true);
+        var logpBackward = new double[batch.Count];
+        model.Backward(targets, weights, logpBackward);
+        var direct = TinyModels.Download(kernels, model.Gradients);
+
+        model.ZeroGradients();
+        model.Forward(batch, training: true);
+        var logp = new double[batch.Count];
+        model.TokenLogProbs(targets, logp);
+        model.Backward(targets, weights, new double[batch.Count]);
+        var interleaved = TinyModels.Download(kernels, model.Gradients);
+
+        Assert.Equal(direct, interleaved);
+        for (int i = 0; i < logp.Length; i++)
+            if (weights[i] != 0) Assert.Equal(logpBackward[i], logp[i]);
+    }
+
+    [Fact]
+    public void ToyPreferencesRaiseMarginsAndAccuracy()
+    {
+        using var kernels = new CpuKernels(DType.F32);
+        var config = TinyModels.Config();
+        using var model = TinyModels.Create(kernels, config, DType.F32, std: 0.1);
+        // The chosen answer counts up, the rejected one down, from one of three starts: a preference
+        // that holds across prompts, so the held-out pairs (new prompts, seen answers) improve too.
+        var random = new Random(3);
+        var pairs = Enumerable.Range(0, 12).Select(i =>
+        {
+            int start = 3 + i % 3;
+            int[] prompt = [1, .. Enumerable.Range(0, 3).Select(_ => random.Next(3, config.VocabSize))];
+            return new PreferencePair(prompt, [start, start + 1, start + 2, 2], [start + 2, start + 1, start, 2]);
+        }).ToArray();
+        var options = new DpoOptions { Beta = 0.1, LearningRate = 3e-3, MinLearningRate = 3e-4, Epochs = 30, PairsPerStep = 16, HeldOutFraction = 0.2, Seed = 1 };
+        using var trainer = new DpoTrainer(model, options, pairs, ReferenceLogProbs.Compute(model, pairs, "test", 4096));
+        Assert.Equal(3, trainer.HeldOutPairs.Count);
+        var before = trainer.Evaluate(trainer.HeldOutPairs);
+
+        var log = new List<MetricsRecord>();
+        var summary = trainer.Run(log: log.Add);
+
+        var train = log.Where(r => r.Phase == "train").ToList();
+        Assert.Equal(30, train.Count);
+        Assert.Equal(30, summary.Steps);
+        Assert.All(new[] { "loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen", "logps/rejected", "grad_norm", "learning_rate", "epoch" },
+            name => Assert.True(train[0].Values.ContainsKey(name), name));
+        Assert.Equal(0, train[0].Values["rewards/margins"], 1e-6);
+        Assert.True(train[^1].Values["rewards/margins"] > 0.5, $"final train margin {train[^1].Values["rewards/margins"]}");
+        Assert.Equal(1.0, train[^1].Values["rewards/accuracies"]);
+        Assert.True(train[^1].Values["loss"] < 0.5 * Math.Log(2), $"final train loss {train[^1].Values["loss"]}");
+        var eval = Assert.Single(log, r => r.Phase == "eval");
+        Assert.True(eval.Values["eval_rewards/margins"] > before.RewardsMargins + 0.1, $"held-out margin {before.RewardsMargins} -> {eval.Values["eval_rewards/margins"]}");
+        Assert.Equal(1.0, eval.Values["eval_rewards/accuracies"]);
+    }
+
+    [Fact]
+    public void ReferenceArtifactIsReusedOnlyWhenItsKeysMatch()
+    {
+        using var kernels = new CpuKernels(DType.F64);
+        var config = TinyModels.Config();
+        using var model = TinyModels.Create(kernels, config, DType.F64);
+        using var dir = new ScratchFolder();
+        File.WriteAllText(dir.File("tokenizer.json"), "{\"a\": 1}");
+        string[] tokenizer = [dir.File("tokenizer.json")];
+        string path = dir.File("reference_logps.jsonl");
+        var pairs = RandomPairs(config.VocabSize, 4, seed: 6);
+
+        var first = ReferenceLogProbs.LoadOrCompute(path, model, pairs, tokenizer, 16);
+        Assert.False(first.FromFile);
+        Assert.True(File.Exists(path));
+        var again = ReferenceLogProbs.LoadOrCompute(path, model, pairs, tokenizer, 4096);
+        Assert.True(again.FromFile);
+        Assert.Equal(first.Chosen, again.Chosen);
+        Assert.Equal(first.Rejected, again.Rejected);
+        Assert.Equal(first.ModelKey, again.ModelKey);
+
+        // Other pairs, another tokenizer, other weights: each is a miss that recomputes and rewrites.
+        var otherPairs = RandomPairs(config.VocabSize, 4, seed: 7);
+        Assert.False(ReferenceLogProbs.LoadOrCompute(path, model, otherPairs, tokenizer, 4096).FromFile);
+        Assert.True(ReferenceLogProbs.LoadOrCompute(path, model, otherPairs, tokenizer, 4096).FromFile);
+        File.WriteAllText(dir.File("tokenizer.json"), "{\"a\": 2}");
+        Assert.False(ReferenceLogProbs.LoadOrCompute(path, model, otherPairs, tokenizer, 4096).FromFile);
+        var p = model.Parameters.Slice(model.Layout["model.norm.weight"].Offset, 1);
+        kernels.Upload(p, [1.5]);
+        var changed = ReferenceLogProbs.LoadOrCompute(path, model, pairs, tokenizer, 4096);
+        Assert.False(changed.FromFile);
+        Assert.NotEqual(first.ModelKey, changed.ModelKey);
+        Assert.NotEqual(first.Chosen, changed.Chosen);
+        Assert.True(ReferenceLogProbs.LoadOrCompute(path, model, pairs, tokenizer, 4096).FromFile);
+
+        // A file whose keys match but whose body is damaged is an error naming the line, not a silent recompute.
+        var lines = File.ReadAllLines(path);
+        lines[2] = lines[2].Replace("chosen_logp", "chosen_lgp");
+        File.WriteAllLines(path, lines);
+        var error = Assert.Throws<InvalidDataException>(() => ReferenceLogProbs.LoadOrCompute(path, model, pairs, tokenizer, 4096));
+        Assert.Contains(":3:", error.Message);
+    }
+
+    [Fact]
+    public void TheReferenceMustBelongToThePairs()
+    {
+        using var kernels = new CpuKernels(DType.F64);
+        var config = TinyModels.Config();
+        using var model = TinyModels.Create(kernels, config, DType.F64);
+        var pairs = RandomPairs(config.VocabSize, 4, seed: 6);
+        var reference = ReferenceLogProbs.Compute(model, RandomPairs(config.VocabSize, 4, seed: 8), "test", 4096);
+        Assert.Throws<ArgumentException>(() => new DpoTrainer(model, new DpoOptions(), pairs, reference));
+    }
+
+    [Fact]
+    public void ResumedRunEndsWithTheWeightsOfAnUninterruptedOne()
+    {
+        using var kernels = new CpuKernels(DType.F32);
+        var config = TinyModels.Config();
+        var pairs = RandomPairs(config.VocabSize, 10, seed: 4);
+        var options = new DpoOptions { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 2, Epochs = 3, PairsPerStep = 3, HeldOutFraction = 0.1, CheckpointEvery = 2, EvalEvery = 3, Seed = 5 };
+        using var dir = new ScratchFolder();
+
+        double[] Train(string? checkpoint, int stopAfter)
+        {
+            using var model = TinyModels.Create(kernels, config, DType.F32);
+            using var trainer = new DpoTrainer(model, options, pairs, ReferenceLogProbs.Compute(model, pairs, "test", 64));
+            using var cancel = new CancellationTokenSource();
+            try
+            {
+                trainer.Run(checkpoint, r => { if (r.Phase == "train" && r.Step == stopAfter) cancel.Cancel(); }, cancel.Token);
+            }
+            catch (OperationCanceledException) { }
+            return TinyModels.Download(kernels, model.Parameters);
+        }
+
+        var uninterrupted = Train(null, -1);
+        string path = dir.File("state.safetensors");
+        var killed = Train(path, 5);
+        Assert.NotEqual(uninterrupted, killed);
+        Assert.Equal(uninterrupted, Train(path, -1));
+    }
+
+    [Fact]
+    public void PairsRenderThroughTheChatTemplate()
+    {
+        using var dir = new ScratchFolder();
+        Text.TokenizerFixture.WriteTokenizerJson(dir, Text.TokenizerFixture.ChatMlSpecials, null, "<|endoftext|>");
+        var template = ChatTemplate.Create(TextTokenizer.Load(dir.Path), "chatml");
+        var pair = PreferencePair.Render(template, "hello", "world", "hello");
+        var chosen = template.Render("hello", "world");
+        Assert.Equal(chosen.Ids, pair.ChosenSequence);
+        Assert.Equal(template.Render("hello", "hello").Ids, pair.RejectedSequence);
+        Assert.Equal(template.StopIds[0], pair.ChosenIds[^1]);
+    }
+}
