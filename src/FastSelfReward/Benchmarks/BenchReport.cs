@@ -6,6 +6,8 @@ namespace FastSelfReward.Benchmarks;
 /// What `fsr bench` prints: the machine, the BLAS ceiling, and per config training and generation.
 /// CPU seconds (the process's, all threads) next to wall seconds show how much of the machine the
 /// run got: wall ≈ CPU / threads on an idle host, wall ≫ that when other work shares the cores.
+/// <c>*_per_cpu_second</c> × threads is then the throughput the run would have had with its cores to
+/// itself; spin-waits and cache misses caused by other work count as work, so it errs low.
 /// </summary>
 public sealed record BenchReport(
     string Backend,
@@ -52,6 +54,7 @@ public sealed record TrainingResult(
     double MinStepSeconds,
     double CpuSecondsPerStep,
     double TokensPerSecond,
+    double TokensPerCpuSecond,
     string FlopsFormula,
     double FlopsPerToken,
     double Gflops,
@@ -71,6 +74,7 @@ public sealed record GenerationResult(
     double MedianSeconds,
     double CpuSecondsPerRun,
     double TokensPerSecond,
+    double TokensPerCpuSecond,
     string FlopsFormula,
     double Gflops,
     IReadOnlyList<OpShare> Breakdown,

@@ -137,7 +137,7 @@ public static class BenchRunner
         double flopsPerToken = 6.0 * config.ParameterCount + 6.0 * config.NumHiddenLayers * settings.SeqLen * config.QueryDim;
         var (ops, gemms, accounted) = Breakdown(profiler, timed, seconds.Sum());
         return new TrainingResult(settings.Batch, settings.SeqLen, warmup, timed, Round(median, 4), Round(seconds.Min(), 4),
-            Round(cpuPerStep, 4), Round(tokens / median, 1), TrainFlopsFormula, flopsPerToken, Round(flopsPerToken * tokens / median / 1e9, 1),
+            Round(cpuPerStep, 4), Round(tokens / median, 1), Round(tokens / cpuPerStep, 1), TrainFlopsFormula, flopsPerToken, Round(flopsPerToken * tokens / median / 1e9, 1),
             Round(accounted, 4), ops, gemms);
     }
 
@@ -164,7 +164,7 @@ public static class BenchRunner
             flops += 2.0 * config.ParameterCount + 4.0 * config.NumHiddenLayers * (j + 1) * config.QueryDim;
         flops *= batch;
         var (ops, gemms, _) = Breakdown(profiler, timed, seconds.Sum());
-        return new GenerationResult(batch, newTokens, warmup, timed, Round(median, 4), Round(cpuPerRun, 4), Round(generated / median, 1),
+        return new GenerationResult(batch, newTokens, warmup, timed, Round(median, 4), Round(cpuPerRun, 4), Round(generated / median, 1), Round(generated / cpuPerRun, 1),
             GenerateFlopsFormula, Round(flops / median / 1e9, 1), ops, gemms);
     }
 
