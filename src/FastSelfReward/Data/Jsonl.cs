@@ -111,44 +111,48 @@ public static partial class Jsonl
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLineBytes);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        long lineNumber = 0;
+        // Room for a BOM and a CR, which Parse strips before its exact length check.
+        foreach (var (line, oversize) in Lines(stream, maxLineBytes + 4))
+        {
+            lineNumber++;
+            var (record, error) = Parse<T>(line.Span, lineNumber, oversize, maxLineBytes, path, options);
+            if (error is not null)
+            {
+                if (mode == JsonlErrorMode.Stop) throw new JsonlFormatException(error);
+                onSkipped?.Invoke(error);
+            }
+            else if (record is not null)
+            {
+                yield return record;
+            }
+        }
+    }
+
+    // Splits at '\n'. A line over the limit is never buffered whole: it comes back empty, flagged.
+    // Each line's memory is reused for the next, so the caller must be done with it before moving on.
+    private static IEnumerable<(ReadOnlyMemory<byte> Line, bool Oversize)> Lines(Stream stream, int limit)
+    {
         var line = new ArrayBufferWriter<byte>(1 << 12);
         byte[] chunk = new byte[1 << 16];
-        long lineNumber = 0;
         bool oversize = false;
         int read;
-        while (true)
+        while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
         {
-            read = stream.Read(chunk, 0, chunk.Length);
-            int start = 0;
-            while (start < read || (read == 0 && (line.WrittenCount > 0 || oversize)))
+            for (int start = 0; start < read;)
             {
-                int newline = read == 0 ? -1 : Array.IndexOf(chunk, (byte)'\n', start, read - start);
+                int newline = Array.IndexOf(chunk, (byte)'\n', start, read - start);
                 int end = newline < 0 ? read : newline;
-                if (!oversize)
-                {
-                    // Room for a BOM and a CR, which Parse strips before its exact length check.
-                    if (line.WrittenCount + (end - start) > maxLineBytes + 4) { oversize = true; line.ResetWrittenCount(); }
-                    else line.Write(chunk.AsSpan(start, end - start));
-                }
-                if (newline < 0 && read > 0) { start = read; break; }
-                lineNumber++;
-                var (record, error) = Parse<T>(line.WrittenSpan, lineNumber, oversize, maxLineBytes, path, options);
+                if (!oversize && line.WrittenCount + (end - start) > limit) { oversize = true; line.ResetWrittenCount(); }
+                if (!oversize) line.Write(chunk.AsSpan(start, end - start));
+                if (newline < 0) break;
+                start = end + 1;
+                yield return (line.WrittenMemory, oversize);
                 line.ResetWrittenCount();
                 oversize = false;
-                start = end + 1;
-                if (error is not null)
-                {
-                    if (mode == JsonlErrorMode.Stop) throw new JsonlFormatException(error);
-                    onSkipped?.Invoke(error);
-                }
-                else if (record is not null)
-                {
-                    yield return record;
-                }
-                if (read == 0) break;
             }
-            if (read == 0) yield break;
         }
+        if (line.WrittenCount > 0 || oversize) yield return (line.WrittenMemory, oversize);
     }
 
     // Returns (null, null) for a blank line.

@@ -3,7 +3,7 @@ using FastSelfReward.Generation;
 namespace FastSelfReward.Data;
 
 // The artifacts of a run, one JSON object per line. Properties map to snake_case names
-// (ScoreChosen -> score_chosen) through JsonlFormat's naming policy. Every non-nullable property
+// (ScoreChosen -> score_chosen) through Jsonl's naming policy. Every non-nullable property
 // is required on read: a missing or null field is a bad record, never a silent default.
 
 /// <summary>An instruction-following example: <c>{prompt, response}</c>.</summary>

@@ -88,10 +88,12 @@ public static class EftBuilder
     /// score is down-sampled to the cap by a seeded hash of each example, so the choice does not depend on
     /// input order. With a single distinct score and no explicit cap nothing is down-sampled.
     /// </summary>
-    /// <exception cref="ArgumentException">A set's judgment lists do not match its responses.</exception>
+    /// <exception cref="ArgumentException">A set's judgment lists do not match its responses, or the cap is negative.</exception>
     public static EftBuildResult FromModelJudgments(IEnumerable<EftJudgedSet> sets, EftBuildOptions? options = null)
     {
         options ??= new EftBuildOptions();
+        if (options.MostFrequentCap < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.MostFrequentCap, "the cap on the most frequent score must be ≥ 0");
         var dropped = NewCounts();
         var examples = new List<(JudgeExample Example, double Score)>();
         int count = 0, agreeing = 0;
@@ -158,7 +160,6 @@ public static class EftBuilder
         if (byFrequency.Count == 0) return examples;
         int? cap = options.MostFrequentCap ?? (byFrequency.Count > 1 ? byFrequency[1].Count : null);
         if (cap is not int limit || byFrequency[0].Count <= limit) return examples;
-        ArgumentOutOfRangeException.ThrowIfNegative(limit, nameof(options.MostFrequentCap));
         double frequent = byFrequency[0].Score;
         var survivors = examples.Where(e => e.Score == frequent)
             .OrderBy(e => StableHash.Of(e.Example.Prompt + "\u0000" + e.Example.Response, options.Seed))

@@ -17,7 +17,7 @@ public sealed class JudgeTemplate
     private const string DefaultText = """
         You are grading an AI assistant's answer to a user's request. The grade is additive: begin at 0 points and award one point for each of the five criteria below that the answer satisfies.
 
-        1. Relevance: the answer is on topic and offers some information related to the request, even if it is incomplete or partly off topic.
+        1. Relevance: the answer is relevant to the request and offers some related information, even if it is incomplete or partly off topic.
         2. Coverage: the answer deals with a substantial portion of the request, even if it stops short of resolving it.
         3. Usefulness: the answer handles the basic elements of the request in a way that helps the user, whatever its style or source.
         4. Assistant quality: the answer is written clearly from an AI assistant's point of view, takes on the request directly and completely, and is well organised, with at most small lapses in clarity, brevity or focus.

@@ -36,7 +36,7 @@ public sealed record PairBuildResult(IReadOnlyList<PairRecord> Pairs, PairStats 
 /// </summary>
 public static class PairBuilder
 {
-    /// <exception cref="ArgumentException">A judgment names a candidate twice or one the candidates file does not have.</exception>
+    /// <exception cref="ArgumentException">A judgment names a candidate twice or one the candidates file does not have, or a record's finish reasons do not match its candidates.</exception>
     public static PairBuildResult Build(IEnumerable<CandidatesRecord> candidates, IEnumerable<JudgmentRecord> judgments)
     {
         var means = new Dictionary<(string Id, int Candidate), double?>();
@@ -51,6 +51,8 @@ public static class PairBuilder
         foreach (CandidatesRecord record in candidates)
         {
             prompts++;
+            if (record.FinishReasons.Count != record.Candidates.Count)
+                throw new ArgumentException($"candidates '{record.Id}': {record.FinishReasons.Count} finish reasons for {record.Candidates.Count} candidates", nameof(candidates));
             int best = -1, worst = -1, scored = 0;
             double bestScore = double.NegativeInfinity, worstScore = double.PositiveInfinity;
             for (int i = 0; i < record.Candidates.Count; i++)

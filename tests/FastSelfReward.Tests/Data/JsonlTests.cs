@@ -159,6 +159,11 @@ public sealed class JsonlTests
         string longer = $$"""{"prompt":"{{new string('y', 300_000)}}","response":"r"}""";
         File.WriteAllText(path, huge + "\n" + longer);
         Assert.Equal([5000, 300_000], Jsonl.ReadAll<IftRecord>(path).Records.Select(r => r.Prompt.Length));
+        // An overlong line that spans several read chunks is skipped as one line.
+        File.WriteAllText(path, longer + "\n" + huge + "\n");
+        var spanning = Jsonl.ReadAll<IftRecord>(path, JsonlErrorMode.Skip, maxLineBytes: 100_000);
+        Assert.Equal(5000, Assert.Single(spanning.Records).Prompt.Length);
+        Assert.Equal(1, Assert.Single(spanning.Errors).Line);
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
         {
             using var kernels = new CpuKernels();
             var log = new StringWriter();
-            var pipeline = new DemoPipeline(DemoPreset.Test, folder, kernels, NullProgress.Instance, log);
+            var pipeline = new DemoPipeline(DemoPreset.Test, folder, kernels, new PlainProgress(TextWriter.Null), log);
             string runFolder = pipeline.Run();
             output.WriteLine(log.ToString());
 
@@ -40,14 +40,14 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
             // A rerun finds every stage done, verifies the hashes and changes nothing.
             var hashes = manifest.Stages.ToDictionary(s => s.Key, s => s.Value.Artifacts);
             var again = new StringWriter();
-            new DemoPipeline(DemoPreset.Test, folder, kernels, NullProgress.Instance, again).Run();
+            new DemoPipeline(DemoPreset.Test, folder, kernels, new PlainProgress(TextWriter.Null), again).Run();
             Assert.Contains("done, skipped", again.ToString());
             Assert.DoesNotContain("running", again.ToString());
             Assert.Equal(hashes.Keys, RunManifest.Open(runFolder).Stages.Keys);
 
             // A finished artifact changed on disk is an error, not silently different input.
             File.AppendAllText(Path.Combine(runFolder, "iter1", "pairs.jsonl"), "\n");
-            var error = Assert.Throws<InvalidDataException>(() => new DemoPipeline(DemoPreset.Test, folder, kernels, NullProgress.Instance, TextWriter.Null).Run());
+            var error = Assert.Throws<InvalidDataException>(() => new DemoPipeline(DemoPreset.Test, folder, kernels, new PlainProgress(TextWriter.Null), TextWriter.Null).Run());
             Assert.Contains("pairs.jsonl", error.Message);
         }
         finally
