@@ -17,8 +17,9 @@
 //   openblas-pthread OpenBLAS with its own pthread pool
 // The default order is by measurement (sgemm on the model's shapes, per core, DESIGN.md
 // "Numbers"): on Intel CPUs MKL 2020.4 is fastest (291-313 GFLOP/s on 2 cores against
-// OpenBLAS's 215-281); on AMD MKL takes its generic code path (49-74 GFLOP/s per Zen 5 core)
-// while OpenBLAS's SkylakeX kernels run 146-163, so OpenBLAS comes first there.
+// OpenBLAS's 215-281); on AMD MKL takes its generic code path (49-74 GFLOP/s per Zen 5 core,
+// thread CPU time) while OpenBLAS's SkylakeX kernels run 139-186 (Haswell kernels 78-87, our
+// own GEMM 40-74), so OpenBLAS comes first there.
 // FSR_BLAS=none|openblas-openmp|mkl|openblas-pthread (or a comma list) overrides the order; a
 // forced BLAS that fails to load leaves gemm.cpp's own GEMM. fsr_info says which one runs.
 #include "blas.h"
@@ -54,8 +55,8 @@ std::once_flag g_once;
 // OpenBLAS 0.3.21's SkylakeX kernels need AVX-512 F, CD, BW, DQ and VL; a CPU that has them
 // runs them whatever OpenBLAS thinks it is. OPENBLAS_CORETYPE set to an AVX-512 core is kept.
 // Set to an older core it is raised, because machines set it globally to dodge the Prescott
-// misdetection (the development VM exports Haswell) and that halves sgemm here (81-86 against
-// 146-163 GFLOP/s per core); fsr_info shows the value replaced. FSR_OPENBLAS_CORETYPE, when set,
+// misdetection (the development VM exports Haswell) and that halves sgemm here (78-87 against
+// 139-186 GFLOP/s per core); fsr_info shows the value replaced. FSR_OPENBLAS_CORETYPE, when set,
 // is used as it is.
 std::string g_core_note;
 
