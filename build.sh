@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # FastSelfReward's one entry point.
 #   ./build.sh            build the native library and the solution (Release)
-#   ./build.sh test       build, then run every test; prints "N passed, N failed"
+#   ./build.sh test       build, check the CUDA exports, then run every test; prints "N passed, N failed"
 #   ./build.sh demo [..]  build, then run the demo (arguments are passed on)
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$PWD
 command=${1:-build}
 [ $# -gt 0 ] && shift
+
+# NVRTC without a GPU comes from Debian's non-free component (DESIGN.md, "Verifying GPU code
+# without a GPU"); the CUDA kernel tests need it, the build does not.
+nvrtc_present() {
+  ldconfig -p 2>/dev/null | grep -qE 'libnvrtc\.so\.(13|12|11\.2) ' &&
+    ldconfig -p 2>/dev/null | grep -q 'libnvrtc-builtins\.so'
+}
 
 # The BLAS libfsr_native loads at run time (native/cpu/blas.cpp), by measurement: MKL on Intel
 # CPUs (Debian non-free), OpenBLAS built on OpenMP elsewhere. Without it the kernels still work,
@@ -18,23 +25,38 @@ blas_packages() {
   echo "${packages[@]}"
 }
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+# True when every package named is a BLAS one: the build goes on without them.
+only_blas() { local p; for p in $1; do [[ " $(blas_packages) " == *" $p "* ]] || return 1; done; }
 
-# Adds the non-free component (MKL) to the Debian sources entries that lack it; idempotent.
-enable_non_free() {
-  local sources=/etc/apt/sources.list.d/debian.sources
-  [ -f "$sources" ] || return 0
-  sed -i '/^Components:/{/ non-free\(\s\|$\)/!s/$/ non-free/}' "$sources"
-}
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 missing_packages() {
   local missing=()
   command -v cmake >/dev/null || missing+=(cmake)
   command -v g++ >/dev/null || missing+=(g++)
-  command -v dpkg-query >/dev/null || { echo "${missing[@]:-}"; return; }
-  local package
-  for package in $(blas_packages); do installed "$package" || missing+=("$package"); done
+  # cblas.h and OpenBLAS for the CUDA emulator's GEMM shim, linked at build time.
+  [ -f /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -f /usr/include/openblas/cblas.h ] \
+    || missing+=(libopenblas-dev)
+  if command -v dpkg-query >/dev/null; then
+    local package
+    for package in $(blas_packages); do installed "$package" || missing+=("$package"); done
+  fi
+  if [ "$command" = test ]; then
+    nvrtc_present || missing+=(libnvrtc11.2 libnvrtc-builtins11.8)
+    command -v nm >/dev/null || missing+=(binutils)
+  fi
   echo "${missing[@]:-}"
+}
+
+# Appends non-free to the Components of the Debian sources entries that lack it. Idempotent.
+enable_non_free() {
+  local sources=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$sources" ]; then
+    grep -qE '^Components:.*\bnon-free\b' "$sources" ||
+      sed -i -E '/^Components:/{/\bnon-free\b/!s/$/ non-free/}' "$sources"
+  elif [ -f /etc/apt/sources.list ]; then
+    sed -i -E '/^deb .*debian/{/\bnon-free\b/!s/$/ non-free/}' /etc/apt/sources.list
+  fi
 }
 
 ensure_dependencies() {
@@ -47,16 +69,19 @@ ensure_dependencies() {
   [ -z "$missing" ] && return 0
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "build.sh: installing Debian packages: $missing"
-    [[ " $missing " == *" libmkl-rt "* ]] && enable_non_free
+    case " $missing " in *" libnvrtc"* | *" libmkl-rt "*) enable_non_free ;; esac
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
-  elif [[ " $missing " == *" cmake "* || " $missing " == *" g++ "* ]]; then
-    echo "build.sh: missing Debian packages: $missing" >&2
-    echo "          install them with: sudo apt-get install $missing" >&2
-    exit 1
-  else
+  elif only_blas "$missing"; then
     echo "build.sh: no fast BLAS ($missing); GEMMs use libfsr_native's own, several times slower." >&2
     echo "          install it with: sudo apt-get install $missing" >&2
+  else
+    echo "build.sh: missing Debian packages: $missing" >&2
+    echo "          install them with: sudo apt-get install $missing" >&2
+    case " $missing " in *" libnvrtc"*)
+      echo "          (libnvrtc* are in Debian's non-free component: add non-free to the Components of your sources)" >&2 ;;
+    esac
+    exit 1
   fi
 }
 
@@ -68,6 +93,22 @@ build_native() {
 
 build_dotnet() {
   dotnet build FastSelfReward.sln -c Release -nologo -v:q -clp:ErrorsOnly
+}
+
+# Every CUDA entry point the C# interop binds must exist in Debian's driver, NVRTC and cuBLAS
+# packages (downloaded, not installed). Non-free must be known to apt for the download.
+check_cuda_exports() {
+  if ! apt-cache show libcuda1 >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+      enable_non_free
+      apt-get update -q >/dev/null
+    else
+      echo "build.sh: apt does not know Debian's non-free packages; add non-free to the Components of" >&2
+      echo "          your sources and run apt-get update (needed by scripts/check-cuda-exports.sh)" >&2
+      return 1
+    fi
+  fi
+  scripts/check-cuda-exports.sh
 }
 
 run_tests() {
@@ -93,7 +134,16 @@ run_tests() {
 
 case "$command" in
   build) ensure_dependencies; build_native; build_dotnet ;;
-  test) ensure_dependencies; build_native; build_dotnet; run_tests "$@" ;;
+  test)
+    ensure_dependencies; build_native; build_dotnet
+    exports_rc=0
+    check_cuda_exports || exports_rc=$?
+    # NVRTC is installed by now, so its tests must run, not skip.
+    tests_rc=0
+    FSR_REQUIRE_NVRTC=1 run_tests "$@" || tests_rc=$?
+    [ "$exports_rc" -eq 0 ] || echo "build.sh test: the CUDA export check failed (above)" >&2
+    [ "$exports_rc" -eq 0 ] && [ "$tests_rc" -eq 0 ]
+    ;;
   demo)
     ensure_dependencies; build_native; build_dotnet
     echo "build.sh demo: not yet: the demo arrives with the ground-truth world (issue 6)."

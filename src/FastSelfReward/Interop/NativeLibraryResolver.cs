@@ -24,6 +24,12 @@ internal static class NativeLibraryResolver
             LibraryCandidate.Probe(FsrNative.Library),
         ],
         [LibC.Library] = [LibraryCandidate.Probe("libc.so.6")],
+        [CudaEmu.Library] =
+        [
+            LibraryCandidate.InBaseDirectory("libfsr_cuda_emu.so"),
+            LibraryCandidate.FromEnvironment("FSR_CUDA_EMU_LIB"),
+            LibraryCandidate.Probe(CudaEmu.Library),
+        ],
         ["cuda"] = [LibraryCandidate.Probe("libcuda.so.1"), LibraryCandidate.Probe("libcuda.so")],
         ["nvrtc"] =
         [
