@@ -59,6 +59,7 @@ public sealed class ProfilingKernels(IKernels inner) : IKernels
     public void Download(Tensor source, Span<int> destination) { long t = Stopwatch.GetTimestamp(); inner.Download(source, destination); Record("Download", t); }
     public void Copy(Tensor destination, Tensor source) { long t = Stopwatch.GetTimestamp(); inner.Copy(destination, source); Record("Copy", t); }
     public void Zero(Tensor tensor) { long t = Stopwatch.GetTimestamp(); inner.Zero(tensor); Record("Zero", t); }
+    public void Cast(Tensor destination, Tensor source, long count) { long t = Stopwatch.GetTimestamp(); inner.Cast(destination, source, count); Record("Cast", t); }
 
     public void Gemm(bool transA, bool transB, long m, long n, long k, double alpha, Tensor a, long lda, Tensor b, long ldb, double beta, Tensor c, long ldc)
     {
