@@ -17,7 +17,7 @@ internal sealed class GenerationStages(RunContext run)
     {
         var c = run.Config.Prompts;
         var pool = Jsonl.ReadAll<IftRecord>(run.Config.Ift).Records.Select(r => r.Prompt).ToList();
-        var excluded = run.Config.ExcludePrompts is null ? [] : ReadPromptTexts(run.Config.ExcludePrompts);
+        var excluded = run.Config.ExcludePrompts is null ? [] : PromptFile.Read(run.Config.ExcludePrompts);
         var filter = new InstructionFilter(pool, excluded, new SelfInstructOptions
         {
             Shots = c.Shots, MinWords = c.MinWords, MaxWords = c.MaxWords, MaxRougeL = c.MaxRougeL,
@@ -204,18 +204,4 @@ internal sealed class GenerationStages(RunContext run)
     }
 
     private static long AttemptOf(string id) => long.Parse(id.AsSpan(id.LastIndexOf('-') + 1));
-
-    /// <summary>Prompts of an exclusion file: JSONL with a "prompt" field, or plain text one per line.</summary>
-    internal static List<string> ReadPromptTexts(string path)
-    {
-        var lines = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).ToList();
-        if (lines.Count == 0 || !lines[0].TrimStart().StartsWith('{')) return lines;
-        return lines.Select((line, i) =>
-        {
-            using var doc = System.Text.Json.JsonDocument.Parse(line);
-            return doc.RootElement.TryGetProperty("prompt", out var p) && p.ValueKind == System.Text.Json.JsonValueKind.String
-                ? p.GetString()!
-                : throw new InvalidDataException($"{path}:{i + 1}: prompt: expected a string field");
-        }).ToList();
-    }
 }
