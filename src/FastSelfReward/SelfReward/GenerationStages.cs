@@ -16,9 +16,9 @@ internal sealed class GenerationStages(RunContext run)
     public IReadOnlyList<string> WritePrompts(string stage, string modelName, string artifact, CancellationToken cancel)
     {
         var c = run.Config.Prompts;
-        var pool = Jsonl.ReadAll<IftRecord>(run.Config.Ift).Records.Select(r => r.Prompt).ToList();
-        var excluded = run.Config.ExcludePrompts is null ? [] : PromptFile.Read(run.Config.ExcludePrompts);
-        var filter = new InstructionFilter(pool, excluded, new SelfInstructOptions
+        // Evaluation prompts never serve as shots, or the model would be shown the test.
+        var pool = Jsonl.ReadAll<IftRecord>(run.Config.Ift).Records.Select(r => r.Prompt).Where(p => !run.Exclusion.Excludes(p)).ToList();
+        var filter = new InstructionFilter(pool, run.Exclusion.Prompts, new SelfInstructOptions
         {
             Shots = c.Shots, MinWords = c.MinWords, MaxWords = c.MaxWords, MaxRougeL = c.MaxRougeL,
         });
@@ -133,7 +133,7 @@ internal sealed class GenerationStages(RunContext run)
             foreach (var job in batch)
             {
                 var ids = run.Template.Render(run.Judge.Render(job.Record.Prompt, job.Record.Candidates[job.Candidate])).PromptIds;
-                fits.Add(ids.Count < model.Config.MaxPositionEmbeddings);
+                fits.Add(LeavesJudgeBudget(ids.Count, sampling, model.Config));
                 if (fits[^1]) requests.Add(new GenerationRequest((long)job.Prompt * n + job.Candidate, ids, k));
             }
             var outputs = run.Generate(generator, requests, sampling);
@@ -153,7 +153,7 @@ internal sealed class GenerationStages(RunContext run)
         }
         run.Progress.Finish();
         run.Log.WriteLine($"{stage}: {jobs.Count} answers judged {k}× (this session: {parsed} scores parsed, {failed} parse failures" +
-                          (tooLong > 0 ? $", {tooLong} judge prompts too long" : "") + ")");
+                          (tooLong > 0 ? $", {tooLong} answers not judged: their judge prompt leaves less than the judge's {sampling.MaxNewTokens} tokens in the context" : "") + ")");
         run.Record(stage, 0, [KeyValuePair.Create("judged", (double)jobs.Count), KeyValuePair.Create("parse_failures", (double)failed)]);
         return [artifact];
     }
@@ -174,23 +174,45 @@ internal sealed class GenerationStages(RunContext run)
             var sampling = run.Config.JudgeSampling.ToOptions(run.SeedOf("eft"));
             int k = run.Config.JudgeSamples;
             long stride = records.Count == 0 ? 1 : records.Max(r => r.Responses.Count);
+            int tooLong = 0;
             run.Progress.Start(jobs.Count, "eft");
             for (int start = done; start < jobs.Count; start += run.Config.GenerationBatch)
             {
                 cancel.ThrowIfCancellationRequested();
                 var batch = jobs.Skip(start).Take(run.Config.GenerationBatch).ToList();
-                var requests = batch.Select(j => new GenerationRequest(j.Prompt * stride + j.Candidate,
-                    FitContext(run.Template.Render(run.Judge.Render(records[j.Prompt].Prompt, records[j.Prompt].Responses[j.Candidate].Text)).PromptIds, model.Config), k)).ToList();
+                // A judge prompt is never cut to fit: one without room for the judge's budget gets no
+                // samples, so its set is dropped (as unparsed) by the EFT builder.
+                var prompts = batch.Select(j => run.Template.Render(run.Judge.Render(records[j.Prompt].Prompt, records[j.Prompt].Responses[j.Candidate].Text)).PromptIds).ToList();
+                var fits = prompts.Select(ids => LeavesJudgeBudget(ids.Count, sampling, model.Config)).ToList();
+                var requests = batch.Select((j, i) => (j, i)).Where(x => fits[x.i])
+                    .Select(x => new GenerationRequest(x.j.Prompt * stride + x.j.Candidate, prompts[x.i], k)).ToList();
                 var outputs = run.Generate(generator, requests, sampling);
-                appender.Append(batch.Select((j, i) => JudgeScore.Judge($"eft-{j.Prompt}", j.Candidate, outputs[i].Select(o => o.Text))));
+                int next = 0;
+                var judged = new List<JudgmentRecord>(batch.Count);
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    var texts = fits[i] ? outputs[next++].Select(o => o.Text) : [];
+                    if (!fits[i]) tooLong++;
+                    judged.Add(JudgeScore.Judge($"eft-{batch[i].Prompt}", batch[i].Candidate, texts));
+                }
+                appender.Append(judged);
                 run.Progress.Report(new Reporting.ProgressUpdate(start + batch.Count));
             }
             run.Progress.Finish();
+            if (tooLong > 0)
+                run.Log.WriteLine($"eft: {tooLong} responses not judged: their judge prompt leaves less than the judge's {sampling.MaxNewTokens} tokens in the context");
         }
         var judgments = Jsonl.ReadAll<JudgmentRecord>(artifact).Records.ToDictionary(j => (j.Id, j.Candidate));
         return records.Select((r, p) => new EftJudgedSet(r,
             r.Responses.Select((_, c) => (IReadOnlyList<string>)judgments[($"eft-{p}", c)].Samples.Select(s => s.Text).ToList()).ToList())).ToList();
     }
+
+    /// <summary>
+    /// True when a judge prompt leaves the judge its whole token budget (justification and score line)
+    /// in the context; a judgment cut off by the context would lose its score line.
+    /// </summary>
+    internal static bool LeavesJudgeBudget(int promptTokens, SamplingOptions sampling, LlamaConfig config) =>
+        promptTokens + sampling.MaxNewTokens <= config.MaxPositionEmbeddings;
 
     /// <summary>A plain completion prompt (no chat template), with BOS when the tokenizer has one.</summary>
     private int[] CompletionIds(string text, LlamaConfig config) =>

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using FastSelfReward.Compute;
+using FastSelfReward.Data;
+using FastSelfReward.Generation;
 using FastSelfReward.Demo;
 using FastSelfReward.Reporting;
 using FastSelfReward.SelfReward;
@@ -80,12 +82,6 @@ public sealed class ResumeFixture : IDisposable
 /// </summary>
 public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper output) : IClassFixture<ResumeFixture>
 {
-    private static readonly string[] IterationArtifacts =
-    [
-        "iter1/prompts.jsonl", "iter1/candidates.jsonl", "iter1/judgments.jsonl", "iter1/pairs.jsonl",
-        "iter1/reference_logps.jsonl", "models/m2/config.json", "models/m2/model.safetensors",
-    ];
-
     [Fact]
     public void GenerationStagesKilledMidwayResumeToTheSameArtifacts()
     {
@@ -107,7 +103,13 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         Assert.True(resumed.ExitCode == 0, resumed.Error);
         Assert.Contains("iter1/prompts: done, skipped", resumed.Error);
 
-        foreach (string artifact in IterationArtifacts)
+        // Every file of the iteration (prompts, candidates, judgments, pairs, reference log-probs when DPO ran) and M2.
+        string[] IterationFiles(string run) =>
+            [.. new[] { "iter1", "models/m2" }.SelectMany(d => Directory.GetFiles(Path.Combine(run, d))).Select(f => Path.GetRelativePath(run, f)).Order()];
+        var artifacts = IterationFiles(uninterrupted);
+        Assert.Contains("iter1/judgments.jsonl", artifacts);
+        Assert.Equal(artifacts, IterationFiles(killed));
+        foreach (string artifact in artifacts)
             Assert.True(File.ReadAllBytes(Path.Combine(uninterrupted, artifact)).SequenceEqual(File.ReadAllBytes(Path.Combine(killed, artifact))),
                 $"{artifact} differs from the uninterrupted run's");
         Assert.True(RunManifest.Open(killed).IsDone("iter1/dpo"));
@@ -144,6 +146,55 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         Assert.Contains(Path.Combine(run, "run.json"), result.Error);
         Assert.Contains("seed", result.Error);
         Assert.False(File.Exists(Path.Combine(run, "manifest.json")), "nothing may run under a disagreeing configuration");
+    }
+
+    [Fact]
+    public void AJudgePromptThatLeavesLessThanTheJudgesBudgetIsNotJudged()
+    {
+        string folder = fixture.CopyOfPrefix("budget");
+        var config = fixture.Config with { JudgeSampling = fixture.Config.JudgeSampling with { MaxTokens = 160 } };
+        var log = new StringWriter();
+        using var kernels = new CpuKernels();
+        using (var run = new RunContext(folder, config, kernels, new PlainProgress(TextWriter.Null), log))
+        {
+            const string prompt = "Describe the weather.";
+            int JudgeTokens(string answer) => run.Template.Render(run.Judge.Render(prompt, answer)).PromptIds.Count;
+            string longAnswer = string.Concat(Enumerable.Repeat("It is sunny and warm today. ", 12));
+            Assert.InRange(JudgeTokens("It is sunny."), 1, 320 - 160);
+            // Fits the context of 320 tokens, but not with the judge's 160 on top: the old check judged it and lost the score line.
+            Assert.InRange(JudgeTokens(longAnswer), 320 - 160 + 1, 319);
+            Jsonl.WriteAll(Path.Combine(folder, "iter1", "prompts.jsonl"), [new PromptRecord("iter1-0", prompt, "test")]);
+            Jsonl.WriteAll(Path.Combine(folder, "iter1", "candidates.jsonl"),
+                [new CandidatesRecord("iter1-0", prompt, ["It is sunny.", longAnswer], [FinishReason.Stop, FinishReason.Stop])]);
+            run.Manifest.MarkDone("iter1/prompts", folder, ["iter1/prompts.jsonl"]);
+            run.Manifest.MarkDone("iter1/candidates", folder, ["iter1/candidates.jsonl"]);
+            new SelfRewardingRun(run).RunStage("iter1/judgments");
+        }
+        var judgments = Jsonl.ReadAll<JudgmentRecord>(Path.Combine(folder, "iter1", "judgments.jsonl")).Records;
+        Assert.Equal([0, 1], judgments.Select(j => j.Candidate));
+        Assert.Equal(config.JudgeSamples, judgments[0].Samples.Count);
+        Assert.Empty(judgments[1].Samples);
+        Assert.Null(judgments[1].Mean);
+        Assert.Contains("1 answers not judged", log.ToString());
+    }
+
+    [Fact]
+    public void EvaluationPromptsAreKeptOutOfTheJudgeTrainingSet()
+    {
+        string folder = fixture.CopyOfPrefix("exclusion");
+        File.Delete(Path.Combine(folder, "manifest.json"));
+        RunManifest.Open(folder).MarkDone("sft", folder, ["models/sft/config.json", "models/sft/model.safetensors"]);
+        string excluded = Jsonl.ReadAll<EftRecord>(fixture.Config.Eft).Records[0].Prompt;
+        string file = Path.Combine(folder, "held_out.txt");
+        File.WriteAllText(file, excluded.ToUpperInvariant() + "\n");
+        var log = new StringWriter();
+        using var kernels = new CpuKernels();
+        using (var run = new RunContext(folder, fixture.Config with { ExcludePrompts = file }, kernels, new PlainProgress(TextWriter.Null), log))
+            new SelfRewardingRun(run).RunStage("eft");
+        Assert.Contains("ranked sets dropped: their prompt is an evaluation prompt", log.ToString());
+        var examples = Jsonl.ReadAll<JudgeExample>(Path.Combine(folder, "eft", "judge_train.jsonl")).Records;
+        Assert.NotEmpty(examples);
+        Assert.DoesNotContain(examples, e => e.Prompt.Contains(excluded, StringComparison.Ordinal));
     }
 
     /// <summary>Starts `fsr iterate` (or the given verb) on <paramref name="run"/> and kills the process tree once <paramref name="condition"/> holds.</summary>
