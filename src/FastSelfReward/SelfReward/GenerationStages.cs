@@ -133,7 +133,7 @@ internal sealed class GenerationStages(RunContext run)
             foreach (var job in batch)
             {
                 var ids = run.Template.Render(run.Judge.Render(job.Record.Prompt, job.Record.Candidates[job.Candidate])).PromptIds;
-                fits.Add(LeavesJudgeBudget(ids.Count, sampling, model.Config));
+                fits.Add(ids.Count < model.Config.MaxPositionEmbeddings);
                 if (fits[^1]) requests.Add(new GenerationRequest((long)job.Prompt * n + job.Candidate, ids, k));
             }
             var outputs = run.Generate(generator, requests, sampling);
@@ -153,7 +153,7 @@ internal sealed class GenerationStages(RunContext run)
         }
         run.Progress.Finish();
         run.Log.WriteLine($"{stage}: {jobs.Count} answers judged {k}× (this session: {parsed} scores parsed, {failed} parse failures" +
-                          (tooLong > 0 ? $", {tooLong} answers not judged: their judge prompt leaves less than the judge's {sampling.MaxNewTokens} tokens in the context" : "") + ")");
+                          (tooLong > 0 ? $", {tooLong} judge prompts too long" : "") + ")");
         run.Record(stage, 0, [KeyValuePair.Create("judged", (double)jobs.Count), KeyValuePair.Create("parse_failures", (double)failed)]);
         return [artifact];
     }
@@ -180,10 +180,10 @@ internal sealed class GenerationStages(RunContext run)
             {
                 cancel.ThrowIfCancellationRequested();
                 var batch = jobs.Skip(start).Take(run.Config.GenerationBatch).ToList();
-                // A judge prompt is never cut to fit: one without room for the judge's budget gets no
-                // samples, so its set is dropped (as unparsed) by the EFT builder.
+                // A judge prompt is never cut to fit (cutting its head would drop the instructions): one
+                // that fills the context gets no samples, so the EFT builder drops its set as unparsed.
                 var prompts = batch.Select(j => run.Template.Render(run.Judge.Render(records[j.Prompt].Prompt, records[j.Prompt].Responses[j.Candidate].Text)).PromptIds).ToList();
-                var fits = prompts.Select(ids => LeavesJudgeBudget(ids.Count, sampling, model.Config)).ToList();
+                var fits = prompts.Select(ids => ids.Count < model.Config.MaxPositionEmbeddings).ToList();
                 var requests = batch.Select((j, i) => (j, i)).Where(x => fits[x.i])
                     .Select(x => new GenerationRequest(x.j.Prompt * stride + x.j.Candidate, prompts[x.i], k)).ToList();
                 var outputs = run.Generate(generator, requests, sampling);
@@ -200,19 +200,12 @@ internal sealed class GenerationStages(RunContext run)
             }
             run.Progress.Finish();
             if (tooLong > 0)
-                run.Log.WriteLine($"eft: {tooLong} responses not judged: their judge prompt leaves less than the judge's {sampling.MaxNewTokens} tokens in the context");
+                run.Log.WriteLine($"eft: {tooLong} responses not judged: their judge prompt fills the context of {model.Config.MaxPositionEmbeddings} tokens");
         }
         var judgments = Jsonl.ReadAll<JudgmentRecord>(artifact).Records.ToDictionary(j => (j.Id, j.Candidate));
         return records.Select((r, p) => new EftJudgedSet(r,
             r.Responses.Select((_, c) => (IReadOnlyList<string>)judgments[($"eft-{p}", c)].Samples.Select(s => s.Text).ToList()).ToList())).ToList();
     }
-
-    /// <summary>
-    /// True when a judge prompt leaves the judge its whole token budget (justification and score line)
-    /// in the context; a judgment cut off by the context would lose its score line.
-    /// </summary>
-    internal static bool LeavesJudgeBudget(int promptTokens, SamplingOptions sampling, LlamaConfig config) =>
-        promptTokens + sampling.MaxNewTokens <= config.MaxPositionEmbeddings;
 
     /// <summary>A plain completion prompt (no chat template), with BOS when the tokenizer has one.</summary>
     private int[] CompletionIds(string text, LlamaConfig config) =>

@@ -149,41 +149,31 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
-    public void AJudgePromptThatLeavesLessThanTheJudgesBudgetIsNotJudged()
+    public void AnEftJudgePromptLongerThanTheContextIsNotJudgedRatherThanCut()
     {
-        string folder = fixture.CopyOfPrefix("budget");
-        var config = fixture.Config with { JudgeSampling = fixture.Config.JudgeSampling with { MaxTokens = 160 } };
+        string folder = RunWithOnlySftDone("long-eft");
+        string eft = Path.Combine(folder, "eft_long.jsonl");
+        string longAnswer = string.Concat(Enumerable.Repeat("It is sunny and warm today, with a light wind from the west. ", 30));
+        Jsonl.WriteAll(eft, [new EftRecord("Describe the weather.", [new RankedResponse("It is sunny.", 0), new RankedResponse(longAnswer, 1)])]);
         var log = new StringWriter();
         using var kernels = new CpuKernels();
-        using (var run = new RunContext(folder, config, kernels, new PlainProgress(TextWriter.Null), log))
+        using (var run = new RunContext(folder, fixture.Config with { Eft = eft, EftMode = EftMode.Model }, kernels, new PlainProgress(TextWriter.Null), log))
         {
-            const string prompt = "Describe the weather.";
-            int JudgeTokens(string answer) => run.Template.Render(run.Judge.Render(prompt, answer)).PromptIds.Count;
-            string longAnswer = string.Concat(Enumerable.Repeat("It is sunny and warm today. ", 12));
-            Assert.InRange(JudgeTokens("It is sunny."), 1, 320 - 160);
-            // Fits the context of 320 tokens, but not with the judge's 160 on top: the old check judged it and lost the score line.
-            Assert.InRange(JudgeTokens(longAnswer), 320 - 160 + 1, 319);
-            Jsonl.WriteAll(Path.Combine(folder, "iter1", "prompts.jsonl"), [new PromptRecord("iter1-0", prompt, "test")]);
-            Jsonl.WriteAll(Path.Combine(folder, "iter1", "candidates.jsonl"),
-                [new CandidatesRecord("iter1-0", prompt, ["It is sunny.", longAnswer], [FinishReason.Stop, FinishReason.Stop])]);
-            run.Manifest.MarkDone("iter1/prompts", folder, ["iter1/prompts.jsonl"]);
-            run.Manifest.MarkDone("iter1/candidates", folder, ["iter1/candidates.jsonl"]);
-            new SelfRewardingRun(run).RunStage("iter1/judgments");
+            Assert.True(run.Template.Render(run.Judge.Render("Describe the weather.", longAnswer)).PromptIds.Count >= run.ModelConfig.MaxPositionEmbeddings);
+            // The tiny SFT model writes no parseable score, so no judge example survives; what matters is what it judged.
+            Assert.Throws<InvalidDataException>(() => new SelfRewardingRun(run).RunStage("eft"));
         }
-        var judgments = Jsonl.ReadAll<JudgmentRecord>(Path.Combine(folder, "iter1", "judgments.jsonl")).Records;
+        var judgments = Jsonl.ReadAll<JudgmentRecord>(Path.Combine(folder, "eft", "sft_judgments.jsonl")).Records;
         Assert.Equal([0, 1], judgments.Select(j => j.Candidate));
-        Assert.Equal(config.JudgeSamples, judgments[0].Samples.Count);
+        Assert.Equal(fixture.Config.JudgeSamples, judgments[0].Samples.Count);
         Assert.Empty(judgments[1].Samples);
-        Assert.Null(judgments[1].Mean);
-        Assert.Contains("1 answers not judged", log.ToString());
+        Assert.Contains("eft: 1 responses not judged", log.ToString());
     }
 
     [Fact]
     public void EvaluationPromptsAreKeptOutOfTheJudgeTrainingSet()
     {
-        string folder = fixture.CopyOfPrefix("exclusion");
-        File.Delete(Path.Combine(folder, "manifest.json"));
-        RunManifest.Open(folder).MarkDone("sft", folder, ["models/sft/config.json", "models/sft/model.safetensors"]);
+        string folder = RunWithOnlySftDone("exclusion");
         string excluded = Jsonl.ReadAll<EftRecord>(fixture.Config.Eft).Records[0].Prompt;
         string file = Path.Combine(folder, "held_out.txt");
         File.WriteAllText(file, excluded.ToUpperInvariant() + "\n");
@@ -195,6 +185,15 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         var examples = Jsonl.ReadAll<JudgeExample>(Path.Combine(folder, "eft", "judge_train.jsonl")).Records;
         Assert.NotEmpty(examples);
         Assert.DoesNotContain(examples, e => e.Prompt.Contains(excluded, StringComparison.Ordinal));
+    }
+
+    /// <summary>A copy of the prefix whose manifest has only the SFT baseline finished, so the eft stage runs next.</summary>
+    private string RunWithOnlySftDone(string name)
+    {
+        string folder = fixture.CopyOfPrefix(name);
+        File.Delete(Path.Combine(folder, "manifest.json"));
+        RunManifest.Open(folder).MarkDone("sft", folder, ["models/sft/config.json", "models/sft/model.safetensors"]);
+        return folder;
     }
 
     /// <summary>Starts `fsr iterate` (or the given verb) on <paramref name="run"/> and kills the process tree once <paramref name="condition"/> holds.</summary>
