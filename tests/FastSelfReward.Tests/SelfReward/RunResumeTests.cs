@@ -132,6 +132,37 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public void DpoKilledBetweenCheckpointsResumesToTheSameWeights()
+    {
+        // Hand-made pairs (an IFT answer preferred to another prompt's answer) stand in for the
+        // iteration's generation stages, which the tiny model's judgments rarely turn into pairs.
+        var ift = Jsonl.ReadAll<IftRecord>(fixture.Config.Ift).Records;
+        var pairs = ift.Take(40).Select((r, i) => new PairRecord(r.Prompt, r.Response, ift[(i + 1) % 40].Response, 5, 1)).ToList();
+        string WithPairs(string name)
+        {
+            string folder = fixture.CopyOfPrefix(name);
+            Jsonl.WriteAll(Path.Combine(folder, "iter1", "pairs.jsonl"), pairs);
+            var manifest = RunManifest.Open(folder);
+            foreach (string stage in new[] { "iter1/prompts", "iter1/candidates", "iter1/judgments" }) manifest.MarkDone(stage, folder, []);
+            manifest.MarkDone("iter1/pairs", folder, ["iter1/pairs.jsonl"]);
+            return folder;
+        }
+        string whole = WithPairs("dpo-whole");
+        var uninterrupted = CliRunner.Run("dpo", "--run", whole);
+        Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Error);
+
+        string killed = WithPairs("dpo-killed");
+        KillWhen(killed, () => File.Exists(Path.Combine(killed, "train", "m2", "state.safetensors")), "dpo");
+        Assert.False(RunManifest.Open(killed).IsDone("iter1/dpo"), "dpo finished before the kill; make it longer");
+        var resumed = Fsr("dpo", "--run", killed);
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        Assert.Contains("iter1/dpo: resumed from step", resumed.Error);
+        foreach (string file in new[] { "models/m2/model.safetensors", "iter1/reference_logps.jsonl" })
+            Assert.True(File.ReadAllBytes(Path.Combine(whole, file)).SequenceEqual(File.ReadAllBytes(Path.Combine(killed, file))),
+                $"{file} differs from the uninterrupted run's");
+    }
+
+    [Fact]
     public void AConfigThatDisagreesWithTheRunsIsAnError()
     {
         string run = Path.Combine(fixture.Folder, "mismatch");
