@@ -90,9 +90,10 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         Assert.True(whole.ExitCode == 0, whole.Error);
 
         string killed = fixture.CopyOfPrefix("killed");
-        // Killed once while writing candidates and once while judging them, each after at least one
-        // batch is on disk; then a rerun finishes the run.
-        foreach (string stage in new[] { "iter1/candidates", "iter1/judgments" })
+        // Killed while writing prompts (the filter's state and the attempt counter must be restored),
+        // while writing candidates and while judging them, each after at least one batch is on disk;
+        // then a rerun finishes the run.
+        foreach (string stage in new[] { "iter1/prompts", "iter1/candidates", "iter1/judgments" })
         {
             KillWhen(killed, () => CompleteLines(Path.Combine(killed, stage + ".jsonl")) >= 1);
             var manifest = RunManifest.Open(killed);
@@ -101,7 +102,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         }
         var resumed = Fsr("iterate", "--run", killed);
         Assert.True(resumed.ExitCode == 0, resumed.Error);
-        Assert.Contains("iter1/prompts: done, skipped", resumed.Error);
+        Assert.Contains("iter1/candidates: done, skipped", resumed.Error);
 
         // Every file of the iteration (prompts, candidates, judgments, pairs, reference log-probs when DPO ran) and M2.
         string[] IterationFiles(string run) =>
