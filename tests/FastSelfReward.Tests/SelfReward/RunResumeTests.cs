@@ -34,7 +34,7 @@ public sealed class ResumeFixture : IDisposable
         {
             BaseModel = pipeline.BaseModelFolder, Ift = files.Ift, Eft = files.EftTrain, ExcludePrompts = files.EvalPrompts,
             JudgeTemplate = pipeline.JudgeTemplateFile, GenerationBatch = 1, Candidates = 4,
-            Prompts = test.Prompts with { Count = 16, MaxAttemptsPerPrompt = 8, Sampling = test.Prompts.Sampling with { MaxTokens = 64 } },
+            Prompts = test.Prompts with { Count = 24, MaxAttemptsPerPrompt = 8, Sampling = test.Prompts.Sampling with { MaxTokens = 64 } },
             CandidateSampling = test.CandidateSampling with { MaxTokens = 48 },
             Sft = test.Sft with { Epochs = 2, ExamplesPerStep = 8, CheckpointEvery = 2 },
         };
@@ -76,10 +76,15 @@ public sealed class ResumeFixture : IDisposable
     }
 }
 
+/// <summary>Runs alone: a stage must outlast the poll that kills it, so no other test shares the cores meanwhile.</summary>
+[CollectionDefinition(nameof(RunResumeTests), DisableParallelization = true)]
+public sealed class RunResumeCollection;
+
 /// <summary>
 /// A run killed mid-stage (the `fsr` process, killed from outside) resumes with a rerun and ends with
 /// the artifacts, byte for byte, and the weights an uninterrupted run writes.
 /// </summary>
+[Collection(nameof(RunResumeTests))]
 public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper output) : IClassFixture<ResumeFixture>
 {
     [Fact]
@@ -241,7 +246,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         {
             if (process.HasExited) Assert.Fail($"fsr {args[0]} exited ({process.ExitCode}) before the kill: {stderr.Result}");
             if (deadline.Elapsed > TimeSpan.FromMinutes(5)) { process.Kill(entireProcessTree: true); Assert.Fail("the kill condition never held"); }
-            Thread.Sleep(5);
+            Thread.Sleep(1);
         }
         process.Kill(entireProcessTree: true);
         process.WaitForExit();
