@@ -16,12 +16,31 @@ nvrtc_present() {
     ldconfig -p 2>/dev/null | grep -q 'libnvrtc-builtins\.so'
 }
 
+# The BLAS libfsr_native loads at run time (native/cpu/blas.cpp), by measurement: MKL on Intel
+# CPUs (Debian non-free), OpenBLAS built on OpenMP elsewhere. Without it the kernels still work,
+# on their own, slower GEMM.
+blas_packages() {
+  local packages=(libopenblas0-openmp)
+  grep -q GenuineIntel /proc/cpuinfo 2>/dev/null && packages+=(libmkl-rt)
+  echo "${packages[@]}"
+}
+
+# True when every package named is a BLAS one: the build goes on without them.
+only_blas() { local p; for p in $1; do [[ " $(blas_packages) " == *" $p "* ]] || return 1; done; }
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
 missing_packages() {
   local missing=()
   command -v cmake >/dev/null || missing+=(cmake)
   command -v g++ >/dev/null || missing+=(g++)
+  # cblas.h and OpenBLAS for the CUDA emulator's GEMM shim, linked at build time.
   [ -f /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -f /usr/include/openblas/cblas.h ] \
     || missing+=(libopenblas-dev)
+  if command -v dpkg-query >/dev/null; then
+    local package
+    for package in $(blas_packages); do installed "$package" || missing+=("$package"); done
+  fi
   if [ "$command" = test ]; then
     nvrtc_present || missing+=(libnvrtc11.2 libnvrtc-builtins11.8)
     command -v nm >/dev/null || missing+=(binutils)
@@ -50,9 +69,12 @@ ensure_dependencies() {
   [ -z "$missing" ] && return 0
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "build.sh: installing Debian packages: $missing"
-    case " $missing " in *" libnvrtc"*) enable_non_free ;; esac
+    case " $missing " in *" libnvrtc"* | *" libmkl-rt "*) enable_non_free ;; esac
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
+  elif only_blas "$missing"; then
+    echo "build.sh: no fast BLAS ($missing); GEMMs use libfsr_native's own, several times slower." >&2
+    echo "          install it with: sudo apt-get install $missing" >&2
   else
     echo "build.sh: missing Debian packages: $missing" >&2
     echo "          install them with: sudo apt-get install $missing" >&2

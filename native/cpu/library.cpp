@@ -1,24 +1,17 @@
 // library.cpp: what the library reports about itself (fsr_info) and the thread count every
 // kernel uses (fsr_set_num_threads / fsr_get_num_threads, see parallel.h).
 //
-// fsr_info names the BLAS and, for OpenBLAS, the core it picked at run time: OpenBLAS can
-// mistake a recent CPU for an old one and run GEMMs ~8x slower (DESIGN.md, "Numbers"), and
-// this line is where a benchmark shows it. The CPU features are those the binary was
+// fsr_info names the BLAS blas.cpp loaded and the core it runs: OpenBLAS can mistake a recent
+// CPU for an old one and run GEMMs ~8x slower (DESIGN.md, "Numbers"), and this line is where a
+// benchmark shows it. The CPU features are those the binary was
 // compiled for (-march), which is what decides whether the kernels vectorize.
+#include "blas.h"
 #include "common.h"
 #include "parallel.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <string>
-
-#ifdef FSR_BLAS_OPENBLAS
-#include <cblas.h>
-#endif
-
-#ifndef FSR_BLAS_NAME
-#define FSR_BLAS_NAME "unknown"
-#endif
 
 std::atomic<int32_t> fsr_thread_setting{0};
 
@@ -55,10 +48,7 @@ static std::string cpu_features() {
 }
 
 extern "C" int64_t fsr_info(char* buf, int64_t capacity) {
-    std::string blas = FSR_BLAS_NAME;
-#ifdef FSR_BLAS_OPENBLAS
-    blas += std::string(" (") + openblas_get_config() + ", core " + openblas_get_corename() + ")";
-#endif
+    std::string blas = fsr_blas_description();
     // snprintf, not std::to_string: the latter exports a libstdc++ symbol from this library.
     char threads[16];
     std::snprintf(threads, sizeof threads, "%d", fsr_threads());
@@ -77,9 +67,8 @@ extern "C" void fsr_set_num_threads(int32_t threads) {
     // Kernels of this library pass the count explicitly; this also covers OpenMP regions
     // started from the calling thread that do not (BLAS built with OpenMP, other files).
     if (threads > 0) omp_set_num_threads(threads);
-#ifdef FSR_BLAS_OPENBLAS
-    openblas_set_num_threads(fsr_threads());
-#endif
+    const FsrBlas& blas = fsr_blas();
+    if (blas.set_threads != nullptr) blas.set_threads(fsr_threads());
 }
 
 extern "C" int32_t fsr_get_num_threads(void) { return fsr_threads(); }

@@ -13,7 +13,19 @@ internal static unsafe partial class FsrNative
     /// <summary>Logical library name, resolved by <see cref="NativeLibraryResolver"/>.</summary>
     public const string Library = "fsr_native";
 
-    static FsrNative() => NativeLibraryResolver.Register();
+    static FsrNative()
+    {
+        NativeLibraryResolver.Register();
+        // libgomp reads its wait policy once, when libfsr_native pulls it in, so it is set before
+        // the first call. By default an idle OpenMP thread spins ~300k iterations before sleeping;
+        // on a shared machine those spins take the cores from the thread the team is waiting for.
+        // Measured with `fsr bench --short` on the loaded 2-core VM: 2-7x the training and
+        // generation throughput with 10k spins (sleeping at once, OMP_WAIT_POLICY=passive, was as good
+        // under load but pays a wake-up per parallel region when idle); OMP_WAIT_POLICY or GOMP_SPINCOUNT, when
+        // set, win.
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null && Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is null)
+            LibC.SetDefault("GOMP_SPINCOUNT", "10000");
+    }
 
     // ---- library
     [LibraryImport(Library)] public static partial long fsr_info(byte* buf, long capacity);

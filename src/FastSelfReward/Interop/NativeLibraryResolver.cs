@@ -23,6 +23,7 @@ internal static class NativeLibraryResolver
             LibraryCandidate.FromEnvironment("FSR_NATIVE_LIB"),
             LibraryCandidate.Probe(FsrNative.Library),
         ],
+        [LibC.Library] = [LibraryCandidate.Probe("libc.so.6")],
         [CudaEmu.Library] =
         [
             LibraryCandidate.InBaseDirectory("libfsr_cuda_emu.so"),

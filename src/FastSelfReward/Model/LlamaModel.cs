@@ -158,9 +158,17 @@ public sealed class LlamaModel : IDisposable
         foreach (int row in rows)
             if ((uint)row >= (uint)_rows) throw new ArgumentOutOfRangeException(nameof(rows), $"row {row} is outside the last forward's {_rows} rows");
         int r = rows.Length, c = Config.HiddenSize, v = Config.VocabSize;
-        var index = _rowIndex.Put(rows);
-        var selected = _selected.Get((long)r * c);
-        GatherRows(selected, index, _activations!.Final, r);
+        // A decoding step asks for all of its rows in order: the final activations are already the
+        // selection, and the gather would only copy them.
+        bool leading = true;
+        for (int i = 0; i < r && leading; i++) leading = rows[i] == i;
+        Tensor selected;
+        if (leading) selected = _activations!.Final.Slice(0, (long)r * c);
+        else
+        {
+            selected = _selected.Get((long)r * c);
+            GatherRows(selected, _rowIndex.Put(rows), _activations!.Final, r);
+        }
         var logits = _logits.Get((long)r * v);
         Kernels.Gemm(false, true, r, v, c, 1, selected, c, HeadWeight, c, 0, logits, v);
         return logits;

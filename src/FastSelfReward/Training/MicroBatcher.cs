@@ -15,12 +15,18 @@ public static class MicroBatcher
         var order = Enumerable.Range(0, examples.Count).ToArray();
         new Random(unchecked(seed * 1_000_003 + epoch)).Shuffle(order);
 
+        var microBatches = Pack(order.Select(i => examples[i]), microBatchTokens);
+        return microBatches.Chunk(accumulation).Select(step => step.ToList()).ToList();
+    }
+
+    /// <summary>Greedy packing in order: a micro-batch closes when the next example would pass the token budget.</summary>
+    public static List<List<LmExample>> Pack(IEnumerable<LmExample> examples, int microBatchTokens)
+    {
         var microBatches = new List<List<LmExample>>();
         var current = new List<LmExample>();
         int tokens = 0;
-        foreach (int index in order)
+        foreach (var example in examples)
         {
-            var example = examples[index];
             if (current.Count > 0 && tokens + example.Tokens.Length > microBatchTokens)
             {
                 microBatches.Add(current);
@@ -31,7 +37,6 @@ public static class MicroBatcher
             tokens += example.Tokens.Length;
         }
         if (current.Count > 0) microBatches.Add(current);
-
-        return microBatches.Chunk(accumulation).Select(step => step.ToList()).ToList();
+        return microBatches;
     }
 }

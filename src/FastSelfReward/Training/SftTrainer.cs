@@ -101,7 +101,7 @@ public sealed class SftTrainer : IDisposable
         }
         var stepOrder = steps.ToArray();
         random.Shuffle(stepOrder);
-        return stepOrder.Select(s => MicroBatches(s, options.MicroBatchTokens)).ToList();
+        return stepOrder.Select(s => MicroBatcher.Pack(s, options.MicroBatchTokens)).ToList();
     }
 
     /// <summary>
@@ -112,7 +112,7 @@ public sealed class SftTrainer : IDisposable
     {
         double sum = 0;
         long tokens = 0;
-        foreach (var microBatch in MicroBatches(_eval, Options.MicroBatchTokens))
+        foreach (var microBatch in MicroBatcher.Pack(_eval, Options.MicroBatchTokens))
         {
             var batch = TokenBatch.Pack(microBatch.Select(e => (IReadOnlyList<int>)e.Tokens).ToArray());
             var targets = microBatch.SelectMany(Targets).ToArray();
@@ -159,27 +159,6 @@ public sealed class SftTrainer : IDisposable
     {
         if (_plan is not { } plan || plan.Epoch != epoch) _plan = plan = (epoch, PlanEpoch(_train, Options, epoch));
         return plan.Steps;
-    }
-
-    /// <summary>Greedy packing in order: a micro-batch closes when the next example would pass the budget.</summary>
-    private static List<List<LmExample>> MicroBatches(IEnumerable<LmExample> examples, int budget)
-    {
-        var result = new List<List<LmExample>>();
-        var current = new List<LmExample>();
-        int tokens = 0;
-        foreach (var example in examples)
-        {
-            if (current.Count > 0 && tokens + example.Tokens.Length > budget)
-            {
-                result.Add(current);
-                current = [];
-                tokens = 0;
-            }
-            current.Add(example);
-            tokens += example.Tokens.Length;
-        }
-        if (current.Count > 0) result.Add(current);
-        return result;
     }
 
     /// <summary>targets[i] = the token row i predicts when it counts in the loss, else -1.</summary>

@@ -44,4 +44,37 @@ internal static class TinyModels
         kernels.Download(tensor, values);
         return values;
     }
+
+    /// <summary>
+    /// Compares an analytic gradient of the whole model with central differences of <paramref name="loss"/>
+    /// at three coordinates of every tensor (first, middle, last), and requires every tensor's gradient
+    /// to carry signal, or the comparison would prove little. Returns the number of coordinates checked.
+    /// </summary>
+    public static int AssertGradientMatchesFiniteDifferences(LlamaModel model, double[] analytic, Func<double> loss,
+        double h = 1e-5, double tolerance = 1e-5)
+    {
+        var kernels = model.Kernels;
+        int checkedCount = 0;
+        foreach (var entry in model.Layout.Entries)
+        {
+            foreach (long index in new[] { 0, entry.Count / 2 + 1, entry.Count - 1 }.Distinct())
+            {
+                var p = model.Parameters.Slice(entry.Offset + index, 1);
+                var original = new double[1];
+                kernels.Download(p, original);
+                kernels.Upload(p, [original[0] + h]);
+                double plus = loss();
+                kernels.Upload(p, [original[0] - h]);
+                double minus = loss();
+                kernels.Upload(p, original);
+                double numeric = (plus - minus) / (2 * h);
+                double exact = analytic[entry.Offset + index];
+                double error = Math.Abs(numeric - exact) / Math.Max(1e-4, Math.Abs(numeric) + Math.Abs(exact));
+                Assert.True(error < tolerance, $"{entry.Name}[{index}]: analytic {exact:G10}, numeric {numeric:G10}");
+                checkedCount++;
+            }
+            Assert.True(analytic.Skip((int)entry.Offset).Take((int)entry.Count).Any(g => Math.Abs(g) > 1e-8), $"{entry.Name} has an all-zero gradient");
+        }
+        return checkedCount;
+    }
 }
