@@ -21,7 +21,7 @@ public static class Program
     [
         typeof(InfoOptions), typeof(TrainLmOptions), typeof(GenerateOptions), typeof(BenchOptions),
         typeof(IterateOptions), typeof(SftStageOptions), typeof(EftStageOptions), typeof(PromptsStageOptions), typeof(SampleStageOptions),
-        typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions),
+        typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions), typeof(EvalOptions), typeof(DataOptions),
     ];
 
     public static int Main(string[] args) => Run(args, VerbContext.FromConsole());

@@ -27,15 +27,18 @@ public abstract class RunOptions : CommonOptions
             config = RunConfig.Load(Config);
             if (File.Exists(stored))
             {
-                var existing = RunConfig.Load(stored);
-                if (existing.ToJson() != config.ToJson())
-                    throw new InvalidOperationException($"{Config} differs from {stored}, which this run was started with; " +
+                var differences = RunConfig.Load(stored).DifferencesFrom(config);
+                if (differences.Count > 0)
+                    throw new InvalidOperationException($"{Path.GetFullPath(Config)} differs from {stored}, which this run was started with, " +
+                                                        $"in {string.Join(", ", differences)}; " +
                                                         "use a new --run folder, or omit --config to continue the run as it was started");
             }
             else
             {
                 Directory.CreateDirectory(folder);
-                File.WriteAllText(stored, config.ToJson());
+                // Written whole under a temporary name, so a kill never leaves a torn run.json behind.
+                File.WriteAllText(stored + ".tmp", config.ToJson());
+                File.Move(stored + ".tmp", stored);
             }
         }
         else if (File.Exists(stored)) config = RunConfig.Load(stored);

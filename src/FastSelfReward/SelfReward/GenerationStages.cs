@@ -16,9 +16,9 @@ internal sealed class GenerationStages(RunContext run)
     public IReadOnlyList<string> WritePrompts(string stage, string modelName, string artifact, CancellationToken cancel)
     {
         var c = run.Config.Prompts;
-        var pool = Jsonl.ReadAll<IftRecord>(run.Config.Ift).Records.Select(r => r.Prompt).ToList();
-        var excluded = run.Config.ExcludePrompts is null ? [] : ReadPromptTexts(run.Config.ExcludePrompts);
-        var filter = new InstructionFilter(pool, excluded, new SelfInstructOptions
+        // Evaluation prompts never serve as shots, or the model would be shown the test.
+        var pool = Jsonl.ReadAll<IftRecord>(run.Config.Ift).Records.Select(r => r.Prompt).Where(p => !run.Exclusion.Excludes(p)).ToList();
+        var filter = new InstructionFilter(pool, run.Exclusion.Prompts, new SelfInstructOptions
         {
             Shots = c.Shots, MinWords = c.MinWords, MaxWords = c.MaxWords, MaxRougeL = c.MaxRougeL,
         });
@@ -174,18 +174,33 @@ internal sealed class GenerationStages(RunContext run)
             var sampling = run.Config.JudgeSampling.ToOptions(run.SeedOf("eft"));
             int k = run.Config.JudgeSamples;
             long stride = records.Count == 0 ? 1 : records.Max(r => r.Responses.Count);
+            int tooLong = 0;
             run.Progress.Start(jobs.Count, "eft");
             for (int start = done; start < jobs.Count; start += run.Config.GenerationBatch)
             {
                 cancel.ThrowIfCancellationRequested();
                 var batch = jobs.Skip(start).Take(run.Config.GenerationBatch).ToList();
-                var requests = batch.Select(j => new GenerationRequest(j.Prompt * stride + j.Candidate,
-                    FitContext(run.Template.Render(run.Judge.Render(records[j.Prompt].Prompt, records[j.Prompt].Responses[j.Candidate].Text)).PromptIds, model.Config), k)).ToList();
+                // A judge prompt is never cut to fit (cutting its head would drop the instructions): one
+                // that fills the context gets no samples, so the EFT builder drops its set as unparsed.
+                var prompts = batch.Select(j => run.Template.Render(run.Judge.Render(records[j.Prompt].Prompt, records[j.Prompt].Responses[j.Candidate].Text)).PromptIds).ToList();
+                var fits = prompts.Select(ids => ids.Count < model.Config.MaxPositionEmbeddings).ToList();
+                var requests = batch.Select((j, i) => (j, i)).Where(x => fits[x.i])
+                    .Select(x => new GenerationRequest(x.j.Prompt * stride + x.j.Candidate, prompts[x.i], k)).ToList();
                 var outputs = run.Generate(generator, requests, sampling);
-                appender.Append(batch.Select((j, i) => JudgeScore.Judge($"eft-{j.Prompt}", j.Candidate, outputs[i].Select(o => o.Text))));
+                int next = 0;
+                var judged = new List<JudgmentRecord>(batch.Count);
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    var texts = fits[i] ? outputs[next++].Select(o => o.Text) : [];
+                    if (!fits[i]) tooLong++;
+                    judged.Add(JudgeScore.Judge($"eft-{batch[i].Prompt}", batch[i].Candidate, texts));
+                }
+                appender.Append(judged);
                 run.Progress.Report(new Reporting.ProgressUpdate(start + batch.Count));
             }
             run.Progress.Finish();
+            if (tooLong > 0)
+                run.Log.WriteLine($"eft: {tooLong} responses not judged: their judge prompt fills the context of {model.Config.MaxPositionEmbeddings} tokens");
         }
         var judgments = Jsonl.ReadAll<JudgmentRecord>(artifact).Records.ToDictionary(j => (j.Id, j.Candidate));
         return records.Select((r, p) => new EftJudgedSet(r,
@@ -204,18 +219,4 @@ internal sealed class GenerationStages(RunContext run)
     }
 
     private static long AttemptOf(string id) => long.Parse(id.AsSpan(id.LastIndexOf('-') + 1));
-
-    /// <summary>Prompts of an exclusion file: JSONL with a "prompt" field, or plain text one per line.</summary>
-    internal static List<string> ReadPromptTexts(string path)
-    {
-        var lines = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).ToList();
-        if (lines.Count == 0 || !lines[0].TrimStart().StartsWith('{')) return lines;
-        return lines.Select((line, i) =>
-        {
-            using var doc = System.Text.Json.JsonDocument.Parse(line);
-            return doc.RootElement.TryGetProperty("prompt", out var p) && p.ValueKind == System.Text.Json.JsonValueKind.String
-                ? p.GetString()!
-                : throw new InvalidDataException($"{path}:{i + 1}: prompt: expected a string field");
-        }).ToList();
-    }
 }

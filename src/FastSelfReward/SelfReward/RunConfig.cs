@@ -138,6 +138,24 @@ public sealed record RunConfig
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>The run.json field paths (such as <c>sft.epochs</c>) whose values differ between this configuration and <paramref name="other"/>.</summary>
+    public IReadOnlyList<string> DifferencesFrom(RunConfig other)
+    {
+        var differences = new List<string>();
+        Compare(JsonSerializer.SerializeToNode(this, Json), JsonSerializer.SerializeToNode(other, Json), "");
+        return differences;
+
+        void Compare(System.Text.Json.Nodes.JsonNode? a, System.Text.Json.Nodes.JsonNode? b, string path)
+        {
+            if (a is System.Text.Json.Nodes.JsonObject x && b is System.Text.Json.Nodes.JsonObject y)
+            {
+                foreach (string key in x.Select(p => p.Key).Union(y.Select(p => p.Key)))
+                    Compare(x[key], y[key], path.Length == 0 ? key : $"{path}.{key}");
+            }
+            else if (!System.Text.Json.Nodes.JsonNode.DeepEquals(a, b)) differences.Add(path);
+        }
+    }
+
     /// <summary>Paths made absolute against <paramref name="directory"/>, so run.json stays valid from any working directory.</summary>
     public RunConfig Resolve(string directory)
     {

@@ -29,6 +29,7 @@ public sealed class RunContext : IDisposable
         Template = ChatTemplate.Create(Tokenizer, config.Template == "auto" ? null : config.Template);
         Judge = config.JudgeTemplate is null ? JudgeTemplate.Default : JudgeTemplate.Load(config.JudgeTemplate);
         ModelConfig = LlamaConfigJson.Read(Path.Combine(config.BaseModel, "config.json"));
+        Exclusion = new PromptExclusion(config.ExcludePrompts is null ? [] : PromptFile.Read(config.ExcludePrompts), config.Prompts.MaxRougeL);
         Metrics = MetricsLog.Open(Path.Combine(Directory, "metrics.jsonl"));
         _tokenizerFiles = System.IO.Directory.GetFiles(config.BaseModel)
             .Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal) && !f.EndsWith(".safetensors.index.json", StringComparison.Ordinal)
@@ -45,6 +46,9 @@ public sealed class RunContext : IDisposable
     public JudgeTemplate Judge { get; }
     public Model.LlamaConfig ModelConfig { get; }
     public IProgressSink Progress { get; }
+
+    /// <summary>The evaluation prompts (exclude_prompts): kept out of the IFT and EFT data, the self-instruct shots and the generated prompts.</summary>
+    public PromptExclusion Exclusion { get; }
     public MetricsLog Metrics { get; }
     public TextWriter Log { get; }
 

@@ -135,8 +135,9 @@ public sealed record SelfInstructOptions
 public sealed class InstructionFilter
 {
     private readonly SelfInstructOptions _options;
-    private readonly HashSet<string> _excluded, _known;
-    private readonly RougeLIndex _excludedIndex = new(), _knownIndex = new();
+    private readonly HashSet<string> _known;
+    private readonly PromptExclusion _excluded;
+    private readonly RougeLIndex _knownIndex = new();
     private readonly List<string> _accepted = [];
     private readonly Dictionary<InstructionVerdict, int> _counts = Enum.GetValues<InstructionVerdict>().ToDictionary(v => v, _ => 0);
 
@@ -144,9 +145,8 @@ public sealed class InstructionFilter
     {
         _options = options ?? new SelfInstructOptions();
         _known = new HashSet<string>(StringComparer.Ordinal);
-        _excluded = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string p in pool) { _known.Add(Normalize(p)); _knownIndex.Add(p); }
-        foreach (string e in excluded) { _excluded.Add(Normalize(e)); _excludedIndex.Add(e); }
+        _excluded = new PromptExclusion(excluded, _options.MaxRougeL);
+        foreach (string p in pool) { _known.Add(PromptExclusion.Normalize(p)); _knownIndex.Add(p); }
     }
 
     /// <summary>How many generations got each verdict.</summary>
@@ -163,7 +163,7 @@ public sealed class InstructionFilter
         _counts[verdict]++;
         if (verdict != InstructionVerdict.Accepted) return (verdict, null);
         _accepted.Add(instruction!);
-        _known.Add(Normalize(instruction!));
+        _known.Add(PromptExclusion.Normalize(instruction!));
         _knownIndex.Add(instruction!);
         return (verdict, instruction);
     }
@@ -171,15 +171,12 @@ public sealed class InstructionFilter
     private InstructionVerdict Check(string instruction)
     {
         int words = RougeL.Words(instruction).Count;
-        string key = Normalize(instruction);
+        string key = PromptExclusion.Normalize(instruction);
         if (words < _options.MinWords) return InstructionVerdict.TooShort;
         if (words > _options.MaxWords) return InstructionVerdict.TooLong;
-        if (_excluded.Contains(key)) return InstructionVerdict.Excluded;
-        if (_excludedIndex.ContainsNear(instruction, _options.MaxRougeL)) return InstructionVerdict.NearExcluded;
+        if (_excluded.Check(instruction) is InstructionVerdict excluded) return excluded;
         if (_known.Contains(key)) return InstructionVerdict.Duplicate;
         if (_knownIndex.ContainsNear(instruction, _options.MaxRougeL)) return InstructionVerdict.NearDuplicate;
         return InstructionVerdict.Accepted;
     }
-
-    private static string Normalize(string text) => string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToLowerInvariant();
 }

@@ -94,7 +94,8 @@ public sealed class SelfRewardingRun(RunContext run)
     /// <summary>SFT from M0 on IFT (the SFT baseline), or on IFT ∪ judge examples (M1).</summary>
     private IReadOnlyList<string> TrainSft(string stage, string output, bool withJudgeExamples, CancellationToken cancel)
     {
-        var pairs = Jsonl.ReadAll<IftRecord>(run.Config.Ift).Records.Select(r => (r.Prompt, r.Response)).ToList();
+        var pairs = WithoutEvaluationPrompts(stage, "IFT examples", Jsonl.ReadAll<IftRecord>(run.Config.Ift).Records, r => r.Prompt)
+            .Select(r => (r.Prompt, r.Response)).ToList();
         if (withJudgeExamples)
             pairs.AddRange(Jsonl.ReadAll<JudgeExample>(run.PathOf(Path.Combine("eft", "judge_train.jsonl"))).Records.Select(r => (r.Prompt, r.Response)));
         int context = run.ModelConfig.MaxPositionEmbeddings, tooLong = 0;
@@ -126,7 +127,7 @@ public sealed class SelfRewardingRun(RunContext run)
     /// <summary>The judge training set: gold judgments from the EFT file, or the SFT baseline's, filtered by rank agreement.</summary>
     private IReadOnlyList<string> BuildEft(CancellationToken cancel)
     {
-        var records = Jsonl.ReadAll<EftRecord>(run.Config.Eft).Records;
+        var records = WithoutEvaluationPrompts("eft", "ranked sets", Jsonl.ReadAll<EftRecord>(run.Config.Eft).Records, r => r.Prompt);
         var options = new EftBuildOptions
         {
             Template = run.Judge, Seed = run.SeedOf("eft"),
@@ -146,6 +147,16 @@ public sealed class SelfRewardingRun(RunContext run)
             KeyValuePair.Create("agreeing_sets", (double)s.AgreeingSets)]);
         if (result.Examples.Count == 0) throw new InvalidDataException("eft: no judge examples survived; check the EFT data and the judge template");
         return [artifact];
+    }
+
+    /// <summary>The records whose prompt is not an evaluation prompt (exact or ROUGE-L); the dropped ones are counted in the log.</summary>
+    private List<T> WithoutEvaluationPrompts<T>(string stage, string what, IEnumerable<T> records, Func<T, string> prompt)
+    {
+        var all = records.ToList();
+        var kept = all.Where(r => !run.Exclusion.Excludes(prompt(r))).ToList();
+        if (kept.Count < all.Count)
+            run.Log.WriteLine($"{stage}: {all.Count - kept.Count} {what} dropped: their prompt is an evaluation prompt (exact or ROUGE-L ≥ {run.Config.Prompts.MaxRougeL})");
+        return kept;
     }
 
     private IReadOnlyList<string> WritePairs(string stage, string folder)

@@ -1,0 +1,119 @@
+using System.Text.Json;
+using FastSelfReward.Checkpoints;
+using FastSelfReward.Compute;
+using FastSelfReward.Data;
+using FastSelfReward.Tests.Checkpoints;
+using FastSelfReward.Tests.TestSupport;
+using FastSelfReward.Tests.Text;
+
+namespace FastSelfReward.Tests.Cli;
+
+/// <summary>`fsr eval` and `fsr data` in-process, over a random tiny model whose context holds the judge prompts.</summary>
+public sealed class EvalAndDataVerbTests : IDisposable
+{
+    private readonly ScratchFolder _scratch = new();
+    private readonly string _model;
+
+    public EvalAndDataVerbTests()
+    {
+        var folder = new ScratchFolder();
+        _model = folder.Path;
+        TokenizerFixture.WriteTokenizerJson(folder, TokenizerFixture.Llama2Specials, bos: "<s>", eos: "</s>");
+        using var kernels = new CpuKernels();
+        using var model = TinyModels.Create(kernels, TinyModels.Config(vocab: 112, maxPositions: 1536) with { BosTokenId = 110, EosTokenIds = [111] }, DType.F32);
+        ModelCheckpoint.Save(model, _model);
+    }
+
+    public void Dispose()
+    {
+        _scratch.Dispose();
+        Directory.Delete(_model, recursive: true);
+    }
+
+    private static JsonElement LastJson(string output) =>
+        JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement.Clone();
+
+    [Fact]
+    public void HeadToHeadCountsEveryPromptAndWritesBothJudgments()
+    {
+        File.WriteAllLines(_scratch.File("prompts.txt"), ["hello", "what is up", "or not"]);
+        var result = CliRunner.Run("eval", "head-to-head", "--model-a", _model, "--model-b", _model, "--judge", _model,
+            "--prompts", _scratch.File("prompts.txt"), "--max-tokens", "4", "--judge-max-tokens", "4", "--out", _scratch.File("h2h.jsonl"));
+        Assert.True(result.ExitCode == 0, result.Error);
+        var summary = LastJson(result.Out);
+        int total = new[] { "wins", "ties", "losses", "invalid" }.Sum(k => summary.GetProperty(k).GetInt32());
+        Assert.Equal(3, total);
+        var items = File.ReadAllLines(_scratch.File("h2h.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+        Assert.Equal(["hello", "what is up", "or not"], items.Select(i => i.GetProperty("prompt").GetString()));
+        // Greedy answers of one model to itself: A's and B's answers are the same text.
+        Assert.All(items, i => Assert.Equal(i.GetProperty("answer_a").GetString(), i.GetProperty("answer_b").GetString()));
+        Assert.All(items, i => Assert.True(i.TryGetProperty("judgment_b_first", out _)));
+    }
+
+    [Fact]
+    public void RewardModelPrintsThePapersTableAndJson()
+    {
+        Jsonl.WriteAll(_scratch.File("eft.jsonl"), new[]
+        {
+            new EftRecord("Name a colour.", [new RankedResponse("Blue.", 0), new RankedResponse("Dog.", 1)]),
+            new EftRecord("Say hi.", [new RankedResponse("Hi!", 0), new RankedResponse("Bye.", 1), new RankedResponse("...", 2)]),
+        });
+        var result = CliRunner.Run("eval", "reward-model", "--model", _model, "--eft", _scratch.File("eft.jsonl"),
+            "--samples", "2", "--judge-max-tokens", "4");
+        Assert.True(result.ExitCode == 0, result.Error);
+        foreach (string row in new[] { "Pairwise acc.", "5-best %", "Exact Match %", "Spearman corr.", "Kendall τ corr." })
+            Assert.Contains(row, result.Out);
+        var json = LastJson(result.Out);
+        // A random model writes no score line in four tokens: every judgment is a counted parse failure, no metric a number.
+        Assert.Equal(10, json.GetProperty("parse_failures").GetInt32());
+        Assert.Equal(5, json.GetProperty("unscored_responses").GetInt32());
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("pairwise_accuracy").ValueKind);
+    }
+
+    [Fact]
+    public void AlpacaEvalExportIsAJsonArrayOfInstructionOutputGenerator()
+    {
+        File.WriteAllLines(_scratch.File("prompts.jsonl"), ["{\"prompt\": \"hello\", \"dataset\": \"x\"}", "{\"prompt\": \"or not\"}"]);
+        var result = CliRunner.Run("data", "alpacaeval", "--model", _model, "--prompts", _scratch.File("prompts.jsonl"),
+            "--out", _scratch.File("outputs.json"), "--generator", "tiny", "--max-tokens", "4");
+        Assert.True(result.ExitCode == 0, result.Error);
+        var array = JsonDocument.Parse(File.ReadAllText(_scratch.File("outputs.json"))).RootElement;
+        Assert.Equal(JsonValueKind.Array, array.ValueKind);
+        Assert.Equal(["hello", "or not"], array.EnumerateArray().Select(e => e.GetProperty("instruction").GetString()));
+        Assert.All(array.EnumerateArray(), e =>
+        {
+            Assert.Equal("tiny", e.GetProperty("generator").GetString());
+            Assert.Equal(JsonValueKind.String, e.GetProperty("output").ValueKind);
+        });
+    }
+
+    [Fact]
+    public void OasstWritesTheSplitsAndTheEvalPrompts()
+    {
+        File.WriteAllLines(_scratch.File("t.trees.jsonl"),
+        [
+            """{"message_tree_id":"t1","prompt":{"text":"What is 2+2?","role":"prompter","lang":"en","replies":[{"text":"4","role":"assistant","lang":"en","rank":0},{"text":"5","role":"assistant","lang":"en","rank":1}]}}""",
+            """{"message_tree_id":"t2","prompt":{"text":"Hallo?","role":"prompter","lang":"de","replies":[]}}""",
+        ]);
+        string output = _scratch.File("oasst");
+        var result = CliRunner.Run("data", "oasst", "--trees", _scratch.File("t.trees.jsonl"), "--lang", "en", "--out", output, "--eval-fraction", "1");
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Contains("2 trees", result.Out);
+        Assert.Contains("1 in another language", result.Out);
+        Assert.Equal([("What is 2+2?", "4")], Jsonl.ReadAll<IftRecord>(Path.Combine(output, "ift_eval.jsonl")).Records.Select(r => (r.Prompt, r.Response)));
+        Assert.Single(Jsonl.ReadAll<EftRecord>(Path.Combine(output, "eft_eval.jsonl")).Records);
+        Assert.Empty(Jsonl.ReadAll<IftRecord>(Path.Combine(output, "ift_train.jsonl")).Records);
+        Assert.Equal(["What is 2+2?"], PromptFile.Read(Path.Combine(output, "eval_prompts.jsonl")));
+    }
+
+    [Theory]
+    [InlineData("eval", "nonsense")]
+    [InlineData("data", "oasst", "--out", "x")]
+    [InlineData("eval", "head-to-head", "--model-a", "a")]
+    public void MissingOrUnknownArgumentsAreUsageErrors(params string[] args)
+    {
+        var result = CliRunner.Run(args);
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith($"fsr {args[0]}:", result.Error);
+    }
+}

@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using FastSelfReward.Compute;
+using FastSelfReward.Data;
+using FastSelfReward.Generation;
+using FastSelfReward.Demo;
+using FastSelfReward.Reporting;
+using FastSelfReward.SelfReward;
+using FastSelfReward.Tests.Cli;
+using Xunit.Abstractions;
+
+namespace FastSelfReward.Tests.SelfReward;
+
+/// <summary>
+/// The demo's data, tokenizer and M0 (made once for the class), a run configuration over them whose
+/// stages are long enough to be killed part-way, and a run folder in which SFT, EFT and M1 have
+/// finished, copied by each test that needs that prefix.
+/// </summary>
+public sealed class ResumeFixture : IDisposable
+{
+    public ResumeFixture()
+    {
+        Folder = Path.Combine(Path.GetTempPath(), "fsr-resume-" + Guid.NewGuid().ToString("N"));
+        using var kernels = new CpuKernels();
+        var pipeline = new DemoPipeline(DemoPreset.Test, Folder, kernels, new PlainProgress(TextWriter.Null), TextWriter.Null);
+        var files = pipeline.WriteData();
+        pipeline.TrainTokenizer(files);
+        pipeline.PretrainBaseModel(files, CancellationToken.None);
+        File.WriteAllText(pipeline.JudgeTemplateFile, DemoPipeline.JudgeTemplateText);
+        var test = DemoPreset.Test.Run;
+        // One prompt per batch and more prompts and candidates than the end-to-end test, so the
+        // generation stages append many batches over some seconds; more, smaller SFT steps with
+        // frequent checkpoints, so a kill lands between checkpoints rather than after the stage.
+        Config = test with
+        {
+            BaseModel = pipeline.BaseModelFolder, Ift = files.Ift, Eft = files.EftTrain, ExcludePrompts = files.EvalPrompts,
+            JudgeTemplate = pipeline.JudgeTemplateFile, GenerationBatch = 1, Candidates = 4,
+            Prompts = test.Prompts with { Count = 24, MaxAttemptsPerPrompt = 8, Sampling = test.Prompts.Sampling with { MaxTokens = 64 } },
+            CandidateSampling = test.CandidateSampling with { MaxTokens = 48 },
+            Sft = test.Sft with { Epochs = 2, ExamplesPerStep = 8, CheckpointEvery = 2 },
+        };
+        ConfigFile = Path.Combine(Folder, "run.json");
+        File.WriteAllText(ConfigFile, Config.ToJson());
+
+        Prefix = Path.Combine(Folder, "prefix");
+        foreach (string[] verb in new[] { new[] { "sft" }, ["eft"], ["sft", "--m1"] })
+        {
+            var result = CliRunner.Run([.. verb, "--run", Prefix, "--config", ConfigFile]);
+            if (result.ExitCode != 0) throw new InvalidOperationException($"fsr {string.Join(' ', verb)}: {result.Error}");
+        }
+    }
+
+    public string Folder { get; }
+    public RunConfig Config { get; }
+    public string ConfigFile { get; }
+
+    /// <summary>A run folder with sft, eft and m1 done.</summary>
+    public string Prefix { get; }
+
+    /// <summary>A copy of <see cref="Prefix"/> under a new name.</summary>
+    public string CopyOfPrefix(string name)
+    {
+        string target = Path.Combine(Folder, name);
+        foreach (string file in Directory.GetFiles(Prefix, "*", SearchOption.AllDirectories))
+        {
+            string destination = Path.Combine(target, Path.GetRelativePath(Prefix, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            File.Copy(file, destination);
+        }
+        return target;
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Folder, recursive: true); }
+        catch (IOException) { }
+    }
+}
+
+/// <summary>Runs alone: a stage must outlast the poll that kills it, so no other test shares the cores meanwhile.</summary>
+[CollectionDefinition(nameof(RunResumeTests), DisableParallelization = true)]
+public sealed class RunResumeCollection;
+
+/// <summary>
+/// A run killed mid-stage (the `fsr` process, killed from outside) resumes with a rerun and ends with
+/// the artifacts, byte for byte, and the weights an uninterrupted run writes.
+/// </summary>
+[Collection(nameof(RunResumeTests))]
+public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper output) : IClassFixture<ResumeFixture>
+{
+    [Fact]
+    public void GenerationStagesKilledMidwayResumeToTheSameArtifacts()
+    {
+        string uninterrupted = fixture.CopyOfPrefix("whole");
+        var whole = CliRunner.Run("iterate", "--run", uninterrupted, "--config", fixture.ConfigFile);
+        Assert.True(whole.ExitCode == 0, whole.Error);
+
+        string killed = fixture.CopyOfPrefix("killed");
+        // Killed while writing prompts (the filter's state and the attempt counter must be restored),
+        // while writing candidates and while judging them, each after at least one batch is on disk;
+        // then a rerun finishes the run.
+        foreach (string stage in new[] { "iter1/prompts", "iter1/candidates", "iter1/judgments" })
+        {
+            KillWhen(killed, () => CompleteLines(Path.Combine(killed, stage + ".jsonl")) >= 1);
+            var manifest = RunManifest.Open(killed);
+            Assert.True(manifest.Stages.TryGetValue(stage, out var entry) && entry.Status == StageStatus.Partial,
+                $"{stage} finished before the kill; make the stage bigger");
+        }
+        var resumed = Fsr("iterate", "--run", killed);
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        Assert.Contains("iter1/candidates: done, skipped", resumed.Error);
+
+        // Every file of the iteration (prompts, candidates, judgments, pairs, reference log-probs when DPO ran) and M2.
+        string[] IterationFiles(string run) =>
+            [.. new[] { "iter1", "models/m2" }.SelectMany(d => Directory.GetFiles(Path.Combine(run, d))).Select(f => Path.GetRelativePath(run, f)).Order()];
+        var artifacts = IterationFiles(uninterrupted);
+        Assert.Contains("iter1/judgments.jsonl", artifacts);
+        Assert.Equal(artifacts, IterationFiles(killed));
+        foreach (string artifact in artifacts)
+            Assert.True(File.ReadAllBytes(Path.Combine(uninterrupted, artifact)).SequenceEqual(File.ReadAllBytes(Path.Combine(killed, artifact))),
+                $"{artifact} differs from the uninterrupted run's");
+        Assert.True(RunManifest.Open(killed).IsDone("iter1/dpo"));
+    }
+
+    [Fact]
+    public void TrainingStageKilledResumesFromItsCheckpointToTheSameWeights()
+    {
+        string run = Path.Combine(fixture.Folder, "sft-killed");
+        string state = Path.Combine(run, "train", "sft", "state.safetensors");
+        KillWhen(run, () => File.Exists(state), "sft", "--config", fixture.ConfigFile);
+        Assert.False(RunManifest.Open(run).IsDone("sft"), "sft finished before the kill; make it longer");
+
+        var resumed = Fsr("sft", "--run", run);
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        Assert.Contains("sft: resumed from step", resumed.Error);
+        foreach (string file in new[] { "config.json", "model.safetensors" })
+            Assert.True(File.ReadAllBytes(Path.Combine(fixture.Prefix, "models", "sft", file))
+                .SequenceEqual(File.ReadAllBytes(Path.Combine(run, "models", "sft", file))), $"models/sft/{file} differs from the uninterrupted run's");
+    }
+
+    [Fact]
+    public void DpoKilledBetweenCheckpointsResumesToTheSameWeights()
+    {
+        // Hand-made pairs (an IFT answer preferred to another prompt's answer) stand in for the
+        // iteration's generation stages, which the tiny model's judgments rarely turn into pairs.
+        var ift = Jsonl.ReadAll<IftRecord>(fixture.Config.Ift).Records;
+        var pairs = ift.Take(40).Select((r, i) => new PairRecord(r.Prompt, r.Response, ift[(i + 1) % 40].Response, 5, 1)).ToList();
+        string WithPairs(string name)
+        {
+            string folder = fixture.CopyOfPrefix(name);
+            Jsonl.WriteAll(Path.Combine(folder, "iter1", "pairs.jsonl"), pairs);
+            var manifest = RunManifest.Open(folder);
+            foreach (string stage in new[] { "iter1/prompts", "iter1/candidates", "iter1/judgments" }) manifest.MarkDone(stage, folder, []);
+            manifest.MarkDone("iter1/pairs", folder, ["iter1/pairs.jsonl"]);
+            return folder;
+        }
+        string whole = WithPairs("dpo-whole");
+        var uninterrupted = CliRunner.Run("dpo", "--run", whole);
+        Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Error);
+
+        string killed = WithPairs("dpo-killed");
+        KillWhen(killed, () => File.Exists(Path.Combine(killed, "train", "m2", "state.safetensors")), "dpo");
+        Assert.False(RunManifest.Open(killed).IsDone("iter1/dpo"), "dpo finished before the kill; make it longer");
+        var resumed = Fsr("dpo", "--run", killed);
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        Assert.Contains("iter1/dpo: resumed from step", resumed.Error);
+        foreach (string file in new[] { "models/m2/model.safetensors", "iter1/reference_logps.jsonl" })
+            Assert.True(File.ReadAllBytes(Path.Combine(whole, file)).SequenceEqual(File.ReadAllBytes(Path.Combine(killed, file))),
+                $"{file} differs from the uninterrupted run's");
+    }
+
+    [Fact]
+    public void AConfigThatDisagreesWithTheRunsIsAnError()
+    {
+        string run = Path.Combine(fixture.Folder, "mismatch");
+        Directory.CreateDirectory(run);
+        File.Copy(fixture.ConfigFile, Path.Combine(run, "run.json"));
+        string other = Path.Combine(fixture.Folder, "other.json");
+        File.WriteAllText(other, (fixture.Config with { Seed = fixture.Config.Seed + 1 }).ToJson());
+
+        var result = CliRunner.Run("iterate", "--run", run, "--config", other);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains(other, result.Error);
+        Assert.Contains(Path.Combine(run, "run.json"), result.Error);
+        Assert.Contains("seed", result.Error);
+        Assert.False(File.Exists(Path.Combine(run, "manifest.json")), "nothing may run under a disagreeing configuration");
+    }
+
+    [Fact]
+    public void AnEftJudgePromptLongerThanTheContextIsNotJudgedRatherThanCut()
+    {
+        string folder = RunWithOnlySftDone("long-eft");
+        string eft = Path.Combine(folder, "eft_long.jsonl");
+        string longAnswer = string.Concat(Enumerable.Repeat("It is sunny and warm today, with a light wind from the west. ", 30));
+        Jsonl.WriteAll(eft, [new EftRecord("Describe the weather.", [new RankedResponse("It is sunny.", 0), new RankedResponse(longAnswer, 1)])]);
+        var log = new StringWriter();
+        using var kernels = new CpuKernels();
+        using (var run = new RunContext(folder, fixture.Config with { Eft = eft, EftMode = EftMode.Model }, kernels, new PlainProgress(TextWriter.Null), log))
+        {
+            Assert.True(run.Template.Render(run.Judge.Render("Describe the weather.", longAnswer)).PromptIds.Count >= run.ModelConfig.MaxPositionEmbeddings);
+            // The tiny SFT model writes no parseable score, so no judge example survives; what matters is what it judged.
+            Assert.Throws<InvalidDataException>(() => new SelfRewardingRun(run).RunStage("eft"));
+        }
+        var judgments = Jsonl.ReadAll<JudgmentRecord>(Path.Combine(folder, "eft", "sft_judgments.jsonl")).Records;
+        Assert.Equal([0, 1], judgments.Select(j => j.Candidate));
+        Assert.Equal(fixture.Config.JudgeSamples, judgments[0].Samples.Count);
+        Assert.Empty(judgments[1].Samples);
+        Assert.Contains("eft: 1 responses not judged", log.ToString());
+    }
+
+    [Fact]
+    public void EvaluationPromptsAreKeptOutOfTheJudgeTrainingSet()
+    {
+        string folder = RunWithOnlySftDone("exclusion");
+        string excluded = Jsonl.ReadAll<EftRecord>(fixture.Config.Eft).Records[0].Prompt;
+        string file = Path.Combine(folder, "held_out.txt");
+        File.WriteAllText(file, excluded.ToUpperInvariant() + "\n");
+        var log = new StringWriter();
+        using var kernels = new CpuKernels();
+        using (var run = new RunContext(folder, fixture.Config with { ExcludePrompts = file }, kernels, new PlainProgress(TextWriter.Null), log))
+            new SelfRewardingRun(run).RunStage("eft");
+        Assert.Contains("ranked sets dropped: their prompt is an evaluation prompt", log.ToString());
+        var examples = Jsonl.ReadAll<JudgeExample>(Path.Combine(folder, "eft", "judge_train.jsonl")).Records;
+        Assert.NotEmpty(examples);
+        Assert.DoesNotContain(examples, e => e.Prompt.Contains(excluded, StringComparison.Ordinal));
+    }
+
+    /// <summary>A copy of the prefix whose manifest has only the SFT baseline finished, so the eft stage runs next.</summary>
+    private string RunWithOnlySftDone(string name)
+    {
+        string folder = fixture.CopyOfPrefix(name);
+        File.Delete(Path.Combine(folder, "manifest.json"));
+        RunManifest.Open(folder).MarkDone("sft", folder, ["models/sft/config.json", "models/sft/model.safetensors"]);
+        return folder;
+    }
+
+    /// <summary>Starts `fsr iterate` (or the given verb) on <paramref name="run"/> and kills the process tree once <paramref name="condition"/> holds.</summary>
+    private void KillWhen(string run, Func<bool> condition, params string[] verb)
+    {
+        string[] args = verb.Length == 0 ? ["iterate", "--run", run] : [verb[0], "--run", run, .. verb[1..]];
+        using var process = Start(args);
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        // Generous: the machines are shared; the stage, not the clock, decides when to kill.
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (process.HasExited) Assert.Fail($"fsr {args[0]} exited ({process.ExitCode}) before the kill: {stderr.Result}");
+            if (deadline.Elapsed > TimeSpan.FromMinutes(5)) { process.Kill(entireProcessTree: true); Assert.Fail("the kill condition never held"); }
+            Thread.Sleep(1);
+        }
+        process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+        output.WriteLine($"killed fsr {string.Join(' ', args)}:\n{stderr.Result}{stdout.Result}");
+    }
+
+    private (int ExitCode, string Error) Fsr(params string[] args)
+    {
+        using var process = Start(args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        output.WriteLine($"fsr {string.Join(' ', args)} → {process.ExitCode}:\n{error}{stdout.Result}");
+        return (process.ExitCode, error);
+    }
+
+    private static Process Start(string[] args)
+    {
+        // fsr.dll is copied next to the tests through the project reference, with the native library.
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "fsr.dll"));
+        foreach (string arg in args) info.ArgumentList.Add(arg);
+        return Process.Start(info) ?? throw new InvalidOperationException("could not start fsr");
+    }
+
+    private static int CompleteLines(string path)
+    {
+        if (!File.Exists(path)) return 0;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        int lines = 0, b;
+        while ((b = stream.ReadByte()) >= 0) if (b == '\n') lines++;
+        return lines;
+    }
+}
