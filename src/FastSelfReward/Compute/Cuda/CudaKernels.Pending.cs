@@ -22,9 +22,6 @@ public sealed unsafe partial class CudaKernels
     public void SwiGluForward(Tensor output, Tensor gate, Tensor up, long count) => throw NotYet(nameof(SwiGluForward));
     public void SwiGluBackward(Tensor dGate, Tensor dUp, Tensor dOutput, Tensor gate, Tensor up, long count) => throw NotYet(nameof(SwiGluBackward));
 
-    public void TokenLogProbs(Tensor logits, Tensor logp, Tensor targets, Tensor? gradWeights, long n, long vocab) =>
-        throw NotYet(nameof(TokenLogProbs));
-
     public void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected, Tensor gradReferenceChosen, Tensor gradReferenceRejected,
         Tensor policyChosen, Tensor policyRejected, Tensor referenceChosen, Tensor referenceRejected,
         long pairs, double beta, double labelSmoothing, DpoLossKind kind) => throw NotYet(nameof(DpoLoss));
@@ -32,9 +29,6 @@ public sealed unsafe partial class CudaKernels
     public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, long count, AdamWStep step) => throw NotYet(nameof(AdamW));
     public double SumSquares(Tensor x, long count) => throw NotYet(nameof(SumSquares));
     public void Scale(Tensor x, double s, long count) => throw NotYet(nameof(Scale));
-
-    public void SampleTopP(Tensor tokens, Tensor probs, Tensor logits, Tensor uniforms, long batch, long vocab, double temperature, double topP) =>
-        throw NotYet(nameof(SampleTopP));
 
     private static NotSupportedException NotYet(string op) =>
         new($"CUDA backend: {op} is not implemented yet; it arrives with {IssueOfMissingOps}. Use --device cpu meanwhile.");
