@@ -46,6 +46,7 @@ public sealed unsafe partial class CudaKernels : IKernels
 
     public void Dispose()
     {
+        _sumSquaresScratch?.Dispose();
         if (_ownsDevice) _device.Dispose();
     }
 
