@@ -26,9 +26,9 @@ namespace rope {
 constexpr int kChunk = 256;
 
 template <typename T, int W>
-__device__ void rotate(T* x, const int* positions, long long heads, long long head_dim, double theta, float sign) {
+__device__ void rotate(T* x, const int* positions, long long heads, long long head_dim, double theta, float sign, float* cs,
+        float* sn) {
     using V = fsr::Vec<T, W>;
-    __shared__ float cs[kChunk], sn[kChunk];
     const long long row = blockIdx.x;
     const long long half = head_dim / 2;
     const double pos = (double)positions[row];
@@ -63,11 +63,13 @@ __device__ void rotate(T* x, const int* positions, long long heads, long long he
 
 template <typename T>
 __device__ void launch(T* x, const int* positions, long long heads, long long head_dim, long long theta_bits, float sign) {
+    // One table for both instantiations (static shared arrays in each would be allocated twice).
+    __shared__ float cs[kChunk], sn[kChunk];
     const double theta = fsr::bits_double(theta_bits);
     if ((head_dim / 2) % fsr::Pack16<T>::N == 0 && fsr::aligned16(x))
-        rotate<T, fsr::Pack16<T>::N>(x, positions, heads, head_dim, theta, sign);
+        rotate<T, fsr::Pack16<T>::N>(x, positions, heads, head_dim, theta, sign, cs, sn);
     else
-        rotate<T, 1>(x, positions, heads, head_dim, theta, sign);
+        rotate<T, 1>(x, positions, heads, head_dim, theta, sign, cs, sn);
 }
 
 }  // namespace rope
