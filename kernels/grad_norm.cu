@@ -5,9 +5,9 @@
 // Storage fp32 (_f32) or bf16 (_bf16).
 //
 // Launch: sum_squares_partial grid (P = min(ceil(count/(256*N)), 1024)), block 256, writes one
-// double per block to partial[P]; sum_squares_finish grid (1), block 1024, sums partial[0..P) into
-// total[0]. scale like the other elementwise kernels: grid (min(ceil(count/(256*N)), 4096)),
-// block 256, N = 16/sizeof(T).
+// double per block to partial[P]; sum_squares_finish grid (1), block P rounded up to a warp (at
+// most 1024), sums partial[0..P) into total[0]. scale like the other elementwise kernels:
+// grid (min(ceil(count/(256*N)), 4096)), block 256, N = 16/sizeof(T).
 // Why this way: the clipping decision depends on the norm, so the sum must be the same bits on
 // every run: no atomics, a fixed grid for a given count and a fixed reduction tree in both
 // passes. Each thread accumulates its grid-stride share in double (the squares of fp32 values
