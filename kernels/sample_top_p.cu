@@ -13,7 +13,8 @@
 // bf16 probs never change the decision. top_p arrives as the bits of its double (parameters are
 // pointers, long long, int and float only): the search compares double masses with it, as the CPU.
 //
-// Launch: grid (b), one block per row, block a multiple of 32 threads, at most 512.
+// Launch: grid (b), one block per row, block a multiple of 32 threads, at most 512. The bounds say
+// (512, 1): with the block size alone, sm_80's ptxas aimed at 32 registers and spilled.
 // Why fast: no sort and no scratch. Each step of the threshold search is one coalesced pass over
 // the row and one block reduction; the row (V floats or bf16) stays in L1/L2 across the ~36
 // passes, so after the first pass they cost arithmetic, not HBM traffic. The pick is a block-wide
@@ -46,16 +47,6 @@ __device__ __forceinline__ float fast_exp(float x) {
     const float two_k = fsr::bits_float((unsigned)((int)k + 127) << 23);
     const unsigned keep = x >= -87.0f ? 0xffffffffu : 0u;
     return fsr::bits_float(fsr::float_bits(p * two_k) & keep);
-}
-
-__device__ __forceinline__ double bits_double(long long b) {
-#ifdef __CUDACC_RTC__
-    return __longlong_as_double(b);
-#else
-    double d;
-    __builtin_memcpy(&d, &b, sizeof d);
-    return d;
-#endif
 }
 
 __device__ __forceinline__ double warp_sum(double v) {
@@ -200,7 +191,7 @@ __device__ void sample(int* tokens, T* probs, const T* logits, const U* uniforms
     }
     pmax = block_max(pmax);
 
-    const double top_p = bits_double(top_p_bits);
+    const double top_p = fsr::bits_double(top_p_bits);
     unsigned lo = 1;  // the smallest positive float: its mass is the whole distribution
     if (top_p < 1.0) {
         unsigned hi = fsr::float_bits(pmax) + 1;  // nothing is >= hi
@@ -218,7 +209,7 @@ __device__ void sample(int* tokens, T* probs, const T* logits, const U* uniforms
     const float tau = fsr::bits_float(lo);
 
     double mass = 0.0;
-    scan(x, V, sm, tau, bits_double(0x7ff0000000000000LL), mass);  // +inf: never reached
+    scan(x, V, sm, tau, fsr::bits_double(0x7ff0000000000000LL), mass);  // +inf: never reached
     long long last = -1;
     for (long long j = threadIdx.x; j < V; j += blockDim.x)
         if (sm(fsr::to_float(x[j])) >= tau) last = j;
@@ -230,19 +221,19 @@ __device__ void sample(int* tokens, T* probs, const T* logits, const U* uniforms
 
 }  // namespace sample_top_p
 
-extern "C" __global__ void __launch_bounds__(512) sample_top_p_f32(int* tokens, float* probs, const float* logits,
+extern "C" __global__ void __launch_bounds__(512, 1) sample_top_p_f32(int* tokens, float* probs, const float* logits,
         const float* uniforms, long long V, float temperature, long long top_p_bits) {
     sample_top_p::sample(tokens, probs, logits, uniforms, V, temperature, top_p_bits);
 }
 FSR_REGISTER_KERNEL(sample_top_p_f32)
 
-extern "C" __global__ void __launch_bounds__(512) sample_top_p_bf16(int* tokens, fsr::bf16* probs, const fsr::bf16* logits,
+extern "C" __global__ void __launch_bounds__(512, 1) sample_top_p_bf16(int* tokens, fsr::bf16* probs, const fsr::bf16* logits,
         const float* uniforms, long long V, float temperature, long long top_p_bits) {
     sample_top_p::sample(tokens, probs, logits, uniforms, V, temperature, top_p_bits);
 }
 FSR_REGISTER_KERNEL(sample_top_p_bf16)
 
-extern "C" __global__ void __launch_bounds__(512) sample_top_p_bf16_bf16(int* tokens, fsr::bf16* probs,
+extern "C" __global__ void __launch_bounds__(512, 1) sample_top_p_bf16_bf16(int* tokens, fsr::bf16* probs,
         const fsr::bf16* logits, const fsr::bf16* uniforms, long long V, float temperature, long long top_p_bits) {
     sample_top_p::sample(tokens, probs, logits, uniforms, V, temperature, top_p_bits);
 }
