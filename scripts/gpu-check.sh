@@ -57,7 +57,6 @@ check() {
   local libs="$bundle"
   for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do [ -d "$d" ] && libs="$libs:$d"; done
   export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  export DOTNET_CLI_TELEMETRY_OPTOUT=1
   local summary=() failed=0 start=$SECONDS
   step() {
     local name="$1" budget="$2"
