@@ -28,6 +28,18 @@ namespace fsr {
 
 constexpr int kWarpSize = 32;
 
+// A double host parameter, passed as its IEEE bits in a long long (kernel parameters are
+// pointers, long long, int and float only) where float would lose digits the CPU keeps.
+__device__ __forceinline__ double bits_double(long long bits) {
+#ifdef __CUDACC_RTC__
+    return __longlong_as_double(bits);
+#else
+    double d;
+    __builtin_memcpy(&d, &bits, sizeof d);
+    return d;
+#endif
+}
+
 // Sum over the 32 lanes of a full warp; every lane gets the total. The xor butterfly gives every
 // lane the same bits, so no broadcast is needed afterwards.
 __device__ __forceinline__ float warp_sum(float v) {

@@ -14,7 +14,7 @@ public abstract class CommonOptions
 
     // cpu stays the default until the CUDA backend covers every op (issue 8): until then a model on
     // the GPU stops at its first missing op.
-    [Option("device", Default = DeviceKind.Cpu, HelpText = "Where the kernels run: cpu, cuda (the first GPU) or auto (a GPU when one is usable, else the CPU).")]
+    [Option("device", Default = DeviceKind.Cpu, HelpText = "Where the kernels run: cpu, cuda (the first GPU), auto (a GPU when one is usable, else the CPU) or emulated (the CUDA kernels on the CPU emulator, slow).")]
     public DeviceKind Device { get; set; }
 
     /// <summary>Why <see cref="OpenBackend"/> fell back to the CPU under --device auto; null when it did not.</summary>

@@ -19,7 +19,7 @@ public static class Program
     /// </summary>
     private static readonly Type[] Verbs =
     [
-        typeof(InfoOptions), typeof(TrainLmOptions), typeof(GenerateOptions), typeof(BenchOptions),
+        typeof(InfoOptions), typeof(SelfTestOptions), typeof(TrainLmOptions), typeof(GenerateOptions), typeof(BenchOptions),
         typeof(IterateOptions), typeof(SftStageOptions), typeof(EftStageOptions), typeof(PromptsStageOptions), typeof(SampleStageOptions),
         typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions), typeof(EvalOptions), typeof(DataOptions),
     ];

@@ -11,6 +11,8 @@ public enum DeviceKind
     Cpu,
     /// <summary>The first GPU; an error when there is none.</summary>
     Cuda,
+    /// <summary>The CUDA kernels on the CPU emulator (native/cuda_emu): slow, for checking GPU code without a GPU.</summary>
+    Emulated,
 }
 
 /// <summary>Creates the <see cref="IKernels"/> a <see cref="DeviceKind"/> names.</summary>
@@ -32,6 +34,8 @@ public static class Backends
                 if (RealCudaDevice.Enumerate(out string? whyNone).Count == 0)
                     throw new InvalidOperationException($"--device cuda: no GPU: {whyNone}");
                 return new CudaKernels(new RealCudaDevice());
+            case DeviceKind.Emulated:
+                return new CudaKernels(new EmulatedCudaDevice());
             default:
                 if (RealCudaDevice.Enumerate(out whyNone).Count == 0)
                 {

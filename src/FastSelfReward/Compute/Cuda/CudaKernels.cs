@@ -22,7 +22,6 @@ public sealed unsafe partial class CudaKernels : IKernels
     private const uint MaxElementwiseBlocks = 4096;
     // Thread blocks the embedding backward aims for (column blocks × vocab slices).
     private const long EmbeddingBackwardBlocks = 512;
-    private const string IssueOfMissingOps = "issue 8";
 
     private readonly ICudaDevice _device;
     private readonly bool _ownsDevice;
@@ -46,6 +45,7 @@ public sealed unsafe partial class CudaKernels : IKernels
 
     public void Dispose()
     {
+        _sumSquaresScratch?.Dispose();
         if (_ownsDevice) _device.Dispose();
     }
 

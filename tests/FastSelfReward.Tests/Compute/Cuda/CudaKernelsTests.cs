@@ -245,16 +245,6 @@ public sealed class CudaKernelsTests
     }
 
     [Fact]
-    public void Ops_of_issue_8_say_so()
-    {
-        using var cuda = Cuda(reverse: false);
-        using DeviceBuffer x = cuda.Allocate(4, DType.F32);
-        var error = Assert.Throws<NotSupportedException>(() => cuda.SwiGluForward(x, x, x, 4));
-        Assert.Contains("SwiGluForward", error.Message);
-        Assert.Contains("issue 8", error.Message);
-    }
-
-    [Fact]
     public void Shapes_and_types_are_checked_before_launch()
     {
         using var cuda = Cuda(reverse: false);
