@@ -18,7 +18,7 @@ public static class Program
     /// </summary>
     private static readonly Type[] Verbs =
     [
-        typeof(InfoOptions), typeof(TrainLmOptions), typeof(GenerateOptions),
+        typeof(InfoOptions), typeof(TrainLmOptions), typeof(GenerateOptions), typeof(DemoOptions),
         typeof(IterateOptions), typeof(SftStageOptions), typeof(EftStageOptions), typeof(PromptsStageOptions), typeof(SampleStageOptions),
         typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions),
     ];

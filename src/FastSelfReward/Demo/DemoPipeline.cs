@@ -24,6 +24,8 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
     public string BaseModelFolder => Path.Combine(Folder, "m0");
     public string RunFolder => Path.Combine(Folder, "run");
     public string JudgeTemplateFile => Path.Combine(Folder, "judge_template.txt");
+    public string EvaluationFolder => Path.Combine(Folder, "eval");
+    public string PlotsFolder => Path.Combine(Folder, "plots");
 
     /// <summary>
     /// The demo's judge prompt: the paper's five additive criteria, said briefly. The built-in
@@ -37,8 +39,11 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         "User: {prompt}\n<response>{response}</response>\n" +
         "Justify your total briefly, then conclude with \"Score: <total points>\".";
 
-    /// <summary>Data, tokenizer, M0, then the loop; returns the run folder.</summary>
-    public string Run(CancellationToken cancel = default)
+    /// <summary>
+    /// Data, tokenizer, M0, the loop, then the oracle's evaluation of every model; writes report.md,
+    /// report.json and plots/ into the demo folder and returns the report.
+    /// </summary>
+    public DemoReport Run(CancellationToken cancel = default)
     {
         var files = WriteData();
         TrainTokenizer(files);
@@ -56,7 +61,13 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         File.WriteAllText(stored, config.ToJson());
         using var run = new RunContext(RunFolder, config, kernels, progress, log);
         new SelfRewardingRun(run).RunAll(cancel);
-        return RunFolder;
+
+        // The world comes back only here, after the loop has finished, to grade what it made.
+        var evaluation = new DemoEvaluation(run, files, preset.EvalPrompts, EvaluationFolder);
+        var report = DemoReport.Build(preset.Name, RunFolder, evaluation.EvaluateAll(cancel), evaluation.Ranks());
+        report.Write(Folder);
+        DemoPlots.Write(PlotsFolder, report, Path.Combine(Folder, "pretrain_metrics.jsonl"), run.PathOf("metrics.jsonl"));
+        return report;
     }
 
     public WorldDataFiles WriteData()
