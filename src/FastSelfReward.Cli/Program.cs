@@ -1,6 +1,7 @@
 using System.Reflection;
 using CommandLine;
 using CommandLine.Text;
+using FastSelfReward.Compute.Cuda;
 using FastSelfReward.Data;
 
 namespace FastSelfReward.Cli;
@@ -78,7 +79,8 @@ public static class Program
             return 2;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException
-                                      or JsonlFormatException or KeyNotFoundException or DllNotFoundException or UnauthorizedAccessException)
+                                      or JsonlFormatException or KeyNotFoundException or DllNotFoundException or UnauthorizedAccessException
+                                      or CudaException or NotSupportedException)
         {
             context.Error.WriteLine($"fsr {verb}: {e.Message}");
             return 1;

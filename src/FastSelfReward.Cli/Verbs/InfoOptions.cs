@@ -1,8 +1,9 @@
 using CommandLine;
+using FastSelfReward.Compute.Cuda;
 
 namespace FastSelfReward.Cli;
 
-[Verb("info", HelpText = "Print the compute backend, its threads, BLAS and CPU features.")]
+[Verb("info", HelpText = "Print the compute backend (threads, BLAS and CPU features, or the GPU) and every GPU present.")]
 public sealed class InfoOptions : CommonOptions
 {
     public override int Run(VerbContext context)
@@ -10,6 +11,15 @@ public sealed class InfoOptions : CommonOptions
         using var kernels = OpenBackend();
         context.Out.WriteLine($"backend: {kernels.Name}");
         context.Out.WriteLine(kernels.Describe());
+        if (BackendNote is not null) context.Out.WriteLine(BackendNote);
+        IReadOnlyList<CudaDeviceInfo> gpus = RealCudaDevice.Enumerate(out string? whyNone);
+        if (gpus.Count == 0)
+        {
+            context.Out.WriteLine($"gpus: none ({whyNone})");
+            return 0;
+        }
+        context.Out.WriteLine("gpus:");
+        foreach (CudaDeviceInfo gpu in gpus) context.Out.WriteLine($"  {gpu}");
         return 0;
     }
 }

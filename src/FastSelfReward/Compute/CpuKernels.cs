@@ -162,6 +162,35 @@ public sealed unsafe class CpuKernels : IKernels
 
     public void Zero(Tensor tensor) => NativeMemory.Clear((void*)tensor.Address, checked((nuint)tensor.Bytes));
 
+    /// <summary>Between F32 and F64 (or a copy within one of them): the CPU backend stores no bf16.</summary>
+    public void Cast(Tensor destination, Tensor source, long count)
+    {
+        NonNegative(count, nameof(count));
+        int length = checked((int)count);
+        switch (source.Type, destination.Type)
+        {
+            case (DType.F32, DType.F64):
+            {
+                var from = HostSpan<float>(source, DType.F32, length, nameof(source));
+                var to = HostSpan<double>(destination, DType.F64, length, nameof(destination));
+                for (int i = 0; i < length; i++) to[i] = from[i];
+                break;
+            }
+            case (DType.F64, DType.F32):
+            {
+                var from = HostSpan<double>(source, DType.F64, length, nameof(source));
+                var to = HostSpan<float>(destination, DType.F32, length, nameof(destination));
+                for (int i = 0; i < length; i++) to[i] = (float)from[i];
+                break;
+            }
+            case (DType.F32, DType.F32) or (DType.F64, DType.F64):
+                Copy(destination.Slice(0, count), source.Slice(0, count));
+                break;
+            default:
+                throw new ArgumentException($"destination: cannot cast {source.Type} to {destination.Type} on the CPU", nameof(destination));
+        }
+    }
+
     public void Gemm(bool transA, bool transB, long m, long n, long k, double alpha, Tensor a, long lda, Tensor b, long ldb,
         double beta, Tensor c, long ldc)
     {

@@ -45,6 +45,11 @@ public interface IKernels : IDisposable
     void Copy(Tensor destination, Tensor source);
     /// <summary>Sets every element of the view to zero.</summary>
     void Zero(Tensor tensor);
+    /// <summary>
+    /// destination[i] = source[i] converted to destination's type, for i &lt; count; narrowing rounds to
+    /// nearest, ties to even (fp32 master weights → bf16 copies, and back).
+    /// </summary>
+    void Cast(Tensor destination, Tensor source, long count);
 
     /// <summary>Row-major C[M,N] = α op(A) op(B) + β C; A is [M,K] ([K,M] if transposed), B is [K,N] ([N,K] if transposed).</summary>
     void Gemm(bool transA, bool transB, long m, long n, long k, double alpha, Tensor a, long lda, Tensor b, long ldb, double beta, Tensor c, long ldc);

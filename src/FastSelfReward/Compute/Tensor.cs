@@ -9,6 +9,8 @@ public enum DType
     F64,
     /// <summary>int32: token ids, positions, row offsets, block tables.</summary>
     I32,
+    /// <summary>bfloat16 (the top half of a float32): the CUDA backend's activation and weight-copy storage.</summary>
+    BF16,
 }
 
 /// <summary>Sizes of <see cref="DType"/>.</summary>
@@ -20,6 +22,7 @@ public static class DTypes
         DType.F32 => 4,
         DType.F64 => 8,
         DType.I32 => 4,
+        DType.BF16 => 2,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
     };
 }

@@ -20,7 +20,7 @@ public sealed record OasstOptions
 public sealed record OasstSplit(IReadOnlyList<IftRecord> Ift, IReadOnlyList<EftRecord> Eft);
 
 /// <summary>
-/// What the conversion met. A prompt is <see cref="RemovedPrompts"/> when deleted or failed review;
+/// What the conversion met. A prompt is <see cref="RemovedPrompts"/> when deleted, failed review, blank or not a prompter message;
 /// <see cref="RemovedReplies"/> counts first-turn answers dropped as deleted, failed review, blank or
 /// in another language; a prompt without a usable rank-0 answer yields no IFT example
 /// (<see cref="WithoutBestReply"/>), one with fewer than two usable ranked answers no EFT set

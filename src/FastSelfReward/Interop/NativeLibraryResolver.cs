@@ -23,6 +23,12 @@ internal static class NativeLibraryResolver
             LibraryCandidate.FromEnvironment("FSR_NATIVE_LIB"),
             LibraryCandidate.Probe(FsrNative.Library),
         ],
+        [CudaEmu.Library] =
+        [
+            LibraryCandidate.InBaseDirectory("libfsr_cuda_emu.so"),
+            LibraryCandidate.FromEnvironment("FSR_CUDA_EMU_LIB"),
+            LibraryCandidate.Probe(CudaEmu.Library),
+        ],
         ["cuda"] = [LibraryCandidate.Probe("libcuda.so.1"), LibraryCandidate.Probe("libcuda.so")],
         ["nvrtc"] =
         [
