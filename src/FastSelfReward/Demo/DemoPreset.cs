@@ -43,7 +43,7 @@ public sealed record DemoPreset
     /// At most 15 minutes on 2 cores (measured as CPU time, user + sys, halved). The budget goes first
     /// to what the method cannot work without: a baseline that follows instructions (three SFT
     /// epochs) and a judge that writes parseable verdicts (M1 sees every judge example three times);
-    /// then two iterations of 200 self-written prompts, which is what is left.
+    /// then two iterations of 160 self-written prompts, which is what is left.
     /// </summary>
     public static DemoPreset Default { get; } = new()
     {
@@ -51,7 +51,7 @@ public sealed record DemoPreset
         World = new WorldDataOptions { CorpusDocuments = 6000, IftExamples = 3200, EftTrainPrompts = 300, EftEvalPrompts = 64 },
         VocabSize = 768,
         Model = Architecture(dim: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 352, context: 256),
-        PretrainSteps = 400,
+        PretrainSteps = 320,
         PretrainBatchTokens = 4096,
         PretrainLearningRate = 3e-3,
         Run = new RunConfig
@@ -60,7 +60,7 @@ public sealed record DemoPreset
             Sft = new SftConfig { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 20, Epochs = 3, ExamplesPerStep = 32, MicroBatchTokens = 4096, CheckpointEvery = 50 },
             // Far above the paper's 1e-6: a model this small moves little per step, and an iteration has only a few dozen steps.
             Dpo = new DpoConfig { LearningRate = 2e-4, MinLearningRate = 2e-5, Epochs = 3, PairsPerStep = 16, MicroBatchTokens = 4096, Beta = 0.1, CheckpointEvery = 50 },
-            Prompts = new PromptsConfig { Count = 200, Shots = 8, MinWords = 2, MaxRougeL = 1.0, Sampling = new SamplingConfig { Temperature = 0.6, TopP = 0.9, MaxTokens = 32 } },
+            Prompts = new PromptsConfig { Count = 160, Shots = 8, MinWords = 2, MaxRougeL = 1.0, Sampling = new SamplingConfig { Temperature = 0.6, TopP = 0.9, MaxTokens = 32 } },
             Candidates = 4,
             CandidateSampling = new SamplingConfig { Temperature = 0.7, TopP = 0.9, MaxTokens = 48 },
             JudgeSamples = 3,
