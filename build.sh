@@ -146,7 +146,7 @@ case "$command" in
     ;;
   demo)
     ensure_dependencies; build_native; build_dotnet
-    echo "build.sh demo: not yet: the demo arrives with the ground-truth world (issue 6)."
+    dotnet src/FastSelfReward.Cli/bin/Release/net10.0/linux-x64/fsr.dll demo "$@"
     ;;
   *) echo "usage: ./build.sh [build|test|demo]" >&2; exit 2 ;;
 esac

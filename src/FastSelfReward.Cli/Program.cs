@@ -20,6 +20,7 @@ public static class Program
     private static readonly Type[] Verbs =
     [
         typeof(InfoOptions), typeof(SelfTestOptions), typeof(TrainLmOptions), typeof(GenerateOptions), typeof(BenchOptions),
+        typeof(DemoOptions),
         typeof(IterateOptions), typeof(SftStageOptions), typeof(EftStageOptions), typeof(PromptsStageOptions), typeof(SampleStageOptions),
         typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions), typeof(EvalOptions), typeof(DataOptions),
     ];

@@ -24,21 +24,25 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
     public string BaseModelFolder => Path.Combine(Folder, "m0");
     public string RunFolder => Path.Combine(Folder, "run");
     public string JudgeTemplateFile => Path.Combine(Folder, "judge_template.txt");
+    public string EvaluationFolder => Path.Combine(Folder, "eval");
+    public string PlotsFolder => Path.Combine(Folder, "plots");
 
     /// <summary>
     /// The demo's judge prompt: the paper's five additive criteria, said briefly. The built-in
     /// template is written for large models; at a context of a few hundred tokens on two CPU cores
-    /// every judgment would pay for its length, so the demo states the same rubric in fewer words.
+    /// every judgment pays for its length (training M1, judging, evaluating), so the demo states the
+    /// same rubric in as few words as keep it recognisable.
     /// </summary>
     public const string JudgeTemplateText =
-        "Review the user's question and the response. Score it with the additive 5-point system: " +
-        "+1 if it is relevant, +1 if it covers a substantial part of the question, +1 if it answers the basic elements usefully, " +
-        "+1 if it is a clear, well organised answer of an AI assistant, +1 if it is expertly tailored with nothing extraneous.\n" +
-        "User: {prompt}\n<response>{response}</response>\n" +
-        "Justify your total briefly, then conclude with \"Score: <total points>\".";
+        "Score the response with the additive 5-point system: +1 relevant, +1 covers the question, +1 answers it usefully, " +
+        "+1 a clear assistant answer, +1 tailored with nothing extraneous.\n" +
+        "User: {prompt}\n<response>{response}</response>\nJustify briefly, then end with \"Score: <points>\".";
 
-    /// <summary>Data, tokenizer, M0, then the loop; returns the run folder.</summary>
-    public string Run(CancellationToken cancel = default)
+    /// <summary>
+    /// Data, tokenizer, M0, the loop, then the oracle's evaluation of every model; writes report.md,
+    /// report.json and plots/ into the demo folder and returns the report.
+    /// </summary>
+    public DemoReport Run(CancellationToken cancel = default)
     {
         var files = WriteData();
         TrainTokenizer(files);
@@ -56,7 +60,13 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         File.WriteAllText(stored, config.ToJson());
         using var run = new RunContext(RunFolder, config, kernels, progress, log);
         new SelfRewardingRun(run).RunAll(cancel);
-        return RunFolder;
+
+        // The world comes back only here, after the loop has finished, to grade what it made.
+        var evaluation = new DemoEvaluation(run, files, preset.EvalPrompts, EvaluationFolder);
+        var report = DemoReport.Build(preset.Name, RunFolder, evaluation.EvaluateAll(cancel), evaluation.Ranks());
+        report.Write(Folder);
+        DemoPlots.Write(PlotsFolder, report, Path.Combine(Folder, "pretrain_metrics.jsonl"), run.PathOf("metrics.jsonl"));
+        return report;
     }
 
     public WorldDataFiles WriteData()

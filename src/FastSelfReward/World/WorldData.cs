@@ -1,4 +1,4 @@
-using System.Text.Json;
+using FastSelfReward.Data;
 
 namespace FastSelfReward.World;
 
@@ -21,26 +21,17 @@ public static class WorldData
 
         IReadOnlyList<WorldTask> evaluation = InstructionWorld.EvaluationTasks(options.Seed, options.EvalPrompts);
         var heldOut = evaluation.Select(t => t.Prompt).ToHashSet(StringComparer.Ordinal);
-        JsonLines.Write(files.EvalPrompts, evaluation.Select((t, i) => (Id: $"eval-{i + 1:D4}", t.Prompt)), (w, r) =>
-        {
-            w.WriteString("id", r.Id);
-            w.WriteString("prompt", r.Prompt);
-        });
+        Jsonl.WriteAll(files.EvalPrompts, evaluation.Select((t, i) => new PromptRecord($"eval-{i + 1:D4}", t.Prompt, "eval")));
 
         var corpusRandom = Stream(options, 2);
-        JsonLines.Write(files.Corpus,
-            Enumerable.Range(0, options.CorpusDocuments).Select(_ => CorpusWriter.Document(corpusRandom, () => Draw(corpusRandom, heldOut))),
-            (w, text) => w.WriteString("text", text));
+        Jsonl.WriteAll(files.Corpus,
+            Enumerable.Range(0, options.CorpusDocuments).Select(_ => new TextRecord(CorpusWriter.Document(corpusRandom, () => Draw(corpusRandom, heldOut)))));
 
-        JsonLines.Write(files.Ift, Ift(options, heldOut), (w, r) =>
-        {
-            w.WriteString("prompt", r.Prompt);
-            w.WriteString("response", r.Response);
-        });
+        Jsonl.WriteAll(files.Ift, Ift(options, heldOut));
 
         var eftPrompts = new HashSet<string>(heldOut, StringComparer.Ordinal);
-        JsonLines.Write(files.EftTrain, Eft(Stream(options, 4), options.EftTrainPrompts, options.ResponsesPerEftPrompt, eftPrompts), WriteEft);
-        JsonLines.Write(files.EftEval, Eft(Stream(options, 5), options.EftEvalPrompts, options.ResponsesPerEftPrompt, eftPrompts), WriteEft);
+        Jsonl.WriteAll(files.EftTrain, Eft(Stream(options, 4), options.EftTrainPrompts, options.ResponsesPerEftPrompt, eftPrompts));
+        Jsonl.WriteAll(files.EftEval, Eft(Stream(options, 5), options.EftEvalPrompts, options.ResponsesPerEftPrompt, eftPrompts));
         return files;
     }
 
@@ -66,7 +57,7 @@ public static class WorldData
         }
     }
 
-    private static IEnumerable<(string Prompt, string Response)> Ift(WorldDataOptions options, IReadOnlySet<string> heldOut)
+    private static IEnumerable<IftRecord> Ift(WorldDataOptions options, IReadOnlySet<string> heldOut)
     {
         var random = Stream(options, 3);
         var used = new HashSet<string>(StringComparer.Ordinal);
@@ -78,15 +69,14 @@ public static class WorldData
             used.Add(task.Prompt);
             ResponseQuality quality = random.NextDouble() >= options.ImperfectIftFraction ? ResponseQuality.Perfect
                 : random.Next(2) == 0 ? ResponseQuality.Bare : ResponseQuality.Extraneous;
-            yield return (task.Prompt, ResponseWriter.Write(task, quality, random));
+            yield return new IftRecord(task.Prompt, ResponseWriter.Write(task, quality, random));
         }
     }
 
     // Each prompt gets responses of distinct qualities, so the gold ranking has no ties (rank 0 is the
-    // best); `taken`
-    // collects prompts across calls so train and eval never share one.
-    private static IEnumerable<(string Prompt, List<(string Text, OracleGrade Grade)> Responses)> Eft(
-        Random random, int prompts, int responsesPerPrompt, HashSet<string> taken)
+    // best); `taken` collects prompts across calls so train and eval never share one. The gold
+    // judgment, the oracle's justification and score line, is what the loop's gold EFT mode trains on.
+    private static IEnumerable<EftRecord> Eft(Random random, int prompts, int responsesPerPrompt, HashSet<string> taken)
     {
         for (int i = 0; i < prompts; i++)
         {
@@ -95,29 +85,11 @@ public static class WorldData
             var responses = Enum.GetValues<ResponseQuality>()
                 .OrderBy(_ => random.Next()).Take(responsesPerPrompt)
                 .Select(q => ResponseWriter.Write(task, q, random))
-                .Select(text => (text, Oracle.Grade(task, text)))
-                .OrderByDescending(r => r.Item2.Score)
+                .Select(text => (Text: text, Grade: Oracle.Grade(task, text)))
+                .OrderByDescending(r => r.Grade.Score)
+                .Select((r, rank) => new RankedResponse(r.Text, rank, $"{r.Grade.Justification}\nScore: {r.Grade.Score}"))
                 .ToList();
-            yield return (task.Prompt, responses);
+            yield return new EftRecord(task.Prompt, responses);
         }
-    }
-
-    private static void WriteEft(Utf8JsonWriter w, (string Prompt, List<(string Text, OracleGrade Grade)> Responses) record)
-    {
-        w.WriteString("prompt", record.Prompt);
-        w.WriteStartArray("responses");
-        for (int rank = 0; rank < record.Responses.Count; rank++)
-        {
-            var (text, grade) = record.Responses[rank];
-            w.WriteStartObject();
-            w.WriteString("text", text);
-            w.WriteNumber("rank", rank);
-            w.WriteNumber("score", grade.Score);
-            w.WriteString("justification", grade.Justification);
-            // The loop's gold EFT mode reads this field: the judge's target text.
-            w.WriteString("judgment", $"{grade.Justification}\nScore: {grade.Score}");
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
     }
 }

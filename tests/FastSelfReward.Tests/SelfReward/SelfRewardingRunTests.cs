@@ -22,7 +22,8 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
             using var kernels = new CpuKernels();
             var log = new StringWriter();
             var pipeline = new DemoPipeline(DemoPreset.Test, folder, kernels, new PlainProgress(TextWriter.Null), log);
-            string runFolder = pipeline.Run();
+            var report = pipeline.Run();
+            string runFolder = pipeline.RunFolder;
             output.WriteLine(log.ToString());
 
             var manifest = RunManifest.Open(runFolder);
@@ -37,12 +38,25 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
             Assert.All(candidates, c => Assert.Equal(DemoPreset.Test.Run.Candidates, c.Candidates.Count));
             Assert.NotEmpty(File.ReadAllLines(Path.Combine(runFolder, "metrics.jsonl")));
 
+            // The oracle's evaluation of every model, the report and its plots.
+            Assert.Equal(["sft", "m1", "m2"], report.Models.Select(m => m.Model));
+            Assert.All(report.Models, m => Assert.Equal(DemoPreset.Test.EvalPrompts, m.VsSft.Valid));
+            Assert.Equal(DemoPreset.Test.EvalPrompts, report.Models[0].VsSft.Ties);
+            Assert.All(report.Models, m => Assert.InRange(m.MeanScore, 0, 5));
+            Assert.Equal(DemoPreset.Test.World.EftEvalPrompts, report.EvalSets);
+            Assert.Equal(File.ReadAllLines(Path.Combine(runFolder, "iter1", "pairs.jsonl")).Length, Assert.Single(report.Iterations).Pairs);
+            foreach (string file in new[] { "report.md", "report.json", "plots/scores.png", "plots/rates.png", "plots/pretrain_loss.png", "plots/training_losses.png" })
+                Assert.True(new FileInfo(Path.Combine(folder, file)).Length > 0, $"{file} missing or empty");
+            Assert.Contains("| Pairwise accuracy % |", File.ReadAllText(Path.Combine(folder, "report.md")));
+
             // A rerun finds every stage done, verifies the hashes and changes nothing.
             var hashes = manifest.Stages.ToDictionary(s => s.Key, s => s.Value.Artifacts);
             var again = new StringWriter();
             new DemoPipeline(DemoPreset.Test, folder, kernels, new PlainProgress(TextWriter.Null), again).Run();
             Assert.Contains("done, skipped", again.ToString());
+            Assert.Contains("evaluation m2: done, skipped", again.ToString());
             Assert.DoesNotContain("running", again.ToString());
+            Assert.DoesNotContain("answering", again.ToString());
             Assert.Equal(hashes.Keys, RunManifest.Open(runFolder).Stages.Keys);
 
             // A finished artifact changed on disk is an error, not silently different input.

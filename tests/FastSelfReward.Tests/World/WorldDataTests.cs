@@ -93,16 +93,21 @@ public class WorldDataTests
             Assert.True(InstructionWorld.TryParse(Prompt(record), out WorldTask? task));
             var responses = record.GetProperty("responses").EnumerateArray().ToList();
             Assert.Equal(4, responses.Count);
+            int previous = int.MaxValue;
             for (int i = 0; i < responses.Count; i++)
             {
                 JsonElement r = responses[i];
-                int score = r.GetProperty("score").GetInt32();
+                string judgment = r.GetProperty("judgment").GetString()!;
+                int cut = judgment.LastIndexOf("\nScore: ", StringComparison.Ordinal);
+                string justification = judgment[..cut];
+                int score = int.Parse(judgment[(cut + "\nScore: ".Length)..], System.Globalization.CultureInfo.InvariantCulture);
                 Assert.Equal(i, r.GetProperty("rank").GetInt32());
                 OracleGrade grade = Oracle.Grade(task, r.GetProperty("text").GetString()!);
                 Assert.Equal(grade.Score, score);
-                Assert.Equal(grade.Justification, r.GetProperty("justification").GetString());
-                Assert.True(r.GetProperty("justification").GetString()!.Split(' ').Length <= 100);
-                if (i > 0) Assert.True(score < responses[i - 1].GetProperty("score").GetInt32());
+                Assert.Equal(grade.Justification, justification);
+                Assert.True(justification.Split(' ').Length <= 100);
+                if (i > 0) Assert.True(score < previous);
+                previous = score;
                 seen.Add(score);
             }
         }

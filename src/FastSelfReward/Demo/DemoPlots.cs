@@ -1,0 +1,106 @@
+using System.Text.Json;
+using ScottPlot;
+
+namespace FastSelfReward.Demo;
+
+/// <summary>
+/// The report's pictures: the per-model measures (one point per model, SFT to the last iteration) and
+/// the training loss curves read back from the metrics files.
+/// </summary>
+public static class DemoPlots
+{
+    private const int Width = 900, Height = 520;
+
+    /// <summary>Writes scores.png, rates.png, pretrain_loss.png and training_losses.png into <paramref name="folder"/>; returns their paths.</summary>
+    public static IReadOnlyList<string> Write(string folder, DemoReport report, string pretrainMetrics, string runMetrics)
+    {
+        Directory.CreateDirectory(folder);
+        var models = report.Models;
+        double[] x = [.. Enumerable.Range(0, models.Count).Select(i => (double)i)];
+        string[] labels = [.. models.Select(m => m.Model == "sft" ? "SFT" : m.Model.ToUpperInvariant())];
+
+        var scores = PerModel("Oracle score of greedy answers (0–5)", x, labels);
+        Line(scores, x, models.Select(m => m.MeanScore), "mean oracle score");
+        scores.Axes.SetLimitsY(0, 5);
+
+        var rates = PerModel("Per-model measures (%)", x, labels);
+        Line(rates, x, models.Select(m => 100 * m.ExactCorrect), "exact-correct");
+        Line(rates, x, models.Select(m => 100 * m.VsSft.WinRate), "win vs SFT");
+        Line(rates, x, models.Select(m => 100 * m.VsSft.LossRate), "loss vs SFT");
+        Line(rates, x, models.Select(m => 100 * m.Judge.PairwiseAccuracy), "judge pairwise accuracy");
+        Line(rates, x, models.Select(m => 100 * m.Judge.ExactMatch), "judge exact match");
+        rates.Axes.SetLimitsY(0, 100);
+
+        var pretrain = Curves("M0 pretraining loss", ReadSeries(pretrainMetrics, key => key == "loss" ? "M0" : null));
+        var training = Curves("Fine-tuning losses (SFT, M1) and DPO losses per iteration",
+            ReadSeries(runMetrics, key => key.EndsWith("/loss", StringComparison.Ordinal) && !key.Contains("/eval/", StringComparison.Ordinal)
+                ? key[..^"/loss".Length] : null));
+
+        var written = new List<string>();
+        foreach (var (plot, name) in new[] { (scores, "scores.png"), (rates, "rates.png"), (pretrain, "pretrain_loss.png"), (training, "training_losses.png") })
+        {
+            string path = Path.Combine(folder, name);
+            plot.SavePng(path, Width, Height);
+            written.Add(path);
+        }
+        return written;
+    }
+
+    private static Plot PerModel(string title, double[] x, string[] labels)
+    {
+        var plot = new Plot();
+        plot.Title(title);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(x, labels);
+        plot.ShowLegend();
+        return plot;
+    }
+
+    private static void Line(Plot plot, double[] x, IEnumerable<double> y, string label)
+    {
+        var scatter = plot.Add.Scatter(x, y.ToArray());
+        scatter.LegendText = label;
+        scatter.MarkerSize = 8;
+    }
+
+    private static Plot Curves(string title, IReadOnlyDictionary<string, (List<double> Steps, List<double> Values)> series)
+    {
+        var plot = new Plot();
+        plot.Title(title);
+        plot.XLabel("step");
+        plot.YLabel("loss");
+        foreach (var (name, (steps, values)) in series)
+        {
+            var line = plot.Add.ScatterLine(steps.ToArray(), values.ToArray());
+            line.LegendText = name;
+        }
+        plot.ShowLegend();
+        return plot;
+    }
+
+    /// <summary>
+    /// The series of a metrics JSONL file: for each record and each numeric field that
+    /// <paramref name="seriesOf"/> names (null skips it), the point (step, value). The file may be
+    /// open for appending, so it is read with sharing.
+    /// </summary>
+    private static Dictionary<string, (List<double>, List<double>)> ReadSeries(string path, Func<string, string?> seriesOf)
+    {
+        var series = new Dictionary<string, (List<double> Steps, List<double> Values)>();
+        if (!File.Exists(path)) return series;
+        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+        while (reader.ReadLine() is string line)
+        {
+            if (line.Length == 0) continue;
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (!root.TryGetProperty("step", out var step)) continue;
+            foreach (var field in root.EnumerateObject())
+            {
+                if (field.Value.ValueKind != JsonValueKind.Number || seriesOf(field.Name) is not string name) continue;
+                if (!series.TryGetValue(name, out var points)) series[name] = points = ([], []);
+                points.Steps.Add(step.GetDouble());
+                points.Values.Add(field.Value.GetDouble());
+            }
+        }
+        return series.ToDictionary(s => s.Key, s => ((List<double>, List<double>))s.Value);
+    }
+}

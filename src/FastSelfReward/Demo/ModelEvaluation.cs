@@ -1,0 +1,47 @@
+using FastSelfReward.Evaluation;
+using FastSelfReward.Generation;
+
+namespace FastSelfReward.Demo;
+
+/// <summary>One held-out prompt answered greedily by a model, with the oracle's verdict.</summary>
+/// <param name="Id">The prompt's id in eval_prompts.jsonl.</param>
+/// <param name="Prompt">The held-out prompt.</param>
+/// <param name="Answer">The model's greedy answer.</param>
+/// <param name="Finish">Whether it stopped or ran out of tokens.</param>
+/// <param name="Score">The oracle's 0–5 score.</param>
+/// <param name="Correct">True when the stated answer is exactly right.</param>
+public sealed record EvaluatedAnswer(string Id, string Prompt, string Answer, FinishReason Finish, int Score, bool Correct);
+
+/// <summary>
+/// What the oracle measured of one model: its greedy answers to the held-out prompts and, as a judge,
+/// its mean score of every response of every held-out ranked set (null where no sample parsed).
+/// Stored per model so a rerun does not evaluate a finished model again.
+/// </summary>
+public sealed record ModelEvaluation(string Model, IReadOnlyList<EvaluatedAnswer> Answers, IReadOnlyList<IReadOnlyList<double?>> JudgeScores)
+{
+    public double MeanScore => Answers.Count == 0 ? double.NaN : Answers.Average(a => a.Score);
+    public double ExactCorrect => Answers.Count == 0 ? double.NaN : Answers.Count(a => a.Correct) / (double)Answers.Count;
+    /// <summary>Mean answer length in characters (the paper reports length growth over iterations).</summary>
+    public double MeanLength => Answers.Count == 0 ? double.NaN : Answers.Average(a => a.Answer.Length);
+    /// <summary>Share of answers cut off by the token budget.</summary>
+    public double Truncated => Answers.Count == 0 ? double.NaN : Answers.Count(a => a.Finish == FinishReason.Length) / (double)Answers.Count;
+
+    /// <summary>The judge's reward-model metrics against the oracle's ranks of the same sets.</summary>
+    public RewardModelReport RewardModel(IReadOnlyList<IReadOnlyList<int>> ranks) =>
+        RewardModelMetrics.Compute(ranks.Select((r, i) => new RankedScores(r, JudgeScores[i])));
+
+    /// <summary>Win/tie/loss against <paramref name="baseline"/> by oracle score, prompt by prompt.</summary>
+    public HeadToHeadResult Against(ModelEvaluation baseline)
+    {
+        var theirs = baseline.Answers.ToDictionary(a => a.Id, a => a.Score);
+        int wins = 0, ties = 0, losses = 0;
+        foreach (var answer in Answers)
+        {
+            int difference = answer.Score - theirs[answer.Id];
+            if (difference > 0) wins++;
+            else if (difference < 0) losses++;
+            else ties++;
+        }
+        return new HeadToHeadResult(wins, ties, losses, 0);
+    }
+}
