@@ -1,6 +1,8 @@
 using FastSelfReward.Compute;
 using FastSelfReward.Compute.Cuda;
 
+using static FastSelfReward.Tests.Compute.Cuda.CudaParity;
+
 namespace FastSelfReward.Tests.Compute.Cuda;
 
 /// <summary>
@@ -24,37 +26,7 @@ public sealed class AttentionCudaTests
 
     public static TheoryData<bool> Schedules() => new() { false, true };
 
-    private static CudaKernels Cuda(bool reverse) =>
-        new(KernelRegisterCounts.Device(new EmulatorOptions { ReverseOrder = reverse, DeferredLaunches = reverse }));
-
-    private static float[] Random(int count, int seed, double scale = 1.0)
-    {
-        var random = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale)).ToArray();
-    }
-
     private static float[] Round(float[] values, DType type) => type == DType.BF16 ? values.Select(BFloat16.Round).ToArray() : values;
-
-    private static DeviceBuffer Put(IKernels kernels, float[] values, DType type)
-    {
-        DeviceBuffer buffer = kernels.Allocate(values.Length, type);
-        kernels.Upload(buffer, values);
-        return buffer;
-    }
-
-    private static DeviceBuffer Put(IKernels kernels, int[] values)
-    {
-        DeviceBuffer buffer = kernels.Allocate(values.Length, DType.I32);
-        kernels.Upload(buffer, values);
-        return buffer;
-    }
-
-    private static float[] Get(IKernels kernels, Tensor tensor)
-    {
-        var values = new float[tensor.Length];
-        kernels.Download(tensor, values);
-        return values;
-    }
 
     // atolScale is relative to the largest |expected| value.
     private static void Close(float[] expected, float[] actual, double rtol, double atolScale, string name)
@@ -96,7 +68,7 @@ public sealed class AttentionCudaTests
     public void Attention_forward_and_backward_match_cpu(bool reverse, int heads, int kvHeads, int headDim, int[] lengths)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         int[] cu = Offsets(lengths);
         int n = cu[^1], batch = lengths.Length;
         var shape = new AttentionShape(heads, kvHeads, headDim, 1.0 / Math.Sqrt(headDim));
@@ -143,7 +115,7 @@ public sealed class AttentionCudaTests
     [Fact]
     public void Attention_rejects_head_dims_past_128_and_ungrouped_heads()
     {
-        using var cuda = Cuda(false);
+        using var cuda = EmulatedGpu(false);
         using DeviceBuffer t = cuda.Allocate(1024, DType.F32), lse = cuda.Allocate(8, DType.F32), cu = Put(cuda, [0, 1]);
         Assert.Throws<ArgumentOutOfRangeException>(() => cuda.AttentionForward(t, lse, t, t, t, cu, 1, new AttentionShape(1, 1, 256, 1.0)));
         Assert.Throws<ArgumentException>(() => cuda.AttentionForward(t, lse, t, t, t, cu, 1, new AttentionShape(3, 2, 16, 1.0)));
@@ -154,7 +126,7 @@ public sealed class AttentionCudaTests
     public void KvCacheWrite_matches_cpu_exactly(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int n = 5, blocks = 4, blockSize = 3;
         int[] slots = [7, 2, 0, 11, 4];  // scrambled; slots 1, 3, 5.. keep their old contents
         // hd 24: 16-byte packs for both types; 5: element by element
@@ -194,7 +166,7 @@ public sealed class AttentionCudaTests
     public void DecodeAttention_matches_cpu_over_a_scrambled_block_table(bool reverse, int heads, int kvHeads, int headDim)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         int[] lengths = [1, 45, 130];
         const int batch = 3, blockSize = 16, maxBlocks = 9, cacheBlocks = batch * maxBlocks;
         var permutation = Enumerable.Range(0, cacheBlocks).OrderBy(i => (i * 7919) % 29).ToArray();

@@ -1,6 +1,8 @@
 using FastSelfReward.Compute;
 using FastSelfReward.Compute.Cuda;
 
+using static FastSelfReward.Tests.Compute.Cuda.CudaParity;
+
 namespace FastSelfReward.Tests.Compute.Cuda;
 
 /// <summary>
@@ -22,55 +24,12 @@ public sealed class CudaKernelsTests
 
     public static TheoryData<bool> Schedules() => new() { false, true };
 
-    private static CudaKernels Cuda(bool reverse) =>
-        new(KernelRegisterCounts.Device(new EmulatorOptions { ReverseOrder = reverse, DeferredLaunches = reverse }));
-
-    private static float[] Random(int count, int seed, double scale = 1.0)
-    {
-        var random = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale)).ToArray();
-    }
-
-    private static float[] RoundBf16(float[] values) => values.Select(BFloat16.Round).ToArray();
-
-    private static DeviceBuffer Put(IKernels kernels, float[] values, DType type)
-    {
-        DeviceBuffer buffer = kernels.Allocate(values.Length, type);
-        kernels.Upload(buffer, values);
-        return buffer;
-    }
-
-    private static DeviceBuffer Put(IKernels kernels, int[] values)
-    {
-        DeviceBuffer buffer = kernels.Allocate(values.Length, DType.I32);
-        kernels.Upload(buffer, values);
-        return buffer;
-    }
-
-    private static float[] Get(IKernels kernels, Tensor tensor)
-    {
-        var values = new float[tensor.Length];
-        kernels.Download(tensor, values);
-        return values;
-    }
-
-    private static void Close(float[] expected, float[] actual, double rtol, double atol, string name)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double error = Math.Abs((double)actual[i] - expected[i]);
-            if (!(error <= atol + rtol * Math.Abs(expected[i])))
-                Assert.Fail($"{name}[{i}]: cuda {actual[i]:R} vs cpu {expected[i]:R} (|error| {error:E2} > {atol} + {rtol}·|cpu|)");
-        }
-    }
-
     [Theory]
     [MemberData(nameof(Schedules))]
     public void Gemm_matches_cpu_for_every_transpose_non_square_and_padded_leading_dimensions(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int m = 5, n = 7, k = 3, pad = 2;
         foreach (bool transA in new[] { false, true })
         foreach (bool transB in new[] { false, true })
@@ -99,7 +58,7 @@ public sealed class CudaKernelsTests
     public void Embedding_forward_and_backward_match_cpu_exactly(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int vocab = 11, n = 9;
         int[] tokens = [3, 0, 10, 3, 7, 3, 1, 10, 5];
         // 300: fp32 rows in 16-byte packs, bf16 rows not, one column block looping; 2056: packed, several column blocks
@@ -127,7 +86,7 @@ public sealed class CudaKernelsTests
     public void RmsNorm_forward_and_backward_match_cpu(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int n = 7;
         // 30: no 16-byte packs (W = 1), idle lanes; 48: packs for both types; 300: fp32 packs, bf16 not, 256 threads striding
         foreach (int dim in new[] { 30, 48, 300 })
@@ -168,7 +127,7 @@ public sealed class CudaKernelsTests
     public void Residual_forward_and_backward_match_cpu_exactly_also_in_place(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int count = 1003; // a remainder after the 16-byte packs
         foreach (DType type in new[] { DType.F32, DType.BF16 })
         {
@@ -198,7 +157,7 @@ public sealed class CudaKernelsTests
     [MemberData(nameof(Schedules))]
     public void Elementwise_ops_on_unaligned_slices_take_the_scalar_path(bool reverse)
     {
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int count = 37;
         float[] a = RoundBf16(Random(count + 1, 14)), b = RoundBf16(Random(count + 1, 15));
         foreach (DType type in new[] { DType.F32, DType.BF16 })
@@ -218,7 +177,7 @@ public sealed class CudaKernelsTests
     [MemberData(nameof(Schedules))]
     public void Casts_round_to_nearest_even_and_widen_exactly(bool reverse)
     {
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         float[] special =
         [
             0f, -0f, 1f, -1f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, float.Epsilon, -float.Epsilon,
@@ -247,7 +206,7 @@ public sealed class CudaKernelsTests
     [Fact]
     public void Shapes_and_types_are_checked_before_launch()
     {
-        using var cuda = Cuda(reverse: false);
+        using var cuda = EmulatedGpu(reverse: false);
         using DeviceBuffer small = cuda.Allocate(10, DType.F32), f64 = cuda.Allocate(100, DType.F64), rstd = cuda.Allocate(4, DType.F32);
         Assert.Throws<ArgumentException>(() => cuda.ResidualForward(small, small, small, 11));
         Assert.Throws<ArgumentException>(() => cuda.RmsNormForward(f64, rstd, f64, f64, 4, 25, 1e-5));

@@ -1,6 +1,8 @@
 using FastSelfReward.Compute;
 using FastSelfReward.Compute.Cuda;
 
+using static FastSelfReward.Tests.Compute.Cuda.CudaParity;
+
 namespace FastSelfReward.Tests.Compute.Cuda;
 
 /// <summary>
@@ -23,57 +25,12 @@ public sealed class ElementwiseCudaTests
 
     public static TheoryData<bool> Schedules() => new() { false, true };
 
-    private static CudaKernels Cuda(bool reverse) =>
-        new(KernelRegisterCounts.Device(new EmulatorOptions { ReverseOrder = reverse, DeferredLaunches = reverse }));
-
-    private static float[] Random(int count, int seed, double scale = 1.0)
-    {
-        var random = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale)).ToArray();
-    }
-
-    private static float[] RoundBf16(float[] values) => values.Select(BFloat16.Round).ToArray();
-
-    private static float[] Stored(float[] values, DType type) => type == DType.BF16 ? RoundBf16(values) : values;
-
-    private static DeviceBuffer Put(IKernels kernels, float[] values, DType type)
-    {
-        DeviceBuffer buffer = kernels.Allocate(values.Length, type);
-        kernels.Upload(buffer, values);
-        return buffer;
-    }
-
-    private static DeviceBuffer Put(IKernels kernels, int[] values)
-    {
-        DeviceBuffer buffer = kernels.Allocate(values.Length, DType.I32);
-        kernels.Upload(buffer, values);
-        return buffer;
-    }
-
-    private static float[] Get(IKernels kernels, Tensor tensor)
-    {
-        var values = new float[tensor.Length];
-        kernels.Download(tensor, values);
-        return values;
-    }
-
-    private static void Close(float[] expected, float[] actual, double rtol, double atol, string name)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double error = Math.Abs((double)actual[i] - expected[i]);
-            if (!(error <= atol + rtol * Math.Abs(expected[i])))
-                Assert.Fail($"{name}[{i}]: cuda {actual[i]:R} vs cpu {expected[i]:R} (|error| {error:E2} > {atol} + {rtol}·|cpu|)");
-        }
-    }
-
     [Theory]
     [MemberData(nameof(Schedules))]
     public void Rope_forward_and_backward_match_cpu(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         // Ragged packed rows: positions restart, and reach the range where a float angle would fail.
         int[] positions = [0, 1, 2, 40000, 0, 131071, 7];
         int n = positions.Length;
@@ -107,7 +64,7 @@ public sealed class ElementwiseCudaTests
     public void Rope_on_an_unaligned_slice_takes_the_scalar_path_and_backward_undoes_forward(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         int[] positions = [5, 17, 1000];
         const int heads = 2, headDim = 16, count = 3 * heads * headDim;
         float[] x = Random(count, 23);
@@ -127,7 +84,7 @@ public sealed class ElementwiseCudaTests
     public void SwiGlu_forward_and_backward_match_cpu(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         // 1003 leaves a remainder after the packs; 4099 spans several blocks.
         foreach (int count in new[] { 1003, 4099 })
         foreach (DType type in new[] { DType.F32, DType.BF16 })
@@ -159,7 +116,7 @@ public sealed class ElementwiseCudaTests
     public void SwiGlu_on_unaligned_slices_matches_cpu(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int count = 37;
         float[] gate = Random(count, 34, 4.0), up = Random(count, 35), dOut = Random(count, 36);
         using DeviceBuffer cg = Put(cpu, gate, DType.F32), cu = Put(cpu, up, DType.F32), cd = Put(cpu, dOut, DType.F32),
@@ -177,7 +134,7 @@ public sealed class ElementwiseCudaTests
     public void AdamW_matches_cpu_over_several_steps_also_on_a_slice(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int count = 1003;
         float[] param = Random(count, 41), zeros = new float[count];
         using DeviceBuffer cp = Put(cpu, param, DType.F32), cm = Put(cpu, zeros, DType.F32), cv = Put(cpu, zeros, DType.F32),
@@ -208,7 +165,7 @@ public sealed class ElementwiseCudaTests
     public void SumSquares_matches_cpu_and_is_the_same_bits_every_call(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         // 1: one thread; 1003: a remainder after packs; 300007: hundreds of blocks; 1 << 20 + 5: the grid capped at 1024 blocks (fp32).
         foreach (int count in new[] { 1, 1003, 300007, (1 << 20) + 5 })
         foreach (DType type in new[] { DType.F32, DType.BF16 })
@@ -233,7 +190,7 @@ public sealed class ElementwiseCudaTests
     public void Scale_matches_cpu_exactly(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int count = 1003;
         foreach (DType type in new[] { DType.F32, DType.BF16 })
         {
@@ -254,7 +211,7 @@ public sealed class ElementwiseCudaTests
     public void DpoLoss_matches_cpu_for_every_kind(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int pairs = 300; // two blocks
         foreach (DType type in new[] { DType.F32, DType.BF16 })
         foreach (DpoLossKind kind in Enum.GetValues<DpoLossKind>())
@@ -288,7 +245,7 @@ public sealed class ElementwiseCudaTests
     [Fact]
     public void Arguments_are_checked_before_launch_as_on_the_cpu()
     {
-        using var cuda = Cuda(reverse: false);
+        using var cuda = EmulatedGpu(reverse: false);
         using DeviceBuffer x = cuda.Allocate(16, DType.F32), bf16 = cuda.Allocate(16, DType.BF16), f64 = cuda.Allocate(16, DType.F64),
             positions = cuda.Allocate(2, DType.I32);
         Tensor p = x.Slice(0, 4);

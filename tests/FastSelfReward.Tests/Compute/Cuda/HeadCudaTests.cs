@@ -1,6 +1,8 @@
 using FastSelfReward.Compute;
 using FastSelfReward.Compute.Cuda;
 
+using static FastSelfReward.Tests.Compute.Cuda.CudaParity;
+
 namespace FastSelfReward.Tests.Compute.Cuda;
 
 /// <summary>
@@ -22,56 +24,6 @@ public sealed class HeadCudaTests
 
     public static TheoryData<bool> Schedules() => new() { false, true };
 
-    private static CudaKernels Cuda(bool reverse) =>
-        new(KernelRegisterCounts.Device(new EmulatorOptions { ReverseOrder = reverse, DeferredLaunches = reverse }));
-
-    private static float[] Random(int count, int seed, double scale = 1.0, double offset = 0.0)
-    {
-        var random = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale + offset)).ToArray();
-    }
-
-    private static float[] RoundBf16(float[] values) => values.Select(BFloat16.Round).ToArray();
-
-    private static DeviceBuffer Put(IKernels kernels, float[] values, DType type)
-    {
-        DeviceBuffer buffer = kernels.Allocate(values.Length, type);
-        kernels.Upload(buffer, values);
-        return buffer;
-    }
-
-    private static DeviceBuffer Put(IKernels kernels, int[] values)
-    {
-        DeviceBuffer buffer = kernels.Allocate(values.Length, DType.I32);
-        kernels.Upload(buffer, values);
-        return buffer;
-    }
-
-    private static float[] Get(IKernels kernels, Tensor tensor)
-    {
-        var values = new float[tensor.Length];
-        kernels.Download(tensor, values);
-        return values;
-    }
-
-    private static int[] Ints(IKernels kernels, Tensor tensor)
-    {
-        var values = new int[tensor.Length];
-        kernels.Download(tensor, values);
-        return values;
-    }
-
-    private static void Close(float[] expected, float[] actual, double rtol, double atol, string name)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double error = Math.Abs((double)actual[i] - expected[i]);
-            if (!(error <= atol + rtol * Math.Abs(expected[i])))
-                Assert.Fail($"{name}[{i}]: cuda {actual[i]:R} vs cpu {expected[i]:R} (|error| {error:E2} > {atol} + {rtol}·|cpu|)");
-        }
-    }
-
     // (logits storage, logp / weights storage)
     private static readonly (DType Rows, DType Scalars)[] HeadTypes = [(DType.F32, DType.F32), (DType.BF16, DType.F32), (DType.BF16, DType.BF16)];
 
@@ -80,7 +32,7 @@ public sealed class HeadCudaTests
     public void TokenLogProbs_and_gradient_match_cpu_with_masked_rows(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int n = 9;
         // 37: odd (no 16-byte packs), idle lanes; 256: packs for both types; 1000: fp32 and bf16 packs, threads striding;
         // 1003: no packs, several columns per thread
@@ -150,7 +102,7 @@ public sealed class HeadCudaTests
     public void SampleTopP_picks_the_cpu_token_for_every_row(bool reverse)
     {
         using var cpu = new CpuKernels();
-        using var cuda = Cuda(reverse);
+        using var cuda = EmulatedGpu(reverse);
         const int rows = 24;
         var mismatches = new List<string>();
         // 300: one partial scan tile; 1031: odd, three tiles of 512 ids
@@ -202,7 +154,7 @@ public sealed class HeadCudaTests
     [Fact]
     public void Head_ops_reject_mismatched_types()
     {
-        using var cuda = Cuda(false);
+        using var cuda = EmulatedGpu(false);
         using DeviceBuffer logits = cuda.Allocate(8, DType.F32), logp = cuda.Allocate(2, DType.BF16), targets = cuda.Allocate(2, DType.I32);
         Assert.Throws<ArgumentException>(() => cuda.TokenLogProbs(logits, logp, targets, null, 2, 4));
         using DeviceBuffer probs = cuda.Allocate(8, DType.BF16), uniforms = cuda.Allocate(2, DType.F32), tokens = cuda.Allocate(2, DType.I32);
