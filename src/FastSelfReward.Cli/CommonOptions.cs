@@ -17,6 +17,9 @@ public abstract class CommonOptions
     [Option("device", Default = DeviceKind.Cpu, HelpText = "Where the kernels run: cpu, cuda (the first GPU), auto (a GPU when one is usable, else the CPU) or emulated (the CUDA kernels on the CPU emulator, slow).")]
     public DeviceKind Device { get; set; }
 
+    [Option("precision", Default = Precision.Auto, HelpText = "How models store weights and activations: auto (bf16 mixed precision on a GPU, fp32 on the CPU), fp32, or bf16 (bf16 weights copy, activations and KV cache; fp32 master weights, gradients and AdamW moments; GPU only).")]
+    public Precision Precision { get; set; }
+
     /// <summary>Why <see cref="OpenBackend"/> fell back to the CPU under --device auto; null when it did not.</summary>
     public string? BackendNote { get; private set; }
 
@@ -31,7 +34,9 @@ public abstract class CommonOptions
             if (threads <= 0) throw new UsageException($"--threads must be positive, got {threads}");
             CpuKernels.Threads = threads;
         }
-        IKernels kernels = Backends.Create(Device, out string? note);
+        if (Precision == Precision.Bf16 && Device == DeviceKind.Cpu)
+            throw new UsageException("--precision bf16 needs a GPU (--device cuda, auto or emulated): the CPU kernels are fp32");
+        IKernels kernels = Backends.Create(Device, out string? note, Precision);
         BackendNote = note;
         return kernels;
     }

@@ -49,6 +49,7 @@ public sealed class ProfilingKernels(IKernels inner) : IKernels
 
     public string Name => inner.Name;
     public string Describe() => inner.Describe();
+    public DType ModelType => inner.ModelType;
     public DeviceBuffer Allocate(long length, DType type) => inner.Allocate(length, type);
 
     public void Upload(Tensor destination, ReadOnlySpan<float> source) { long t = Stopwatch.GetTimestamp(); inner.Upload(destination, source); Record("Upload", t); }

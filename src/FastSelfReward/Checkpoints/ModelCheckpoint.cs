@@ -24,7 +24,10 @@ public static class ModelCheckpoint
     /// config.json is malformed, or a tensor is missing, unexpected, of another shape or an unreadable
     /// dtype; the message names the file and the tensor. Nothing is allocated on the backend then.
     /// </exception>
-    public static LlamaModel Load(IKernels kernels, string directory, DType type = DType.F32)
+    /// <param name="kernels">The backend the model lives on.</param>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="type">The model's storage type; null takes <see cref="IKernels.ModelType"/>.</param>
+    public static LlamaModel Load(IKernels kernels, string directory, DType? type = null)
     {
         string configPath = Path.Combine(directory, LlamaConfigJson.FileName);
         if (!File.Exists(configPath))
@@ -50,6 +53,7 @@ public static class ModelCheckpoint
                     done += count;
                 }
             }
+            model.ParametersChanged();
             return model;
         }
         catch

@@ -15,6 +15,17 @@ public enum DeviceKind
     Emulated,
 }
 
+/// <summary>How a model stores its weights and activations (<see cref="IKernels.ModelType"/>).</summary>
+public enum Precision
+{
+    /// <summary>The backend's choice: bf16 mixed precision on a GPU, fp32 on the CPU.</summary>
+    Auto,
+    /// <summary>fp32 everywhere.</summary>
+    Fp32,
+    /// <summary>bf16 weights copy, activations and KV cache with fp32 master weights, gradients and moments (GPU only).</summary>
+    Bf16,
+}
+
 /// <summary>Creates the <see cref="IKernels"/> a <see cref="DeviceKind"/> names.</summary>
 public static class Backends
 {
@@ -22,35 +33,42 @@ public static class Backends
     /// The backend for <paramref name="kind"/>. <paramref name="note"/> says why Auto fell back to
     /// the CPU (null otherwise).
     /// </summary>
-    /// <exception cref="InvalidOperationException">Cuda was asked for and no GPU is usable; the message says why.</exception>
-    public static IKernels Create(DeviceKind kind, out string? note)
+    /// <exception cref="InvalidOperationException">
+    /// Cuda was asked for and no GPU is usable, or bf16 was asked for on the CPU; the message says why.
+    /// </exception>
+    public static IKernels Create(DeviceKind kind, out string? note, Precision precision = Precision.Auto)
     {
         note = null;
+        DType gpuType = precision == Precision.Fp32 ? DType.F32 : DType.BF16;
         switch (kind)
         {
             case DeviceKind.Cpu:
-                return new CpuKernels();
+                return Cpu(precision, "--device cpu");
             case DeviceKind.Cuda:
                 if (RealCudaDevice.Enumerate(out string? whyNone).Count == 0)
                     throw new InvalidOperationException($"--device cuda: no GPU: {whyNone}");
-                return new CudaKernels(new RealCudaDevice());
+                return new CudaKernels(new RealCudaDevice(), modelType: gpuType);
             case DeviceKind.Emulated:
-                return new CudaKernels(new EmulatedCudaDevice());
+                return new CudaKernels(new EmulatedCudaDevice(), modelType: gpuType);
             default:
                 if (RealCudaDevice.Enumerate(out whyNone).Count == 0)
                 {
                     note = $"no GPU ({whyNone}); using the CPU";
-                    return new CpuKernels();
+                    return Cpu(precision, "--device auto found no GPU, and the CPU");
                 }
                 try
                 {
-                    return new CudaKernels(new RealCudaDevice());
+                    return new CudaKernels(new RealCudaDevice(), modelType: gpuType);
                 }
                 catch (Exception e) when (e is CudaException or DllNotFoundException or NotSupportedException)
                 {
                     note = $"the GPU is not usable ({e.Message}); using the CPU";
-                    return new CpuKernels();
+                    return Cpu(precision, "--device auto could not use the GPU, and the CPU");
                 }
         }
     }
+
+    private static CpuKernels Cpu(Precision precision, string what) => precision == Precision.Bf16
+        ? throw new InvalidOperationException($"--precision bf16: {what} has no bf16 kernels; use --precision fp32 or auto")
+        : new CpuKernels();
 }

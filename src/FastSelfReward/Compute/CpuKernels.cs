@@ -40,6 +40,9 @@ public sealed unsafe class CpuKernels : IKernels
 
     public string Name => "cpu";
 
+    /// <summary>Models on the CPU compute in <see cref="FloatType"/> (there is no bf16 CPU kernel).</summary>
+    public DType ModelType => FloatType;
+
     /// <summary>OpenMP threads the kernels use. Process-wide: it applies to every instance.</summary>
     public static int Threads
     {

@@ -32,6 +32,13 @@ public interface IKernels : IDisposable
     /// <summary>One line: device, threads, BLAS, features.</summary>
     string Describe();
 
+    /// <summary>
+    /// The storage type a model on this backend uses unless told otherwise: its weights' compute copy,
+    /// activations and KV cache. With <see cref="DType.BF16"/> the model also keeps fp32 master weights,
+    /// gradients and optimizer moments (mixed precision); see <see cref="DTypes.Wide"/>.
+    /// </summary>
+    DType ModelType { get; }
+
     /// <summary>Zero-filled backend memory.</summary>
     DeviceBuffer Allocate(long length, DType type);
 

@@ -25,6 +25,13 @@ public static class DTypes
         DType.BF16 => 2,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
     };
+
+    /// <summary>
+    /// The type sums, statistics and master copies of values stored as <paramref name="type"/> are kept
+    /// in: F32 for BF16 (whose 8-bit mantissa cannot hold an update of a weight, a gradient sum or a
+    /// log-probability), the type itself otherwise.
+    /// </summary>
+    public static DType Wide(this DType type) => type == DType.BF16 ? DType.F32 : type;
 }
 
 /// <summary>

@@ -30,9 +30,11 @@ public sealed class Generator : IDisposable
         _stopTokens = [.. stopTokens];
         _maxRows = maxRows;
         _blockSize = blockSize;
-        _rowLogits = new(model.Kernels, model.Type);
-        _probs = new(model.Kernels, model.Type);
-        _uniforms = new(model.Kernels, model.Type);
+        // Logits come out of the model wide (fp32 in a bf16 model), and a uniform needs more than
+        // bf16's 8 bits to pick among thousands of tokens.
+        _rowLogits = new(model.Kernels, model.Type.Wide());
+        _probs = new(model.Kernels, model.Type.Wide());
+        _uniforms = new(model.Kernels, model.Type.Wide());
         _sampled = new(model.Kernels, DType.I32);
     }
 

@@ -16,6 +16,13 @@ namespace FastSelfReward.Model;
 /// </code>
 /// The language-model head never materialises [rows, vocab] logits at once: log-probs and their
 /// gradient run over chunks of the rows that carry a target.
+/// <para>
+/// Precision. An F32 or F64 model computes in its type throughout. A BF16 model trains as llm.c does:
+/// weights (a bf16 copy), activations, activation gradients and the KV cache are bf16; the master
+/// weights (<see cref="Parameters"/>), parameter gradients, optimizer moments, RMSNorm and attention
+/// statistics, logits and log-probs are fp32 (<see cref="DTypes.Wide"/>). GEMMs read bf16 and
+/// accumulate in fp32, writing fp32 where the result is a parameter gradient or logits.
+/// </para>
 /// </remarks>
 public sealed class LlamaModel : IDisposable
 {
@@ -23,6 +30,10 @@ public sealed class LlamaModel : IDisposable
     private const long LogitsChunkElements = 8L << 20;
 
     private readonly LayerWeights[] _layers;
+    // The weights the forward reads: Parameters itself, or their bf16 copy in a mixed-precision model.
+    private readonly DeviceBuffer _computeWeights;
+    private readonly bool _mixed;
+    private bool _computeWeightsCurrent;
     private LayerWeights[]? _layerGradients;
     private DeviceBuffer? _gradients;
     private Activations? _activations;
@@ -33,17 +44,25 @@ public sealed class LlamaModel : IDisposable
 
     // Device copies of the current batch's integer inputs, kept until the backward needs them.
     private readonly GrowableBuffer _tokens, _positions, _cuSeqlens, _slots, _blockTables, _lengths;
-    // Head scratch: selected rows, their logits, targets, weights and log-probs.
-    private readonly GrowableBuffer _rowIndex, _targets, _weights, _logp, _logits, _selected, _dSelected;
+    // Head scratch: selected rows, their logits, targets, gradient weights and log-probs; in a
+    // mixed-precision model also the bf16 logits gradient and the fp32 gradient of the final rows.
+    private readonly GrowableBuffer _rowIndex, _targets, _gradWeights, _logp, _logits, _selected, _dSelected, _dLogits, _dFinal;
 
-    public LlamaModel(IKernels kernels, LlamaConfig config, DType type = DType.F32)
+    /// <param name="kernels">The backend.</param>
+    /// <param name="config">The architecture.</param>
+    /// <param name="type">Storage type (see the remarks on precision); null takes <see cref="IKernels.ModelType"/>.</param>
+    public LlamaModel(IKernels kernels, LlamaConfig config, DType? type = null)
     {
         Kernels = kernels;
         Config = config.Validate();
-        Type = type;
+        Type = type ?? kernels.ModelType;
         Layout = new ParameterLayout(config);
-        Parameters = kernels.Allocate(Layout.TotalLength, type);
-        _layers = Enumerable.Range(0, config.NumHiddenLayers).Select(l => LayerWeights.Of(Layout, Parameters, l)).ToArray();
+        DType wide = Type.Wide();
+        _mixed = wide != Type;
+        Parameters = kernels.Allocate(Layout.TotalLength, wide);
+        _computeWeights = _mixed ? kernels.Allocate(Layout.TotalLength, Type) : Parameters;
+        _computeWeightsCurrent = !_mixed;
+        _layers = Enumerable.Range(0, config.NumHiddenLayers).Select(l => LayerWeights.Of(Layout, _computeWeights, l)).ToArray();
         _tokens = new(kernels, DType.I32);
         _positions = new(kernels, DType.I32);
         _cuSeqlens = new(kernels, DType.I32);
@@ -52,28 +71,52 @@ public sealed class LlamaModel : IDisposable
         _lengths = new(kernels, DType.I32);
         _rowIndex = new(kernels, DType.I32);
         _targets = new(kernels, DType.I32);
-        _weights = new(kernels, type);
-        _logp = new(kernels, type);
-        _logits = new(kernels, type);
-        _selected = new(kernels, type);
-        _dSelected = new(kernels, type);
+        _gradWeights = new(kernels, wide);
+        _logp = new(kernels, wide);
+        _logits = new(kernels, wide);
+        _selected = new(kernels, Type);
+        _dSelected = new(kernels, Type);
+        _dLogits = new(kernels, Type);
+        _dFinal = new(kernels, wide);
     }
 
     public IKernels Kernels { get; }
     public LlamaConfig Config { get; }
+
+    /// <summary>The storage type of weights (their compute copy), activations and the KV cache.</summary>
     public DType Type { get; }
+
     public ParameterLayout Layout { get; }
 
-    /// <summary>Every parameter, laid out by <see cref="Layout"/>.</summary>
+    /// <summary>
+    /// Every parameter, laid out by <see cref="Layout"/>, in <see cref="DTypes.Wide"/>(<see cref="Type"/>): the
+    /// master weights that optimizers update and checkpoints read and write. After writing them, call
+    /// <see cref="ParametersChanged"/>.
+    /// </summary>
     public DeviceBuffer Parameters { get; }
 
-    /// <summary>Parameter gradients (same layout), allocated by the first backward or <see cref="ZeroGradients"/>.</summary>
+    /// <summary>Parameter gradients (same layout and type as <see cref="Parameters"/>), allocated by the first backward or <see cref="ZeroGradients"/>.</summary>
     public DeviceBuffer Gradients => _gradients ??= AllocateGradients();
+
+    /// <summary>
+    /// Tells the model that <see cref="Parameters"/> were written (a load, an optimizer step, an
+    /// initialisation): a mixed-precision model rounds them into its bf16 compute copy (to nearest even);
+    /// any other model reads them directly and has nothing to do.
+    /// </summary>
+    public void ParametersChanged()
+    {
+        if (!_mixed) return;
+        Kernels.Cast(_computeWeights, Parameters, Layout.TotalLength);
+        _computeWeightsCurrent = true;
+    }
 
     /// <summary>Rows of the most recent forward pass.</summary>
     public int Rows => _rows;
 
-    /// <summary>The view of one parameter tensor.</summary>
+    /// <summary>The weights the forward reads: <see cref="Parameters"/>, or their bf16 copy in a mixed-precision model.</summary>
+    internal Tensor ComputeWeights => _computeWeights;
+
+    /// <summary>The view of one parameter tensor (master weights).</summary>
     public Tensor Parameter(string name) => View(Parameters, Layout[name]);
 
     /// <summary>The view of one parameter's gradient.</summary>
@@ -96,6 +139,7 @@ public sealed class LlamaModel : IDisposable
                 }
             Kernels.Upload(View(Parameters, entry), values);
         }
+        ParametersChanged();
     }
 
     /// <summary>Sets every parameter gradient to zero.</summary>
@@ -196,7 +240,10 @@ public sealed class LlamaModel : IDisposable
 
     private AttentionShape Shape => new(Config.NumAttentionHeads, Config.KvHeads, Config.HeadDim, 1.0 / Math.Sqrt(Config.HeadDim));
 
-    private Tensor HeadWeight => Parameter(Config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+    private Tensor HeadWeight => Weight(Config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+
+    /// <summary>The compute copy of one parameter tensor: what the forward and backward read.</summary>
+    private Tensor Weight(string name) => View(_computeWeights, Layout[name]);
 
     private delegate void Attention(int layer, Tensor q, Tensor k, Tensor v, Tensor output, Tensor lse);
 
@@ -204,7 +251,7 @@ public sealed class LlamaModel : IDisposable
     {
         var a = _activations!;
         int c = Config.HiddenSize, f = Config.IntermediateSize, qd = Config.QueryDim, kvd = Config.KvDim;
-        var embed = Parameter("model.embed_tokens.weight");
+        var embed = Weight("model.embed_tokens.weight");
         Kernels.EmbeddingForward(a.Stream(0), tokens, embed, n, c);
         for (int l = 0; l < Config.NumHiddenLayers; l++)
         {
@@ -227,7 +274,7 @@ public sealed class LlamaModel : IDisposable
             Linear(a.Projection, s.Hidden, w.Down, n, c, f);
             Kernels.ResidualForward(a.Stream(l + 1), s.Middle, a.Projection, (long)n * c);
         }
-        Kernels.RmsNormForward(a.Final, a.FinalRstd, a.Stream(Config.NumHiddenLayers), Parameter("model.norm.weight"), n, c, Config.RmsNormEps);
+        Kernels.RmsNormForward(a.Final, a.FinalRstd, a.Stream(Config.NumHiddenLayers), Weight("model.norm.weight"), n, c, Config.RmsNormEps);
     }
 
     private void Head(ReadOnlySpan<int> targets, ReadOnlySpan<double> gradWeights, Span<double> logp, bool backward)
@@ -243,7 +290,9 @@ public sealed class LlamaModel : IDisposable
         }
         logp.Clear();
         var a = _activations!;
-        var dFinal = backward ? _scratch!.Final : default;
+        // The head scatters each chunk's row gradients into dFinal; a mixed-precision model sums them
+        // in fp32 and rounds once at the end.
+        var dFinal = !backward ? default : _mixed ? _dFinal.Get((long)_rows * c) : _scratch!.Final;
         if (backward) Kernels.Zero(dFinal);
         var weight = HeadWeight;
         var dWeight = backward ? Gradient(Config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight") : default;
@@ -267,17 +316,25 @@ public sealed class LlamaModel : IDisposable
             var logits = _logits.Get((long)r * v);
             Kernels.Gemm(false, true, r, v, c, 1, selected, c, weight, c, 0, logits, v);
             var lp = _logp.Get(r);
-            Tensor? w = backward ? _weights.Put(chunkWeights.AsSpan(0, r)) : null;
+            Tensor? w = backward ? _gradWeights.Put(chunkWeights.AsSpan(0, r)) : null;
             Kernels.TokenLogProbs(logits, lp, _targets.Put(chunkTargets.AsSpan(0, r)), w, r, v);
             Kernels.Download(lp, chunkLogp.AsSpan(0, r));
             for (int i = 0; i < r; i++) logp[chunkRows[i]] = chunkLogp[i];
             if (!backward) continue;
-            // logits now holds dL/dlogits: back into the selected rows and the head weight.
+            // logits now holds dL/dlogits: back into the selected rows and the head weight, through
+            // a bf16 copy in a mixed-precision model (GEMM operands share one type).
+            var dLogits = logits;
+            if (_mixed)
+            {
+                dLogits = _dLogits.Get((long)r * v);
+                Kernels.Cast(dLogits, logits, (long)r * v);
+            }
             var dSelected = _dSelected.Get((long)r * c);
-            Kernels.Gemm(false, false, r, c, v, 1, logits, v, weight, c, 0, dSelected, c);
+            Kernels.Gemm(false, false, r, c, v, 1, dLogits, v, weight, c, 0, dSelected, c);
             ScatterAddRows(dFinal, index, dSelected, r);
-            Kernels.Gemm(true, false, v, c, r, 1, logits, v, selected, c, 1, dWeight, c);
+            Kernels.Gemm(true, false, v, c, r, 1, dLogits, v, selected, c, 1, dWeight, c);
         }
+        if (backward && _mixed) Kernels.Cast(_scratch!.Final, dFinal, (long)_rows * c);
     }
 
     private void BackwardBlocks()
@@ -292,7 +349,7 @@ public sealed class LlamaModel : IDisposable
         int sequences = _sequences;
         var dx = g.Stream;
         Kernels.RmsNormBackward(dx, Gradient("model.norm.weight"), g.Final, a.Stream(Config.NumHiddenLayers),
-            Parameter("model.norm.weight"), a.FinalRstd, n, c);
+            Weight("model.norm.weight"), a.FinalRstd, n, c);
         for (int l = Config.NumHiddenLayers - 1; l >= 0; l--)
         {
             var w = _layers[l];
@@ -348,6 +405,8 @@ public sealed class LlamaModel : IDisposable
             _activations?.Dispose();
             _activations = new Activations(Kernels, Config, Type, capacity, allLayers);
         }
+        if (!_computeWeightsCurrent)
+            throw new InvalidOperationException("the bf16 weights were never filled from Parameters: call ParametersChanged after writing them");
         if (training && (_scratch is null || _scratch.Capacity < n))
         {
             _scratch?.Dispose();
@@ -374,7 +433,7 @@ public sealed class LlamaModel : IDisposable
 
     private DeviceBuffer AllocateGradients()
     {
-        var buffer = Kernels.Allocate(Layout.TotalLength, Type);
+        var buffer = Kernels.Allocate(Layout.TotalLength, Type.Wide());
         _layerGradients = Enumerable.Range(0, Config.NumHiddenLayers).Select(l => LayerWeights.Of(Layout, buffer, l)).ToArray();
         return buffer;
     }
@@ -386,8 +445,10 @@ public sealed class LlamaModel : IDisposable
         _activations?.Dispose();
         _scratch?.Dispose();
         _gradients?.Dispose();
+        if (_mixed) _computeWeights.Dispose();
         Parameters.Dispose();
-        foreach (var b in new[] { _tokens, _positions, _cuSeqlens, _slots, _blockTables, _lengths, _rowIndex, _targets, _weights, _logp, _logits, _selected, _dSelected })
+        foreach (var b in new[] { _tokens, _positions, _cuSeqlens, _slots, _blockTables, _lengths, _rowIndex, _targets, _gradWeights, _logp, _logits,
+                     _selected, _dSelected, _dLogits, _dFinal })
             b.Dispose();
     }
 
@@ -427,14 +488,21 @@ public sealed class LlamaModel : IDisposable
             AllLayers = allLayers;
             (_c, _f, _qd, _kvd, _heads) = (config.HiddenSize, config.IntermediateSize, config.QueryDim, config.KvDim, config.NumAttentionHeads);
             int slots = allLayers ? config.NumHiddenLayers : 1;
-            DeviceBuffer Alloc(long perRow, int count) { var b = kernels.Allocate(perRow * capacity * count, type); _owned.Add(b); return b; }
+            DeviceBuffer Alloc(long perRow, int count, DType? of = null)
+            {
+                var b = kernels.Allocate(perRow * capacity * count, of ?? type);
+                _owned.Add(b);
+                return b;
+            }
+            // Normalisation and softmax statistics stay wide: bf16 would round a row's scale.
+            DType statistics = type.Wide();
             _stream = Alloc(_c, slots + 1);
-            _norm1 = Alloc(_c, slots); _rstd1 = Alloc(1, slots);
+            _norm1 = Alloc(_c, slots); _rstd1 = Alloc(1, slots, statistics);
             _q = Alloc(_qd, slots); _k = Alloc(_kvd, slots); _v = Alloc(_kvd, slots);
-            _attention = Alloc(_qd, slots); _lse = Alloc(_heads, slots);
-            _middle = Alloc(_c, slots); _norm2 = Alloc(_c, slots); _rstd2 = Alloc(1, slots);
+            _attention = Alloc(_qd, slots); _lse = Alloc(_heads, slots, statistics);
+            _middle = Alloc(_c, slots); _norm2 = Alloc(_c, slots); _rstd2 = Alloc(1, slots, statistics);
             _gate = Alloc(_f, slots); _up = Alloc(_f, slots); _hidden = Alloc(_f, slots);
-            _final = Alloc(_c, 1); _finalRstd = Alloc(1, 1); _projection = Alloc(_c, 1);
+            _final = Alloc(_c, 1); _finalRstd = Alloc(1, 1, statistics); _projection = Alloc(_c, 1);
         }
 
         public int Capacity { get; }

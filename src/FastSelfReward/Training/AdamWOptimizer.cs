@@ -17,7 +17,8 @@ public sealed record AdamWOptions
 /// <summary>
 /// AdamW over a model's flat parameter buffer, with global gradient-norm clipping folded into the
 /// update as a gradient scale. The first and second moments live in two flat buffers with the
-/// parameters' layout; weight decay applies to matrices only, never to norm gains.
+/// parameters' layout and type (fp32 master weights in a bf16 model, whose compute copy is refreshed
+/// after every update); weight decay applies to matrices only, never to norm gains.
 /// </summary>
 public sealed class AdamWOptimizer : IDisposable
 {
@@ -28,8 +29,8 @@ public sealed class AdamWOptimizer : IDisposable
     {
         _model = model;
         Options = options;
-        _m = model.Kernels.Allocate(model.Layout.TotalLength, model.Type);
-        _v = model.Kernels.Allocate(model.Layout.TotalLength, model.Type);
+        _m = model.Kernels.Allocate(model.Layout.TotalLength, model.Parameters.View.Type);
+        _v = model.Kernels.Allocate(model.Layout.TotalLength, model.Parameters.View.Type);
     }
 
     public AdamWOptions Options { get; }
@@ -65,6 +66,7 @@ public sealed class AdamWOptimizer : IDisposable
             kernels.AdamW(_model.Parameters.Slice(entry.Offset, entry.Count), _model.Gradients.Slice(entry.Offset, entry.Count),
                 _m.Slice(entry.Offset, entry.Count), _v.Slice(entry.Offset, entry.Count), entry.Count, step);
         }
+        _model.ParametersChanged();
         return norm;
     }
 

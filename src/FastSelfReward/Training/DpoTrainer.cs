@@ -118,7 +118,7 @@ public sealed class DpoTrainer : IDisposable
         StepsPerEpoch = (TrainPairs.Count + options.PairsPerStep - 1) / options.PairsPerStep;
         Schedule = new LearningRateSchedule(options.LearningRate, options.MinLearningRate, options.WarmupSteps, options.Epochs * StepsPerEpoch);
         _optimizer = new AdamWOptimizer(model, options.AdamW);
-        _lossScratch = new GrowableBuffer(model.Kernels, model.Type);
+        _lossScratch = new GrowableBuffer(model.Kernels, model.Type.Wide());
         using var fingerprint = new Fingerprint("fsr-dpo/1").AddJson(options).AddJson(model.Config)
             .Add(reference.ModelKey).Add(reference.PairsHash).Add(_referenceChosen).Add(_referenceRejected);
         _fingerprint = fingerprint.Hex();

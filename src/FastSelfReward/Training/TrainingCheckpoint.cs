@@ -103,6 +103,7 @@ public static class TrainingCheckpoint
             Restore(file, FirstMomentPrefix + entry.Name, entry, model.Kernels, optimizer.FirstMoments, chunk);
             Restore(file, SecondMomentPrefix + entry.Name, entry, model.Kernels, optimizer.SecondMoments, chunk);
         }
+        model.ParametersChanged();
         optimizer.Restore(step);
         return new TrainingState(step, cursor);
     }

@@ -30,10 +30,15 @@ public sealed unsafe partial class CudaKernels : IKernels
 
     /// <param name="device">The GPU, real or emulated.</param>
     /// <param name="ownsDevice">Whether <see cref="Dispose"/> disposes <paramref name="device"/>.</param>
-    public CudaKernels(ICudaDevice device, bool ownsDevice = true)
+    /// <param name="modelType">
+    /// <see cref="ModelType"/>: BF16 (mixed precision, as llm.c trains: bf16 weights and activations, fp32
+    /// master weights, gradients and moments) or F32 (everything fp32, for parity checks).
+    /// </param>
+    public CudaKernels(ICudaDevice device, bool ownsDevice = true, DType modelType = DType.BF16)
     {
         _device = device;
         _ownsDevice = ownsDevice;
+        ModelType = StorageType(new Tensor(0, 0, modelType), nameof(modelType));
     }
 
     /// <summary>The device the kernels run on.</summary>
@@ -42,6 +47,8 @@ public sealed unsafe partial class CudaKernels : IKernels
     public string Name => "cuda";
 
     public string Describe() => _device.Name;
+
+    public DType ModelType { get; }
 
     public void Dispose()
     {
