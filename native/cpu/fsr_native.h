@@ -31,6 +31,15 @@ FSR_API int64_t fsr_info(char* buf, int64_t capacity);
 FSR_API void fsr_set_num_threads(int32_t threads);
 FSR_API int32_t fsr_get_num_threads(void);
 
+// ---- nvtx.cpp -----------------------------------------------------------------------
+// Profiler ranges (NVTX3, domain "FastSelfReward"), compiled in when the build found the nvtx3
+// headers. fsr_nvtx_enabled returns 1 when they were, else 0 and push/pop do nothing.
+// fsr_nvtx_push opens a range named by the NUL-terminated ASCII name on the calling thread;
+// fsr_nvtx_pop closes that thread's innermost one. Without an attached tool both are near no-ops.
+FSR_API int32_t fsr_nvtx_enabled(void);
+FSR_API void fsr_nvtx_push(const char* name);
+FSR_API void fsr_nvtx_pop(void);
+
 // ---- gemm.cpp -----------------------------------------------------------------------
 // C[M,N] = alpha * op(A) op(B) + beta * C, row-major; op(X) = X or X^T (trans != 0).
 // A is [M,K] (or [K,M] when trans_a), B is [K,N] (or [N,K] when trans_b); ld* are row strides.

@@ -77,6 +77,7 @@ public sealed class Generator : IDisposable
 
     private List<GeneratedSequence> GenerateGroup(IReadOnlyList<GenerationRequest> group, SamplingOptions options)
     {
+        using var _ = Nvtx.Range("generate");
         var config = _model.Config;
         int vocab = config.VocabSize;
         var cache = CacheFor(group, options);

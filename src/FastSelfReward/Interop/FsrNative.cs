@@ -32,6 +32,11 @@ internal static unsafe partial class FsrNative
     [LibraryImport(Library)] public static partial void fsr_set_num_threads(int threads);
     [LibraryImport(Library)] public static partial int fsr_get_num_threads();
 
+    // ---- nvtx.cpp
+    [LibraryImport(Library)] public static partial int fsr_nvtx_enabled();
+    [LibraryImport(Library)] public static partial void fsr_nvtx_push(byte* name);
+    [LibraryImport(Library)] public static partial void fsr_nvtx_pop();
+
     // ---- gemm.cpp
     [LibraryImport(Library)]
     public static partial void fsr_gemm_f32(int trans_a, int trans_b, long M, long N, long K,

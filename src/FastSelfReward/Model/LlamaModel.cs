@@ -152,6 +152,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public void Forward(TokenBatch batch, bool training = true, KvCache? cache = null, int[]? slots = null)
     {
+        using var _ = Nvtx.Range("forward");
         ValidateTokens(batch.Tokens, batch.Positions);
         if (cache is not null && (slots is null || slots.Length != batch.Count))
             throw new ArgumentException("a prefill into the KV cache needs one slot per token");
@@ -177,6 +178,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public void Decode(DecodeStep step, KvCache cache)
     {
+        using var _ = Nvtx.Range("decode");
         ValidateTokens(step.Tokens, step.Positions);
         int b = step.Tokens.Length;
         Prepare(b, training: false);
@@ -231,6 +233,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public void Backward(ReadOnlySpan<int> targets, ReadOnlySpan<double> gradWeights, Span<double> logp)
     {
+        using var _ = Nvtx.Range("backward");
         if (!_canBackward) throw new InvalidOperationException("Backward needs a preceding Forward with training: true");
         if (gradWeights.Length != _rows) throw new ArgumentException($"gradWeights has {gradWeights.Length} entries for {_rows} rows");
         Head(targets, gradWeights, logp, backward: true);

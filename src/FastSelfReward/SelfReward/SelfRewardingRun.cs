@@ -1,3 +1,4 @@
+using FastSelfReward.Compute;
 using FastSelfReward.Data;
 using FastSelfReward.Generation;
 using FastSelfReward.Model;
@@ -47,6 +48,7 @@ public sealed class SelfRewardingRun(RunContext run)
     /// <summary>Runs one stage (skipped when done); its inputs must be done.</summary>
     public void RunStage(string stage, CancellationToken cancel = default)
     {
+        using var _ = Nvtx.Range(stage);
         if (run.Manifest.IsDone(stage))
         {
             run.Manifest.Verify(stage, run.Directory);

@@ -53,6 +53,7 @@ public sealed class AdamWOptimizer : IDisposable
     /// </summary>
     public double Update(double learningRate)
     {
+        using var _ = Nvtx.Range("optimizer step");
         double norm = GradientNorm();
         if (!double.IsFinite(norm))
             throw new InvalidOperationException($"gradient norm is {norm} at step {Step + 1}: the update was skipped and the weights are unchanged");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FastSelfReward.Compute;
 using FastSelfReward.Model;
 
 namespace FastSelfReward.Training;
@@ -56,6 +57,7 @@ public sealed class CausalLmTrainer(LlamaModel model, AdamWOptimizer optimizer, 
     /// <summary>One optimizer step over the given micro-batches.</summary>
     public StepMetrics Step(IReadOnlyList<IReadOnlyList<LmExample>> microBatches)
     {
+        using var _ = Nvtx.Range("train step");
         var clock = Stopwatch.StartNew();
         model.ZeroGradients();
         double loss = AccumulateGradients(microBatches);

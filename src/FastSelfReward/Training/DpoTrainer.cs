@@ -180,6 +180,7 @@ public sealed class DpoTrainer : IDisposable
     /// <summary>One optimizer step; returns the TRL metrics plus <c>grad_norm</c> and <c>learning_rate</c>.</summary>
     public Dictionary<string, double> Step(IReadOnlyList<IReadOnlyList<int>> microBatches)
     {
+        using var _ = Nvtx.Range("dpo step");
         _model.ZeroGradients();
         var metrics = AccumulateGradients(microBatches).ToDictionary();
         double lr = Schedule.At(_optimizer.Step + 1);

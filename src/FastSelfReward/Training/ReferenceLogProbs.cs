@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using FastSelfReward.Compute;
 using FastSelfReward.Model;
 
 namespace FastSelfReward.Training;
@@ -67,6 +68,7 @@ public sealed class ReferenceLogProbs
     /// <summary>Scores every pair under the model's current weights.</summary>
     public static ReferenceLogProbs Compute(LlamaModel model, IReadOnlyList<PreferencePair> pairs, string modelKey, int microBatchTokens)
     {
+        using var _ = Nvtx.Range("reference logps");
         for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config, i);
         var chosen = new double[pairs.Count];
         var rejected = new double[pairs.Count];

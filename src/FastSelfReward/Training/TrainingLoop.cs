@@ -1,3 +1,4 @@
+using FastSelfReward.Compute;
 using FastSelfReward.Model;
 
 namespace FastSelfReward.Training;
@@ -43,6 +44,7 @@ internal static class TrainingLoop
         long lastEvalStep = -1;
         void Evaluate(int epoch)
         {
+            using var _ = Nvtx.Range("evaluate");
             lastEval = evaluate();
             lastEvalStep = optimizer.Step;
             if (lastEval is not null) log?.Invoke(new MetricsRecord("eval", optimizer.Step, epoch, lastEval));
@@ -62,6 +64,7 @@ internal static class TrainingLoop
                 if (checkpointPath is not null && (last || (settings.CheckpointEvery > 0 && optimizer.Step % settings.CheckpointEvery == 0)))
                 {
                     var next = index + 1 < steps ? new TrainingCursor(epoch, index + 1) : new TrainingCursor(epoch + 1, 0);
+                    using var _ = Nvtx.Range("checkpoint");
                     TrainingCheckpoint.Save(checkpointPath, model, optimizer, next, settings.Seed, fingerprint);
                 }
             }

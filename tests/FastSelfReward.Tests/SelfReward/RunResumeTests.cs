@@ -6,6 +6,7 @@ using FastSelfReward.Demo;
 using FastSelfReward.Reporting;
 using FastSelfReward.SelfReward;
 using FastSelfReward.Tests.Cli;
+using FastSelfReward.Tests.TestSupport;
 using Xunit.Abstractions;
 
 namespace FastSelfReward.Tests.SelfReward;
@@ -222,6 +223,42 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         var examples = Jsonl.ReadAll<JudgeExample>(Path.Combine(folder, "eft", "judge_train.jsonl")).Records;
         Assert.NotEmpty(examples);
         Assert.DoesNotContain(examples, e => e.Prompt.Contains(excluded, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void EachStageOfARunIsOneNvtxRangeAroundItsWork()
+    {
+        string folder = fixture.CopyOfPrefix("nvtx");
+        var config = fixture.Config with
+        {
+            GenerationBatch = 8, JudgeSamples = 1,
+            Prompts = fixture.Config.Prompts with { Count = 2 },
+            JudgeSampling = fixture.Config.JudgeSampling with { MaxTokens = 16 },
+        };
+        using var kernels = new CpuKernels();
+        using var recorder = new RangeRecorder();
+        using (var run = new RunContext(folder, config, kernels, new PlainProgress(TextWriter.Null), TextWriter.Null))
+            new SelfRewardingRun(run).RunAll();
+        output.WriteLine(string.Join("\n", recorder.Ranges));
+
+        Assert.Equal(0, recorder.Open);
+        Assert.Equal(SelfRewardingRun.StageNames(1), recorder.Ranges.Select(r => r.Name));
+        var stages = recorder.Ranges.ToDictionary(r => r.Name);
+        // Finished stages are only verified; the pairs stage only reads and writes files.
+        foreach (string stage in new[] { "sft", "eft", "m1", "iter1/pairs" }) Assert.Empty(stages[stage].Children);
+        // The writing stages are generation batches, each a prefill forward and then decode steps.
+        foreach (string stage in new[] { "iter1/prompts", "iter1/candidates", "iter1/judgments" })
+        {
+            Assert.NotEmpty(stages[stage].Children);
+            Assert.All(stages[stage].Children, batch =>
+            {
+                Assert.Equal("generate", batch.Name);
+                Assert.Equal("forward", batch.Children[0].Name);
+                Assert.All(batch.Children.Skip(1), step => Assert.Equal("decode", step.Name));
+            });
+        }
+        // DPO trains when the tiny model's judgments made at least two pairs, and is skipped otherwise.
+        Assert.All(stages["iter1/dpo"].Children, r => Assert.Contains(r.Name, new[] { "reference logps", "dpo step", "evaluate", "checkpoint" }));
     }
 
     /// <summary>A copy of the prefix whose manifest has only the SFT baseline finished, so the eft stage runs next.</summary>
