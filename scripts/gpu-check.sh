@@ -15,20 +15,39 @@
 #         -o build/gpu-fsr
 # then copies the portable libfsr_native.so (generic x86-64, no OpenBLAS: the GPU machine's CPU
 # and libraries are unknown) and libgomp over the ones the publish picked up, checks the bundle is
-# under 64 MiB, and runs the published binary here: `fsr info` and `fsr selftest --device emulated`.
+# under 64 MiB, and runs the published binary here: `fsr info`, `fsr selftest --device emulated`
+# and `fsr bench --short --device emulated --config tiny`.
 # TrimMode=partial trims the framework only: the CLI parser and the JSON settings reflect over
 # this project's types, which full trimming would remove.
 #
 #   scripts/gpu-check.sh             # GPU machine (build/gpu-fsr carried along): about 1-5 minutes
 #
-# runs `fsr info`, `fsr selftest --device cuda` (every kernel against the CPU kernels, a short
-# training parity) and prints a summary; exit code 1 when a step fails. `fsr bench` measures
-# the CPU backend only so far, so the GPU bench step is reported as skipped.
+# runs `fsr info` (limit 60 s), `fsr selftest --device cuda` (every kernel against the CPU kernels,
+# a short training parity; limit 240 s) and `fsr bench --device cuda --short` (the bench and 1b
+# configs; limit: what is left of five minutes, at least 120 s), then prints a summary with the
+# bench's key numbers; exit code 1 when a step fails. Each step's output and the bench's JSON
+# (bench-cuda.json) are saved in $OUT/gpu-check when OUT is set (a caller that collects $OUT gets
+# them back), else in build/gpu-check.
 set -uo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="$root/build/gpu-fsr"
 limit_mib=64
+
+# One line per config of a bench JSON: training tokens/s, TFLOP/s against the GEMM ceiling, generation tokens/s.
+bench_summary() {
+  command -v python3 >/dev/null || { echo "(no python3 to read $1)"; return; }
+  python3 - "$1" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+for c in report["configs"]:
+    t = c["training"]
+    generation = ", ".join(f'B={g["batch"]} {g["tokens_per_second"]:.0f} tok/s' for g in c["generation"])
+    print(f'{c["name"]} ({c["storage_type"]}): train B={t["batch"]} T={t["seq_len"]} {t["tokens_per_second"]:.0f} tok/s, '
+          f'{t["gflops"] / 1e3:.2f} TFLOP/s = {t["percent_of_ceiling"]}% of a {t["ceiling"]["gflops"] / 1e3:.2f} TFLOP/s '
+          f'{t["ceiling"]["type"]} GEMM ceiling; generate {generation}')
+PY
+}
 
 publish() {
   set -e
@@ -50,6 +69,11 @@ publish() {
   [ "$mib" -lt "$limit_mib" ] || { echo "bundle too large" >&2; exit 1; }
   LD_LIBRARY_PATH="$bundle${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$bundle/fsr" info
   LD_LIBRARY_PATH="$bundle${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$bundle/fsr" selftest --device emulated
+  local json="$root/build/gpu-check/bench-emulated.json"
+  mkdir -p "$(dirname "$json")"
+  LD_LIBRARY_PATH="$bundle${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$bundle/fsr" bench --short --device emulated --config tiny \
+    --output "$json" >/dev/null
+  bench_summary "$json"
 }
 
 check() {
@@ -57,22 +81,38 @@ check() {
   local libs="$bundle"
   for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do [ -d "$d" ] && libs="$libs:$d"; done
   export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  local summary=() failed=0 start=$SECONDS
+  local out="${OUT:-$root/build}/gpu-check"
+  mkdir -p "$out"
+  local summary=() failed=0 start=$SECONDS rc
+  # step [--stdout FILE] NAME BUDGET COMMAND...: COMMAND under a time limit, its output on the console
+  # and in $out/NAME.log; with --stdout, its standard output goes to FILE instead.
   step() {
+    local stdout=/dev/stdout
+    [ "$1" = --stdout ] && { stdout="$2"; shift 2; }
     local name="$1" budget="$2"
     shift 2
     echo "== $name: $*"
     local t=$SECONDS
-    timeout "$budget" "$@"
-    local rc=$?
+    { timeout "$budget" "$@" >"$stdout"; } 2>&1 | tee "$out/${name// /-}.log"
+    rc=${PIPESTATUS[0]}
     summary+=("$(printf '%-22s %s (%ds)' "$name" "$([ $rc -eq 0 ] && echo ok || echo "FAILED, exit $rc")" $((SECONDS - t)))")
     [ $rc -eq 0 ] || failed=1
   }
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
+  # NVTX: (rebuild step added separately)
   step "info" 60 "$bundle/fsr" info
   step "selftest cuda" 240 "$bundle/fsr" selftest --device cuda
-  summary+=("$(printf '%-22s %s' "bench cuda" "skipped: fsr bench measures the CPU backend only so far")")
-  echo "== summary ($((SECONDS - start)) s)"
+  # The bench gets what is left of five minutes, but at least the two minutes a short GPU run stays under.
+  local left=$((300 - (SECONDS - start)))
+  [ "$left" -ge 120 ] || left=120
+  local json="$out/bench-cuda.json"
+  rm -f "$json"
+  # The JSON goes to the file only; standard error (progress) stays on the console.
+  step --stdout /dev/null "bench cuda" "$left" "$bundle/fsr" bench --device cuda --short --output "$json"
+  if [ "$rc" -eq 0 ] && [ -s "$json" ]; then
+    while IFS= read -r line; do summary+=("    $line"); done < <(bench_summary "$json")
+  fi
+  echo "== summary ($((SECONDS - start)) s; logs and bench-cuda.json in $out)"
   printf '  %s\n' "${summary[@]}"
   exit $failed
 }

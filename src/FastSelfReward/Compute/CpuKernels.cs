@@ -68,6 +68,9 @@ public sealed unsafe class CpuKernels : IKernels
         return Encoding.UTF8.GetString(buffer, 0, (int)Math.Min(length, buffer.Length - 1));
     }
 
+    /// <summary>Returns at once: every CPU op has finished when its call returns.</summary>
+    public void Synchronize() { }
+
     /// <summary>Zero-filled host memory aligned to 256 bytes.</summary>
     public DeviceBuffer Allocate(long length, DType type)
     {

@@ -42,6 +42,13 @@ public interface IKernels : IDisposable
     /// <summary>Zero-filled backend memory.</summary>
     DeviceBuffer Allocate(long length, DType type);
 
+    /// <summary>
+    /// Waits until every queued op has finished. Ops on an asynchronous backend (CUDA) may return
+    /// before the device has run them; downloads wait by themselves, but whoever times ops from the
+    /// host must call this before reading the clock.
+    /// </summary>
+    void Synchronize();
+
     void Upload(Tensor destination, ReadOnlySpan<float> source);
     void Upload(Tensor destination, ReadOnlySpan<double> source);
     void Upload(Tensor destination, ReadOnlySpan<int> source);

@@ -56,6 +56,9 @@ public sealed unsafe partial class CudaKernels : IKernels
         if (_ownsDevice) _device.Dispose();
     }
 
+    /// <summary>Waits for the device to finish every launch, GEMM and copy queued so far.</summary>
+    public void Synchronize() => _device.Synchronize();
+
     /// <summary>Zero-filled device memory, aligned to 256 bytes.</summary>
     public DeviceBuffer Allocate(long length, DType type)
     {

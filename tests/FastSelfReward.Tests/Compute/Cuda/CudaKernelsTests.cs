@@ -204,6 +204,24 @@ public sealed class CudaKernelsTests
     }
 
     [Fact]
+    public unsafe void Synchronize_waits_for_queued_launches()
+    {
+        using var cuda = EmulatedGpu(reverse: true);
+        const int n = 1000;
+        float[] a = Random(n, 21), b = Random(n, 22);
+        float[] expected = a.Zip(b, (x, y) => x + y).ToArray();
+        using DeviceBuffer ga = Put(cuda, a, DType.F32), gb = Put(cuda, b, DType.F32), sum = cuda.Allocate(n, DType.F32);
+        cuda.ResidualForward(sum, ga, gb, n);
+        // Read past CudaKernels (whose downloads synchronise by themselves): the deferred stream has not run the launch yet.
+        var raw = new float[n];
+        fixed (float* p = raw) cuda.Device.CopyDeviceToHost(p, sum.View.Address, n * sizeof(float));
+        Assert.NotEqual(expected, raw);
+        cuda.Synchronize();
+        fixed (float* p = raw) cuda.Device.CopyDeviceToHost(p, sum.View.Address, n * sizeof(float));
+        Assert.Equal(expected, raw);
+    }
+
+    [Fact]
     public void Shapes_and_types_are_checked_before_launch()
     {
         using var cuda = EmulatedGpu(reverse: false);
