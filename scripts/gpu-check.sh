@@ -8,7 +8,7 @@
 #   scripts/gpu-check.sh publish     # CPU machine: writes build/gpu-fsr (about 30 MiB) and checks it
 #
 # which runs
-#   cmake -S native -B build/gpu-native-cmake -DCMAKE_BUILD_TYPE=Release -DFSR_PORTABLE=ON -DFSR_BLAS=none \
+#   cmake -S native -B build/gpu-native-cmake -DCMAKE_BUILD_TYPE=Release -DFSR_PORTABLE=ON -DFSR_BLAS_ORDER=none \
 #         -DFSR_OUTPUT_DIR=build/gpu-native && cmake --build build/gpu-native-cmake
 #   dotnet publish src/FastSelfReward.Cli -c Release -r linux-x64 --self-contained -p:PublishTrimmed=true \
 #         -p:TrimMode=partial -p:SuppressTrimAnalysisWarnings=true -p:JsonSerializerIsReflectionEnabledByDefault=true \
@@ -52,7 +52,7 @@ PY
 publish() {
   set -e
   cd "$root"
-  cmake -S native -B build/gpu-native-cmake -DCMAKE_BUILD_TYPE=Release -DFSR_PORTABLE=ON -DFSR_BLAS=none \
+  cmake -S native -B build/gpu-native-cmake -DCMAKE_BUILD_TYPE=Release -DFSR_PORTABLE=ON -DFSR_BLAS_ORDER=none \
     -DFSR_OUTPUT_DIR="$root/build/gpu-native" >/dev/null
   cmake --build build/gpu-native-cmake -j "$(nproc)" --target fsr_native -- --no-print-directory >/dev/null
   rm -rf "$bundle"
@@ -99,7 +99,24 @@ check() {
     [ $rc -eq 0 ] || failed=1
   }
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
-  # NVTX: (rebuild step added separately)
+  # NVTX3 is header-only, and the CPU machine that published the bundle has no CUDA headers: rebuild
+  # the bundle's portable libfsr_native here against the toolkit's, so `fsr info` says "nvtx: compiled
+  # in" and an nsys run of this bundle shows the ranges. Without g++ or the headers the bundle's
+  # library (no NVTX) stays.
+  local nvtx_include=/usr/local/cuda/include
+  if [ -f "$nvtx_include/nvtx3/nvToolsExt.h" ] && command -v g++ >/dev/null; then
+    echo "== nvtx: rebuilding libfsr_native against $nvtx_include"
+    if command -v cmake >/dev/null; then
+      cmake -S "$root/native" -B "$root/build/gpu-nvtx-cmake" -DCMAKE_BUILD_TYPE=Release -DFSR_PORTABLE=ON -DFSR_BLAS_ORDER=none \
+        -DFSR_NVTX_INCLUDE="$nvtx_include" -DFSR_OUTPUT_DIR="$root/build/gpu-nvtx" >/dev/null &&
+      cmake --build "$root/build/gpu-nvtx-cmake" -j "$(nproc)" --target fsr_native -- --no-print-directory >/dev/null
+    else
+      mkdir -p "$root/build/gpu-nvtx" &&
+      g++ -std=c++17 -O3 -fPIC -shared -fopenmp -fno-math-errno -fvisibility=hidden -I "$root/native/cpu" -I "$nvtx_include" \
+        "$root"/native/cpu/*.cpp -ldl -o "$root/build/gpu-nvtx/libfsr_native.so"
+    fi && cp "$root/build/gpu-nvtx/libfsr_native.so" "$bundle/libfsr_native.so" \
+      || echo "nvtx: rebuild failed; keeping the bundle's library (no NVTX)"
+  fi
   step "info" 60 "$bundle/fsr" info
   step "selftest cuda" 240 "$bundle/fsr" selftest --device cuda
   # The bench gets what is left of five minutes, but at least the two minutes a short GPU run stays under.
