@@ -4,7 +4,7 @@ using FastSelfReward.Compute.Cuda;
 
 namespace FastSelfReward.Cli;
 
-[Verb("info", HelpText = "Print the compute backend (threads, BLAS and CPU features, or the GPU), whether NVTX ranges are compiled in, and every GPU present.")]
+[Verb("info", HelpText = "Print the compute backend (threads, BLAS and CPU features, or the GPU), the models' precision, whether NVTX ranges are compiled in, and every GPU present.")]
 public sealed class InfoOptions : CommonOptions
 {
     public override int Run(VerbContext context)
@@ -13,6 +13,9 @@ public sealed class InfoOptions : CommonOptions
         context.Out.WriteLine($"backend: {kernels.Name}");
         context.Out.WriteLine(kernels.Describe());
         if (BackendNote is not null) context.Out.WriteLine(BackendNote);
+        context.Out.WriteLine(kernels.ModelType == DType.BF16
+            ? "models: bf16 mixed precision (bf16 weights copy, activations, KV cache; fp32 master weights, gradients, AdamW moments)"
+            : $"models: {kernels.ModelType.ToString().ToLowerInvariant()}");
         context.Out.WriteLine(Nvtx.CompiledIn
             ? "nvtx: compiled in (ranges in domain FastSelfReward; nsys profile --trace=cuda,nvtx shows them)"
             : "nvtx: not compiled in (libfsr_native was built without the nvtx3 headers; see docs/cuda.md, Profiling)");

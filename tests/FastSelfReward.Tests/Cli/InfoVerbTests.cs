@@ -29,6 +29,21 @@ public sealed class InfoVerbTests
     }
 
     [Fact]
+    public void Precision_is_bf16_mixed_on_the_gpu_by_default_and_bf16_on_the_cpu_is_a_usage_error()
+    {
+        var cpu = CliRunner.Run("info");
+        Assert.Contains("models: f32", cpu.Out);
+        var emulated = CliRunner.Run("info", "--device", "emulated");
+        Assert.Equal(0, emulated.ExitCode);
+        Assert.Contains("models: bf16 mixed precision", emulated.Out);
+        var fp32 = CliRunner.Run("info", "--device", "emulated", "--precision", "fp32");
+        Assert.Contains("models: f32", fp32.Out);
+        var bf16OnCpu = CliRunner.Run("info", "--precision", "bf16");
+        Assert.Equal(2, bf16OnCpu.ExitCode);
+        Assert.Contains("--precision bf16 needs a GPU", bf16OnCpu.Error);
+    }
+
+    [Fact]
     public void An_unknown_device_is_a_usage_error()
     {
         var result = CliRunner.Run("info", "--device", "tpu");
