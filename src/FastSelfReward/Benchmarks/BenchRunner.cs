@@ -260,14 +260,8 @@ public static class BenchRunner
             var batch = Enumerable.Range(0, batchSize)
                 .Select(_ => new LmExample(Enumerable.Range(0, seqLen).Select(_ => random.Next(config.VocabSize)).ToArray()))
                 .ToArray();
-            void Step() => trainer.Step([batch]);
             int warmup = settings.WarmupSteps, timed = settings.TimedSteps;
-            for (int i = 0; i < warmup; i++) Step();
-            profiler.Reset();
-            double cpu = CpuSeconds();
-            var seconds = Time(kernels, timed, Step);
-            double cpuPerStep = (CpuSeconds() - cpu) / timed;
-            var (profiledSeconds, profiled) = Profile(profiler, timed, Step, seconds);
+            var (seconds, cpuPerStep, profiledSeconds, profiled) = Measure(profiler, warmup, timed, () => trainer.Step([batch]));
             double median = Median(seconds);
             long tokens = (long)batchSize * seqLen;
             double flopsPerToken = 6.0 * config.ParameterCount + 6.0 * config.NumHiddenLayers * seqLen * config.QueryDim;
@@ -288,14 +282,8 @@ public static class BenchRunner
                 .Select(i => new GenerationRequest(i, [(i * 37 + 5) % config.VocabSize]))
                 .ToArray();
             var options = new SamplingOptions { Temperature = 0, MaxNewTokens = newTokens };
-            void Once() => generator.Generate(requests, options);
             int warmup = 1, timed = settings.GenerationTimedRuns;
-            for (int i = 0; i < warmup; i++) Once();
-            profiler.Reset();
-            double cpu = CpuSeconds();
-            var seconds = Time(kernels, timed, Once);
-            double cpuPerRun = (CpuSeconds() - cpu) / timed;
-            var (profiledSeconds, profiled) = Profile(profiler, timed, Once, seconds);
+            var (seconds, cpuPerRun, profiledSeconds, profiled) = Measure(profiler, warmup, timed, () => generator.Generate(requests, options));
             double median = Median(seconds);
             long generated = (long)batch * newTokens;
             // The first token comes from the prefill; token j ≥ 1 is decoded with a context of j + 1 (the prompt token included).
@@ -316,6 +304,22 @@ public static class BenchRunner
         // On the CPU the timed repeats are the profile. On an asynchronous backend an op's host time is
         // only its own with the device synchronised around it, which slows the whole step; so the
         // profile comes from as many further repeats, and the timed ones stay unsynchronised.
+        /// <summary>
+        /// Runs <paramref name="action"/> <paramref name="warmup"/> times untimed, then <paramref name="timed"/>
+        /// times timed (wall seconds each, CPU seconds per run), then the profiled runs the breakdown reads.
+        /// </summary>
+        private (double[] Seconds, double CpuPerRun, double ProfiledSeconds, int ProfiledRuns) Measure(ProfilingKernels profiler, int warmup,
+            int timed, Action action)
+        {
+            for (int i = 0; i < warmup; i++) action();
+            profiler.Reset();
+            double cpu = CpuSeconds();
+            var seconds = Time(kernels, timed, action);
+            double cpuPerRun = (CpuSeconds() - cpu) / timed;
+            var (profiledSeconds, profiled) = Profile(profiler, timed, action, seconds);
+            return (seconds, cpuPerRun, profiledSeconds, profiled);
+        }
+
         private (double Seconds, int Runs) Profile(ProfilingKernels profiler, int runs, Action action, double[] timed)
         {
             if (_cpu) return (timed.Sum(), runs);
