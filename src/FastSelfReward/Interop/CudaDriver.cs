@@ -17,6 +17,7 @@ internal static unsafe partial class CudaDriver
     public const string Library = "cuda";
 
     public const int CUDA_SUCCESS = 0;
+    public const int CUDA_ERROR_OUT_OF_MEMORY = 2;
     public const int CUDA_ERROR_NO_DEVICE = 100;
 
     // CUdevice_attribute values used by the device description.
@@ -47,6 +48,7 @@ internal static unsafe partial class CudaDriver
 
     [LibraryImport(Library)] public static partial int cuMemAlloc_v2(ulong* dptr, nuint bytesize);
     [LibraryImport(Library)] public static partial int cuMemFree_v2(ulong dptr);
+    [LibraryImport(Library)] public static partial int cuMemGetInfo_v2(nuint* free, nuint* total);
     [LibraryImport(Library)] public static partial int cuMemcpyHtoD_v2(ulong dstDevice, void* srcHost, nuint byteCount);
     [LibraryImport(Library)] public static partial int cuMemcpyDtoH_v2(void* dstHost, ulong srcDevice, nuint byteCount);
     [LibraryImport(Library)] public static partial int cuMemcpyDtoD_v2(ulong dstDevice, ulong srcDevice, nuint byteCount);

@@ -169,9 +169,20 @@ public sealed unsafe class RealCudaDevice : ICudaDevice
         ulong address;
         // cuMemAlloc rejects zero bytes; an empty buffer still gets a distinct address. Its
         // allocations are aligned to at least 256 bytes.
-        CudaDriver.Check(CudaDriver.cuMemAlloc_v2(&address, (nuint)Math.Max(bytes, 1)), $"cuMemAlloc_v2({bytes} bytes)");
+        int result = CudaDriver.cuMemAlloc_v2(&address, (nuint)Math.Max(bytes, 1));
+        if (result == CudaDriver.CUDA_ERROR_OUT_OF_MEMORY)
+        {
+            // Say how far off the request is, so the user can size the micro-batch or precision.
+            nuint free = 0, total = 0;
+            CudaDriver.cuMemGetInfo_v2(&free, &total);
+            throw CudaDriver.Error(result, $"cuMemAlloc_v2 of {Gib(bytes)} with {Gib((long)free)} free of {Gib((long)total)} on {Info.Name} " +
+                "(fewer micro_batch_tokens, or --precision bf16, need less)");
+        }
+        CudaDriver.Check(result, $"cuMemAlloc_v2({bytes} bytes)");
         return (nint)address;
     }
+
+    private static string Gib(long bytes) => $"{bytes / (double)(1L << 30):F2} GiB";
 
     public void Free(nint address)
     {
