@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text;
 using FastSelfReward.Interop;
@@ -82,75 +83,51 @@ public sealed unsafe class CpuKernels : IKernels
     }
 
     /// <summary>Copies <paramref name="source"/> to the start of an F32 or F64 tensor, converting to its type.</summary>
-    public void Upload(Tensor destination, ReadOnlySpan<float> source)
-    {
-        switch (destination.Type)
-        {
-            case DType.F32:
-                source.CopyTo(HostSpan<float>(destination, DType.F32, source.Length, nameof(destination)));
-                break;
-            case DType.F64:
-                Span<double> target = HostSpan<double>(destination, DType.F64, source.Length, nameof(destination));
-                for (int i = 0; i < source.Length; i++) target[i] = source[i];
-                break;
-            default:
-                throw new ArgumentException($"destination: cannot hold float values as {destination.Type}", nameof(destination));
-        }
-    }
+    public void Upload(Tensor destination, ReadOnlySpan<float> source) => Put(destination, source);
 
     /// <summary>Copies <paramref name="source"/> to the start of an F32 or F64 tensor, converting to its type.</summary>
-    public void Upload(Tensor destination, ReadOnlySpan<double> source)
-    {
-        switch (destination.Type)
-        {
-            case DType.F64:
-                source.CopyTo(HostSpan<double>(destination, DType.F64, source.Length, nameof(destination)));
-                break;
-            case DType.F32:
-                Span<float> target = HostSpan<float>(destination, DType.F32, source.Length, nameof(destination));
-                for (int i = 0; i < source.Length; i++) target[i] = (float)source[i];
-                break;
-            default:
-                throw new ArgumentException($"destination: cannot hold double values as {destination.Type}", nameof(destination));
-        }
-    }
+    public void Upload(Tensor destination, ReadOnlySpan<double> source) => Put(destination, source);
 
     /// <summary>Copies <paramref name="source"/> to the start of an I32 tensor.</summary>
     public void Upload(Tensor destination, ReadOnlySpan<int> source) =>
         source.CopyTo(HostSpan<int>(destination, DType.I32, source.Length, nameof(destination)));
 
     /// <summary>Fills <paramref name="destination"/> from the start of an F32 or F64 tensor, converting from its type.</summary>
-    public void Download(Tensor source, Span<float> destination)
+    public void Download(Tensor source, Span<float> destination) => Get(source, destination);
+
+    /// <summary>Fills <paramref name="destination"/> from the start of an F32 or F64 tensor, converting from its type.</summary>
+    public void Download(Tensor source, Span<double> destination) => Get(source, destination);
+
+    private void Put<T>(Tensor destination, ReadOnlySpan<T> source) where T : unmanaged, INumberBase<T>
     {
-        switch (source.Type)
+        switch (destination.Type)
         {
-            case DType.F32:
-                HostSpan<float>(source, DType.F32, destination.Length, nameof(source)).CopyTo(destination);
-                break;
-            case DType.F64:
-                Span<double> values = HostSpan<double>(source, DType.F64, destination.Length, nameof(source));
-                for (int i = 0; i < destination.Length; i++) destination[i] = (float)values[i];
-                break;
-            default:
-                throw new ArgumentException($"source: {source.Type} values cannot be read as float", nameof(source));
+            case DType.F32: Convert(source, HostSpan<float>(destination, DType.F32, source.Length, nameof(destination))); break;
+            case DType.F64: Convert(source, HostSpan<double>(destination, DType.F64, source.Length, nameof(destination))); break;
+            default: throw new ArgumentException($"destination: cannot hold {typeof(T).Name} values as {destination.Type}", nameof(destination));
         }
     }
 
-    /// <summary>Fills <paramref name="destination"/> from the start of an F32 or F64 tensor, converting from its type.</summary>
-    public void Download(Tensor source, Span<double> destination)
+    private void Get<T>(Tensor source, Span<T> destination) where T : unmanaged, INumberBase<T>
     {
         switch (source.Type)
         {
-            case DType.F64:
-                HostSpan<double>(source, DType.F64, destination.Length, nameof(source)).CopyTo(destination);
-                break;
-            case DType.F32:
-                Span<float> values = HostSpan<float>(source, DType.F32, destination.Length, nameof(source));
-                for (int i = 0; i < destination.Length; i++) destination[i] = values[i];
-                break;
-            default:
-                throw new ArgumentException($"source: {source.Type} values cannot be read as double", nameof(source));
+            case DType.F32: Convert<float, T>(HostSpan<float>(source, DType.F32, destination.Length, nameof(source)), destination); break;
+            case DType.F64: Convert<double, T>(HostSpan<double>(source, DType.F64, destination.Length, nameof(source)), destination); break;
+            default: throw new ArgumentException($"source: {source.Type} values cannot be read as {typeof(T).Name}", nameof(source));
         }
+    }
+
+    /// <summary>to[i] = from[i], rounded to nearest when narrowing double to float; a plain copy when the types agree.</summary>
+    private static void Convert<TFrom, TTo>(ReadOnlySpan<TFrom> from, Span<TTo> to) where TFrom : unmanaged, INumberBase<TFrom>
+        where TTo : unmanaged, INumberBase<TTo>
+    {
+        if (typeof(TFrom) == typeof(TTo))
+        {
+            MemoryMarshal.Cast<TFrom, TTo>(from).CopyTo(to);
+            return;
+        }
+        for (int i = 0; i < from.Length; i++) to[i] = TTo.CreateTruncating(from[i]);
     }
 
     /// <summary>Fills <paramref name="destination"/> from the start of an I32 tensor.</summary>
