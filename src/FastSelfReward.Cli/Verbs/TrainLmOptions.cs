@@ -14,6 +14,9 @@ public sealed class TrainLmOptions : CommonOptions
     /// <summary>The metrics file written into the output folder.</summary>
     public const string MetricsFileName = "metrics.jsonl";
 
+    /// <summary>The training state in the output folder while a run is unfinished: what a rerun resumes from.</summary>
+    public const string StateFileName = "train-state.safetensors";
+
     [Option("data", Required = true, HelpText = "Training text: a .jsonl file of {\"text\": ...} records, or plain text.")]
     public string Data { get; set; } = "";
 
@@ -80,6 +83,9 @@ public sealed class TrainLmOptions : CommonOptions
     [Option("log-every", Default = 10, HelpText = "Steps between metrics records and plain progress lines.")]
     public int LogEvery { get; set; }
 
+    [Option("checkpoint-every", Default = 100, HelpText = "Steps between saves of the training state (weights, AdamW moments, data position) to --out; rerunning the same command after a kill resumes from the last one. 0: never.")]
+    public int CheckpointEvery { get; set; }
+
     public override int Run(VerbContext context)
     {
         TrainingPlan plan = Plan();
@@ -106,13 +112,18 @@ public sealed class TrainLmOptions : CommonOptions
             + $"{examples.Count:N0} examples, {examples.Sum(e => (long)e.Tokens.Length):N0} tokens");
 
         Directory.CreateDirectory(Out);
+        string state = Path.Combine(Out, StateFileName);
+        if (File.Exists(state)) context.Out.WriteLine($"train-lm: resuming from {state}");
         TrainingResult result;
         using (var metrics = MetricsLog.Open(Path.Combine(Out, MetricsFileName)))
         using (var progress = context.CreateProgress(LogEvery))
-            result = LanguageModelTraining.Run(model, examples, plan, progress, metrics, "train-lm step");
+            result = LanguageModelTraining.Run(model, examples, plan, progress, metrics, "train-lm step", state);
         ModelCheckpoint.Save(model, Out, Tokenizer);
+        // The finished model supersedes the state, which is three times its size.
+        File.Delete(state);
+        string resumed = result.ResumedFrom is long from ? $" (resumed after step {from})" : "";
         context.Out.WriteLine(FormattableString.Invariant(
-            $"train-lm: {result.Steps} steps, loss {result.FirstLoss:F4} -> {result.LastLoss:F4}, {result.Tokens / Math.Max(result.Seconds, 1e-9):F0} tok/s; saved {Out}"));
+            $"train-lm: {result.Steps} steps{resumed}, loss {result.FirstLoss:F4} -> {result.LastLoss:F4}, {result.Tokens / Math.Max(result.Seconds, 1e-9):F0} tok/s; saved {Out}"));
         return 0;
     }
 
@@ -132,6 +143,7 @@ public sealed class TrainLmOptions : CommonOptions
                 MicroBatchTokens = MicroBatchTokens,
                 Seed = Seed,
                 LogEvery = LogEvery,
+                CheckpointEvery = CheckpointEvery,
                 Optimizer = new AdamWOptions { WeightDecay = WeightDecay },
             }.Validate();
         }

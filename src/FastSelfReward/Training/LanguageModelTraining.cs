@@ -34,6 +34,12 @@ public sealed record TrainingPlan
     /// <summary>A metrics record every this many steps (the last step is always logged).</summary>
     public int LogEvery { get; init; } = 1;
 
+    /// <summary>
+    /// Save the training state every this many steps when the run has a checkpoint path (0: never);
+    /// a killed run resumes from the last one.
+    /// </summary>
+    public int CheckpointEvery { get; init; }
+
     public AdamWOptions Optimizer { get; init; } = new() { WeightDecay = 0.1 };
 
     /// <summary>Throws naming the field when a value is out of range.</summary>
@@ -51,22 +57,27 @@ public sealed record TrainingPlan
         Require(BatchTokens > 0, $"batch tokens must be positive, got {BatchTokens}");
         Require(MicroBatchTokens is null or > 0, $"micro-batch tokens must be positive, got {MicroBatchTokens}");
         Require(LogEvery > 0, $"log interval must be positive, got {LogEvery}");
+        Require(CheckpointEvery >= 0, $"checkpoint interval must be ≥ 0, got {CheckpointEvery}");
         return this;
     }
 }
 
 /// <summary>What a training run did.</summary>
-/// <param name="Steps">Optimizer steps taken.</param>
-/// <param name="FirstLoss">Loss of the first step.</param>
+/// <param name="Steps">The run's last optimizer step.</param>
+/// <param name="FirstLoss">Loss of the first step this process took.</param>
 /// <param name="LastLoss">Loss of the last step.</param>
-/// <param name="Tokens">Tokens processed.</param>
-/// <param name="Seconds">Wall time.</param>
-public sealed record TrainingResult(long Steps, double FirstLoss, double LastLoss, long Tokens, double Seconds);
+/// <param name="Tokens">Tokens this process processed.</param>
+/// <param name="Seconds">Wall time of this process's steps.</param>
+/// <param name="ResumedFrom">The step of the training state the run resumed from; null for a fresh run.</param>
+public sealed record TrainingResult(long Steps, double FirstLoss, double LastLoss, long Tokens, double Seconds, long? ResumedFrom = null);
 
 /// <summary>
 /// Trains a model on causal-LM examples (loss masks honoured, so pretraining and instruction tuning
 /// share it): epochs shuffled by <see cref="MicroBatcher"/>, warmup + cosine learning rate, AdamW,
-/// metrics to a JSONL log and progress to a sink.
+/// metrics to a JSONL log and progress to a sink. With a checkpoint path it saves the training state
+/// (weights, AdamW moments, step, data cursor) every <see cref="TrainingPlan.CheckpointEvery"/> steps
+/// and, when that file exists at the start, resumes from it: the rest of the run is then the one an
+/// uninterrupted run would have taken, to the bit.
 /// </summary>
 public static class LanguageModelTraining
 {
@@ -77,8 +88,12 @@ public static class LanguageModelTraining
     /// <param name="progress">Receives every step's loss, learning rate, gradient norm and throughput.</param>
     /// <param name="metrics">Receives a record every <see cref="TrainingPlan.LogEvery"/> steps, or null.</param>
     /// <param name="label">Names the task in the progress display.</param>
+    /// <param name="checkpointPath">The training-state file to resume from and save to; null for none.</param>
+    /// <param name="cancel">Checked before each step; a cancelled run stops as a killed one would.</param>
+    /// <exception cref="InvalidDataException">The state file belongs to another model, plan, data or seed.</exception>
     public static TrainingResult Run(LlamaModel model, IReadOnlyList<LmExample> examples, TrainingPlan plan,
-        IProgressSink progress, MetricsLog? metrics, string label = "train")
+        IProgressSink progress, MetricsLog? metrics, string label = "train", string? checkpointPath = null,
+        CancellationToken cancel = default)
     {
         plan.Validate();
         if (examples.Count == 0) throw new ArgumentException("no training examples");
@@ -92,15 +107,25 @@ public static class LanguageModelTraining
         using var optimizer = new AdamWOptimizer(model, plan.Optimizer);
         var trainer = new CausalLmTrainer(model, optimizer, schedule);
 
+        string fingerprint = Fingerprint(model, examples, plan);
+        var cursor = new TrainingCursor(0, 0);
+        long? resumedFrom = null;
+        if (checkpointPath is not null && File.Exists(checkpointPath))
+        {
+            var state = TrainingCheckpoint.Load(checkpointPath, model, optimizer, plan.Seed, fingerprint);
+            (cursor, resumedFrom) = (state.Cursor, state.Step);
+        }
+
         var clock = Stopwatch.StartNew();
         long tokens = 0;
         double firstLoss = double.NaN, lastLoss = double.NaN;
         progress.Start(total, label);
-        int epochIndex = 0;
-        var steps = Epoch(0);
-        int next = 0;
-        for (long step = 1; step <= total; step++)
+        int epochIndex = cursor.Epoch;
+        var steps = Epoch(epochIndex);
+        int next = cursor.StepInEpoch;
+        for (long step = (resumedFrom ?? 0) + 1; step <= total; step++)
         {
+            cancel.ThrowIfCancellationRequested();
             if (next == steps.Count)
             {
                 steps = Epoch(++epochIndex);
@@ -108,8 +133,11 @@ public static class LanguageModelTraining
             }
             StepMetrics m = trainer.Step(steps[next++]);
             tokens += m.Tokens;
-            if (step == 1) firstLoss = m.Loss;
+            if (double.IsNaN(firstLoss)) firstLoss = m.Loss;
             lastLoss = m.Loss;
+            // The last step's state is the finished model, which the caller saves.
+            if (checkpointPath is not null && plan.CheckpointEvery > 0 && step % plan.CheckpointEvery == 0 && step < total)
+                TrainingCheckpoint.Save(checkpointPath, model, optimizer, new TrainingCursor(epochIndex, next), plan.Seed, fingerprint);
             if (metrics is not null && (step % plan.LogEvery == 0 || step == total))
                 metrics.Write(step,
                 [
@@ -129,6 +157,19 @@ public static class LanguageModelTraining
             });
         }
         progress.Finish();
-        return new TrainingResult(total, firstLoss, lastLoss, tokens, clock.Elapsed.TotalSeconds);
+        return new TrainingResult(total, firstLoss, lastLoss, tokens, clock.Elapsed.TotalSeconds, resumedFrom);
+    }
+
+    /// <summary>What a saved state must match to be resumed: the architecture, every example, and the plan but for its cadences.</summary>
+    private static string Fingerprint(LlamaModel model, IReadOnlyList<LmExample> examples, TrainingPlan plan)
+    {
+        using var fingerprint = new Fingerprint("fsr-train-lm/1").AddJson(model.Config).AddJson(plan with { LogEvery = 1, CheckpointEvery = 0 })
+            .Add(examples.Count);
+        foreach (var example in examples)
+        {
+            fingerprint.Add(example.Tokens);
+            fingerprint.Add(example.LossMask is null ? "all" : string.Concat(example.LossMask.Select(b => b ? '1' : '0')));
+        }
+        return fingerprint.Hex();
     }
 }

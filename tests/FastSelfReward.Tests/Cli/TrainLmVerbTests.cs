@@ -37,7 +37,7 @@ public sealed class TrainLmVerbTests : IDisposable
         File.WriteAllText(data, string.Join("\n\n", Enumerable.Repeat("hello world", 12)) + "\n\n" + string.Join("\n\n", Enumerable.Repeat("or hello", 12)));
         string output = _dir.File("model");
 
-        var result = CliRunner.Run(TrainArgs(data, output, "--steps", "40"));
+        var result = CliRunner.Run(TrainArgs(data, output, "--steps", "40", "--checkpoint-every", "10"));
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("saved", result.Out);
@@ -55,6 +55,9 @@ public sealed class TrainLmVerbTests : IDisposable
         Assert.Equal(110, model.Config.BosTokenId);
         Assert.Equal([111], model.Config.EosTokenIds);
         Assert.True(File.Exists(Path.Combine(output, "tokenizer.json")));
+        // A finished run leaves no training state behind (it was saved every 10 steps on the way).
+        Assert.False(File.Exists(Path.Combine(output, "train-state.safetensors")));
+        Assert.DoesNotContain("resum", result.Out);
 
         // Plain progress lines, every step, ending with the time taken.
         string[] lines = result.Error.Trim().Split('\n');

@@ -1,0 +1,64 @@
+using FastSelfReward.Compute;
+using FastSelfReward.Model;
+using FastSelfReward.Reporting;
+using FastSelfReward.Tests.Checkpoints;
+using FastSelfReward.Tests.TestSupport;
+using FastSelfReward.Training;
+
+namespace FastSelfReward.Tests.Training;
+
+public sealed class LanguageModelTrainingTests
+{
+    private static readonly LlamaConfig Config = TinyModels.Config();
+
+    // Nine examples in steps of at most 16 tokens: about four steps an epoch, so a nine-step run
+    // crosses epochs and the saved cursors land inside and at the end of one.
+    private static readonly List<LmExample> Examples =
+        TinyModels.Sequences(Config.VocabSize, 5, 7, 9, 4, 6, 8, 5, 3, 9, 6).Select(t => new LmExample(t)).ToList();
+
+    private static readonly TrainingPlan Plan = new()
+    {
+        Steps = 9, BatchTokens = 16, LearningRate = 1e-2, WarmupSteps = 2, Seed = 3, CheckpointEvery = 2,
+    };
+
+    private static (float[] Weights, TrainingResult Result) Train(TrainingPlan plan, string? state, IProgressSink? progress = null,
+        CancellationToken cancel = default)
+    {
+        using var kernels = new CpuKernels();
+        using var model = TinyModels.Create(kernels, Config, DType.F32);
+        var result = LanguageModelTraining.Run(model, Examples, plan, progress ?? new PlainProgress(TextWriter.Null), null, "test", state, cancel);
+        var weights = new float[model.Layout.TotalLength];
+        kernels.Download(model.Parameters, weights);
+        return (weights, result);
+    }
+
+    [Fact]
+    public void A_run_stopped_midway_resumes_from_its_last_state_to_the_weights_of_an_uninterrupted_run()
+    {
+        using var dir = new ScratchFolder();
+        string state = dir.File("state.safetensors");
+        var (whole, wholeResult) = Train(Plan, null);
+        Assert.Null(wholeResult.ResumedFrom);
+
+        using var stop = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() => Train(Plan, state, new CancelAt(6, stop), stop.Token));
+        Assert.True(File.Exists(state), "no state was saved before the stop");
+
+        var (resumed, result) = Train(Plan, state);
+        Assert.Equal(6, result.ResumedFrom);
+        Assert.Equal(9, result.Steps);
+        Assert.Equal(whole.Select(BitConverter.SingleToInt32Bits), resumed.Select(BitConverter.SingleToInt32Bits));
+
+        var other = Assert.Throws<InvalidDataException>(() => Train(Plan with { LearningRate = 2e-2 }, state));
+        Assert.Contains("another configuration or dataset", other.Message);
+    }
+
+    /// <summary>Cancels once the run reports step <paramref name="step"/> done.</summary>
+    private sealed class CancelAt(long step, CancellationTokenSource source) : IProgressSink
+    {
+        public void Start(long total, string label) { }
+        public void Report(ProgressUpdate update) { if (update.Completed >= step) source.Cancel(); }
+        public void Finish() { }
+        public void Dispose() { }
+    }
+}
