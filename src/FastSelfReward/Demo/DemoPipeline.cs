@@ -113,27 +113,20 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         log.WriteLine($"demo: pretraining M0 ({config.ParameterCount:N0} parameters) on {stream.Count:N0} corpus tokens, {preset.PretrainSteps} steps");
         using var model = new LlamaModel(kernels, config);
         model.InitializeRandom(preset.World.Seed);
-        using var optimizer = new AdamWOptimizer(model, new AdamWOptions { WeightDecay = 0.01 });
-        var trainer = new CausalLmTrainer(model, optimizer, new LearningRateSchedule(preset.PretrainLearningRate, preset.PretrainLearningRate / 10,
-            Math.Min(50, preset.PretrainSteps / 10), preset.PretrainSteps));
-        using var metrics = MetricsLog.Open(Path.Combine(Folder, "pretrain_metrics.jsonl"));
-        int perStep = Math.Max(1, preset.PretrainBatchTokens / window), epoch = 0;
-        var batches = new Queue<List<LmExample>>();
-        progress.Start(preset.PretrainSteps, "m0 pretraining");
-        for (int step = 1; step <= preset.PretrainSteps; step++)
+        // The state file lets a killed demo resume pretraining, its longest step, where it stopped.
+        var plan = new TrainingPlan
         {
-            cancel.ThrowIfCancellationRequested();
-            if (batches.Count == 0)
-                foreach (var b in MicroBatcher.Epoch(windows, perStep * window, 1, preset.World.Seed, epoch++)) batches.Enqueue(b[0]);
-            var m = trainer.Step([batches.Dequeue()]);
-            metrics.Write(step, [KeyValuePair.Create("loss", m.Loss), KeyValuePair.Create("lr", m.LearningRate),
-                KeyValuePair.Create("grad_norm", m.GradNorm), KeyValuePair.Create("tokens_per_s", m.Tokens / m.Seconds)]);
-            progress.Report(new ProgressUpdate(step) { Loss = m.Loss, LearningRate = m.LearningRate, GradNorm = m.GradNorm, TokensPerSecond = m.Tokens / m.Seconds });
-        }
-        progress.Finish();
+            Steps = preset.PretrainSteps, LearningRate = preset.PretrainLearningRate, WarmupSteps = Math.Min(50, preset.PretrainSteps / 10),
+            BatchTokens = Math.Max(1, preset.PretrainBatchTokens / window) * window, Seed = preset.World.Seed, LogEvery = 1,
+            CheckpointEvery = 50, Optimizer = new AdamWOptions { WeightDecay = 0.01 },
+        };
+        string state = Path.Combine(Folder, "m0-state.safetensors");
+        using (var metrics = MetricsLog.Open(Path.Combine(Folder, "pretrain_metrics.jsonl")))
+            LanguageModelTraining.Run(model, windows, plan, progress, metrics, "m0 pretraining", state, cancel);
         string temporary = BaseModelFolder + ".tmp";
         if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
         ModelCheckpoint.Save(model, temporary, TokenizerFolder);
         Directory.Move(temporary, BaseModelFolder);
+        File.Delete(state);
     }
 }
