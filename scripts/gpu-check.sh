@@ -5,7 +5,7 @@
 # receives at most 64 MiB; so fsr is published here, on the CPU machine, as a self-contained,
 # trimmed bundle, and travels with the repository:
 #
-#   scripts/gpu-check.sh publish     # CPU machine: writes build/gpu-fsr (about 30 MiB) and checks it
+#   scripts/gpu-check.sh publish     # CPU machine: writes build/gpu-fsr (about 40 MiB) and checks it
 #
 # which runs
 #   cmake -S native -B build/gpu-native-cmake -DCMAKE_BUILD_TYPE=Release -DFSR_PORTABLE=ON -DFSR_BLAS_ORDER=none \
@@ -22,8 +22,10 @@
 #
 #   scripts/gpu-check.sh             # GPU machine (build/gpu-fsr carried along): about 1-5 minutes
 #
-# runs `fsr info` (limit 60 s), `fsr selftest --device cuda` (every kernel against the CPU kernels,
-# a short training parity; limit 240 s) and `fsr bench --device cuda --short` (the bench and 1b
+# rebuilds the bundle's libfsr_native against the toolkit's nvtx3 headers when g++ is there (so
+# Nsight Systems sees the NVTX ranges), then runs `fsr info` (limit 60 s), `fsr selftest --device
+# cuda` (every kernel against the CPU kernels in fp32 and bf16 storage, training parity in fp32 and
+# bf16 mixed precision; limit 240 s) and `fsr bench --device cuda --short` (the bench and 1b
 # configs; limit: what is left of five minutes, at least 120 s), then prints a summary with the
 # bench's key numbers; exit code 1 when a step fails. Each step's output and the bench's JSON
 # (bench-cuda.json) are saved in $OUT/gpu-check when OUT is set (a caller that collects $OUT gets
