@@ -48,8 +48,12 @@ public static class Oracle
         if (answer is null) return Verdict(1, $"It does not give {Shape(task)}.");
         notes.Add($"It gives {Shape(task)}.");
 
-        if (!correct) return Verdict(2, $"The answer {answer.Value} is wrong; the right answer is {task.Answer}.");
-        notes.Add($"The answer {answer.Value} is right.");
+        // The right answer comes before the verdict on the response's: a judge that learns from these
+        // justifications works the task out first, then compares two words, instead of having to
+        // decide right or wrong before it has computed anything.
+        notes.Add($"The right answer is {task.Answer}.");
+        if (!correct) return Verdict(2, $"The response's answer {answer.Value} is wrong.");
+        notes.Add($"The response's answer {answer.Value} is right.");
 
         string sentence = answer.Sentence;
         bool fullSentence = answer.WordsBefore.Count >= 2 && sentence.EndsWith('.')

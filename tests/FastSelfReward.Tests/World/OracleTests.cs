@@ -80,7 +80,7 @@ public class OracleTests
     {
         Assert.True(InstructionWorld.TryParse("Reverse the word cat.", out WorldTask? task));
         OracleGrade grade = Oracle.Grade(task, "The word cat backwards is act.");
-        Assert.Equal("The response is about the task. It gives a word of 3 letters. The answer act is wrong; the right answer is tac.", grade.Justification);
+        Assert.Equal("The response is about the task. It gives a word of 3 letters. The right answer is tac. The response's answer act is wrong.", grade.Justification);
         Assert.Equal("act", grade.StatedAnswer);
         Assert.False(grade.Correct);
         Assert.True(Oracle.Grade(task, "tac").Correct);
