@@ -39,6 +39,13 @@ internal sealed class Fingerprint : IDisposable
         return this;
     }
 
+    public Fingerprint Add(ReadOnlySpan<bool> flags)
+    {
+        Add(flags.Length);
+        _hash.AppendData(MemoryMarshal.AsBytes(flags));
+        return this;
+    }
+
     public Fingerprint Add(ReadOnlySpan<double> values)
     {
         Add(values.Length);

@@ -165,11 +165,8 @@ public static class LanguageModelTraining
     {
         using var fingerprint = new Fingerprint("fsr-train-lm/1").AddJson(model.Config).AddJson(plan with { LogEvery = 1, CheckpointEvery = 0 })
             .Add(examples.Count);
-        foreach (var example in examples)
-        {
-            fingerprint.Add(example.Tokens);
-            fingerprint.Add(example.LossMask is null ? "all" : string.Concat(example.LossMask.Select(b => b ? '1' : '0')));
-        }
+        // No mask (every token after the first) hashes as an empty one, which no valid example has.
+        foreach (var example in examples) fingerprint.Add(example.Tokens).Add(example.LossMask ?? []);
         return fingerprint.Hex();
     }
 }

@@ -22,11 +22,11 @@ public sealed class LanguageModelTrainingTests
     };
 
     private static (float[] Weights, TrainingResult Result) Train(TrainingPlan plan, string? state, IProgressSink? progress = null,
-        CancellationToken cancel = default)
+        CancellationToken cancel = default, List<LmExample>? examples = null)
     {
         using var kernels = new CpuKernels();
         using var model = TinyModels.Create(kernels, Config, DType.F32);
-        var result = LanguageModelTraining.Run(model, Examples, plan, progress ?? new PlainProgress(TextWriter.Null), null, "test", state, cancel);
+        var result = LanguageModelTraining.Run(model, examples ?? Examples, plan, progress ?? new PlainProgress(TextWriter.Null), null, "test", state, cancel);
         var weights = new float[model.Layout.TotalLength];
         kernels.Download(model.Parameters, weights);
         return (weights, result);
@@ -51,6 +51,9 @@ public sealed class LanguageModelTrainingTests
 
         var other = Assert.Throws<InvalidDataException>(() => Train(Plan with { LearningRate = 2e-2 }, state));
         Assert.Contains("another configuration or dataset", other.Message);
+        // The same tokens with a loss mask (the first token of the first example left out) are other data.
+        var masked = Examples.Select((e, i) => i > 0 ? e : e with { LossMask = [.. e.Tokens.Select((_, t) => t > 1)] }).ToList();
+        Assert.Throws<InvalidDataException>(() => Train(Plan, state, examples: masked));
     }
 
     /// <summary>Cancels once the run reports step <paramref name="step"/> done.</summary>
