@@ -12,8 +12,8 @@
 // sonames are the fallback where the build machine had none:
 //   openblas-openmp  OpenBLAS built on libgomp: its threads are the same OpenMP team as our
 //                    kernels', so two thread pools never spin against each other for the cores
-//   mkl              MKL through mkl_rt with the GNU threading layer (libgomp, same reason);
-//                    its own libiomp5 next to libgomp would oversubscribe the cores
+//   mkl              MKL's layers loaded one by one with the GNU threading layer, on the libgomp
+//                    our kernels use (same reason; load_mkl says why not through mkl_rt)
 //   openblas-pthread OpenBLAS with its own pthread pool
 // The default order is by measurement (sgemm on the model's shapes, per core, DESIGN.md
 // "Numbers"): on Intel CPUs MKL 2020.4 is fastest (291-313 GFLOP/s on 2 cores against
@@ -29,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <link.h>
 #include <mutex>
 #include <string>
 #include <strings.h>
@@ -39,8 +40,8 @@
 #ifndef FSR_OPENBLAS_PTHREAD_PATH
 #define FSR_OPENBLAS_PTHREAD_PATH "libopenblas.so.0"
 #endif
-#ifndef FSR_MKL_PATH
-#define FSR_MKL_PATH "libmkl_rt.so"
+#ifndef FSR_MKL_DIR
+#define FSR_MKL_DIR ""
 #endif
 #ifndef FSR_BLAS_ORDER
 #define FSR_BLAS_ORDER ""
@@ -98,36 +99,75 @@ bool load_openblas(const char* kind, const char* path) {
     return true;
 }
 
-bool load_mkl(const char* path) {
-    void* lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) return false;
-    auto threading = symbol<int (*)(int)>(lib, "MKL_Set_Threading_Layer");
+// True when a second OpenMP runtime (LLVM's libomp, Intel's libiomp5) is in the process.
+bool foreign_openmp_loaded() {
+    return dl_iterate_phdr([](dl_phdr_info* info, size_t, void*) {
+        const char* slash = std::strrchr(info->dlpi_name, '/');
+        const char* name = slash != nullptr ? slash + 1 : info->dlpi_name;
+        return (int)(std::strncmp(name, "libiomp5", 8) == 0 || std::strncmp(name, "libomp.so", 9) == 0);
+    }, nullptr) != 0;
+}
+
+// Not through mkl_rt: its GNU threading layer looks for libgomp by the development name
+// "libgomp.so", which Debian keeps in GCC's private folder, and when that fails it loads
+// libiomp5.so instead, on Debian LLVM's libomp, without a word. MKL then ran on a second thread
+// pool, and worse, this library's own lazily bound GOMP_loop_* calls went to libomp while its
+// GOMP_parallel stayed on libgomp: each thread of a schedule(dynamic) loop ran every iteration,
+// and attention's backward summed its gradients twice, racing (training diverged on MKL; the
+// CMake file now also binds every symbol at load, -z now). So the three layers that the MKL
+// link line names are loaded here, global because they resolve each other's symbols, after
+// the libgomp this library already uses is made global for libmkl_gnu_thread to bind to.
+//
+// Reproducibility: by default MKL picks code paths by buffer alignment, so the same product at
+// another address (another run, a resumed one) differs in the last bits. MKL_CBWR_AUTO keeps
+// the fastest path for this CPU and makes it alignment independent; dynamic threading off makes
+// every call use the thread count set, so results depend on nothing but that count.
+bool load_mkl() {
+    if (dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL) == nullptr) return false;
+    const std::string dir = FSR_MKL_DIR;
+    void* layers[3] = {};
+    const char* names[3] = {"libmkl_core.so", "libmkl_gnu_thread.so", "libmkl_intel_lp64.so"};
+    for (int i = 0; i < 3; i++) {
+        std::string path = dir.empty() ? names[i] : dir + "/" + names[i];
+        layers[i] = dlopen(path.c_str(), (i < 2 ? RTLD_LAZY : RTLD_NOW) | RTLD_GLOBAL);
+        if (layers[i] == nullptr) {
+            for (int j = i - 1; j >= 0; j--) dlclose(layers[j]);
+            return false;
+        }
+    }
+    void* lib = layers[2];
     auto sgemm = symbol<fsr_sgemm_fn>(lib, "cblas_sgemm");
     auto dgemm = symbol<fsr_dgemm_fn>(lib, "cblas_dgemm");
     auto set_threads = symbol<void (*)(int)>(lib, "MKL_Set_Num_Threads");
+    auto set_dynamic = symbol<void (*)(int)>(lib, "MKL_Set_Dynamic");
+    auto cbwr_set = symbol<int (*)(int)>(lib, "MKL_CBWR_Set");
     auto version = symbol<void (*)(char*, int)>(lib, "MKL_Get_Version_String");
-    if (threading == nullptr || sgemm == nullptr || dgemm == nullptr || set_threads == nullptr || version == nullptr) {
-        dlclose(lib);
+    const int cbwr_auto = 2;  // MKL_CBWR_AUTO; MKL_CBWR_SUCCESS is 0
+    if (sgemm == nullptr || dgemm == nullptr || set_threads == nullptr || set_dynamic == nullptr || cbwr_set == nullptr
+        || version == nullptr || cbwr_set(cbwr_auto) != 0) {
+        for (int j = 2; j >= 0; j--) dlclose(layers[j]);
         return false;
     }
-    threading(3);  // MKL_THREADING_GNU: libgomp, before any other MKL call
+    set_dynamic(0);
     char text[256] = {};
     version(text, sizeof text - 1);
     g_blas = {sgemm, dgemm, set_threads, "mkl"};
-    g_description = std::string("mkl (") + text + ", GNU OpenMP threading)";
+    g_description = std::string("mkl (") + text + ", GNU OpenMP threading, CNR auto"
+        + (foreign_openmp_loaded() ? "; WARNING: a second OpenMP runtime (libomp/libiomp5) is loaded" : "") + ")";
     return true;
 }
 
 bool load(const std::string& kind) {
     if (kind == "openblas-openmp") return load_openblas("openblas-openmp", FSR_OPENBLAS_OPENMP_PATH);
     if (kind == "openblas-pthread") return load_openblas("openblas-pthread", FSR_OPENBLAS_PTHREAD_PATH);
-    if (kind == "mkl") return load_mkl(FSR_MKL_PATH);
+    if (kind == "mkl") return load_mkl();
     return false;
 }
 
 void load_once() {
     const char* forced = std::getenv("FSR_BLAS");
-    std::string order = forced != nullptr && forced[0] != '\0' && std::strcmp(forced, "auto") != 0 ? forced : FSR_BLAS_ORDER;
+    const bool chosen = forced != nullptr && forced[0] != '\0' && std::strcmp(forced, "auto") != 0;
+    std::string order = chosen ? forced : FSR_BLAS_ORDER;
     if (order.empty()) {
         __builtin_cpu_init();
         order = __builtin_cpu_is("intel") ? "mkl,openblas-openmp,openblas-pthread" : "openblas-openmp,openblas-pthread,mkl";
@@ -139,6 +179,8 @@ void load_once() {
         if (load(order.substr(start, end - start))) break;
         start = end + 1;
     }
+    if (g_blas.sgemm == nullptr && chosen && order != "none")
+        g_description = "none (FSR_BLAS=" + order + ": none of these loaded; gemm.cpp's OpenMP GEMM)";
     if (g_blas.set_threads != nullptr) g_blas.set_threads(fsr_threads());
 }
 
