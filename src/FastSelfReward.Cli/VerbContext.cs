@@ -26,6 +26,9 @@ public sealed class VerbContext
     /// <summary>Given writers, with progress as plain lines on <paramref name="error"/>.</summary>
     public static VerbContext FromWriters(TextWriter output, TextWriter error) => new(output, error, every => new PlainProgress(error, every));
 
-    /// <summary>A progress display; as plain lines it prints every <paramref name="plainEvery"/>-th report.</summary>
-    public IProgressSink CreateProgress(int plainEvery = 1) => _progress(plainEvery);
+    /// <summary>
+    /// A progress display that warns when a training stage's gradient norms explode; as plain lines it
+    /// prints every <paramref name="plainEvery"/>-th report.
+    /// </summary>
+    public IProgressSink CreateProgress(int plainEvery = 1) => new TrainingHealthProgress(_progress(plainEvery));
 }

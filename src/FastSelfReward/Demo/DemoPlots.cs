@@ -11,7 +11,7 @@ public static class DemoPlots
 {
     private const int Width = 900, Height = 520;
 
-    /// <summary>Writes scores.png, rates.png, pretrain_loss.png and training_losses.png into <paramref name="folder"/>; returns their paths.</summary>
+    /// <summary>Writes scores.png, rates.png, pretrain_loss.png, training_losses.png and grad_norms.png into <paramref name="folder"/>; returns their paths.</summary>
     public static IReadOnlyList<string> Write(string folder, DemoReport report, string pretrainMetrics, string runMetrics)
     {
         Directory.CreateDirectory(folder);
@@ -36,8 +36,15 @@ public static class DemoPlots
             ReadSeries(runMetrics, key => key.EndsWith("/loss", StringComparison.Ordinal) && !key.Contains("/eval/", StringComparison.Ordinal)
                 ? key[..^"/loss".Length] : null));
 
+        var norms = ReadSeries(pretrainMetrics, key => key == "grad_norm" ? "M0" : null);
+        foreach (var (stage, points) in ReadSeries(runMetrics, key => key.EndsWith("/grad_norm", StringComparison.Ordinal) && !key.Contains("/eval/", StringComparison.Ordinal)
+                     ? key[..^"/grad_norm".Length] : null))
+            norms[stage] = points;
+        var gradients = LogCurves("Gradient norm before clipping, per stage (log scale)", "gradient norm", norms);
+
         var written = new List<string>();
-        foreach (var (plot, name) in new[] { (scores, "scores.png"), (rates, "rates.png"), (pretrain, "pretrain_loss.png"), (training, "training_losses.png") })
+        foreach (var (plot, name) in new[] { (scores, "scores.png"), (rates, "rates.png"), (pretrain, "pretrain_loss.png"), (training, "training_losses.png"),
+                     (gradients, "grad_norms.png") })
         {
             string path = Path.Combine(folder, name);
             plot.SavePng(path, Width, Height);
@@ -74,6 +81,30 @@ public static class DemoPlots
             line.LegendText = name;
         }
         plot.ShowLegend();
+        return plot;
+    }
+
+    /// <summary>
+    /// Curves on a log₁₀ y axis (ScottPlot draws linear axes: the values go in as logarithms, the
+    /// ticks come out as powers of ten), so a healthy norm near 1 and an exploding one at 10⁶ both show.
+    /// </summary>
+    private static Plot LogCurves(string title, string label, IReadOnlyDictionary<string, (List<double> Steps, List<double> Values)> series)
+    {
+        var positive = series.ToDictionary(s => s.Key, s =>
+        {
+            var kept = s.Value.Steps.Zip(s.Value.Values).Where(p => p.Second > 0 && double.IsFinite(p.Second)).ToList();
+            return (kept.Select(p => p.First).ToList(), kept.Select(p => Math.Log10(p.Second)).ToList());
+        });
+        var plot = Curves(title, positive);
+        plot.YLabel(label);
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+            LabelFormatter = y => y is >= -3 and <= 4
+                ? Math.Pow(10, y).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"1e{y:0}"),
+        };
         return plot;
     }
 

@@ -129,7 +129,7 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
                       $"**{(LastBeatsSft ? "yes" : "no")}** ({Pct(last.VsSft.WinRate)}% wins, {Pct(last.VsSft.LossRate)}% losses).");
         md.AppendLine($"- M1's pairwise accuracy is at least {JudgeAccuracyTarget * 100:F0}% and rises over the iterations (paper: 78.7% → 81.7%): " +
                       $"**{(JudgeTargetMet ? "yes" : "no")}** ({string.Join(" → ", Models.Skip(1).Select(m => Pct(m.Judge.PairwiseAccuracy) + "%"))}).");
-        md.AppendLine().AppendLine("Plots: plots/scores.png and plots/rates.png (per-model measures), plots/pretrain_loss.png and plots/training_losses.png (loss curves).");
+        md.AppendLine().AppendLine("Plots: plots/scores.png and plots/rates.png (per-model measures), plots/pretrain_loss.png and plots/training_losses.png (loss curves), plots/grad_norms.png (gradient norms of every stage, log scale).");
         return md.ToString();
     }
 

@@ -13,6 +13,9 @@ public interface IProgressSink : IDisposable
     /// <summary>Records that <see cref="ProgressUpdate.Completed"/> units are done, with the metrics the caller has.</summary>
     void Report(ProgressUpdate update);
 
+    /// <summary>Shows a warning that must not be missed (on its own line, marked as one), without ending the task.</summary>
+    void Warn(string message);
+
     /// <summary>Ends the task; the display keeps its final state.</summary>
     void Finish();
 }

@@ -57,6 +57,9 @@ public sealed class LiveProgress : IProgressSink
         task.Value = update.Completed;
     }
 
+    /// <summary>Printed through the same console as the bar, which draws it above itself.</summary>
+    public void Warn(string message) => _console.MarkupLine($"[bold red]WARNING:[/] {Markup.Escape(message)}");
+
     public void Finish()
     {
         if (_display is null) return;

@@ -41,6 +41,12 @@ public sealed class PlainProgress : IProgressSink
         if (_lastPrinted is null || update.Completed % _every == 0 || update.Completed >= _total) Print(update);
     }
 
+    public void Warn(string message)
+    {
+        _writer.WriteLine($"WARNING: {message}");
+        _writer.Flush();
+    }
+
     /// <summary>Prints the last report unless it was printed already.</summary>
     public void Finish()
     {

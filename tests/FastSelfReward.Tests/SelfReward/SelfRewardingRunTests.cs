@@ -45,7 +45,7 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
             Assert.All(report.Models, m => Assert.InRange(m.MeanScore, 0, 5));
             Assert.Equal(DemoPreset.Test.World.EftEvalPrompts, report.EvalSets);
             Assert.Equal(File.ReadAllLines(Path.Combine(runFolder, "iter1", "pairs.jsonl")).Length, Assert.Single(report.Iterations).Pairs);
-            foreach (string file in new[] { "report.md", "report.json", "plots/scores.png", "plots/rates.png", "plots/pretrain_loss.png", "plots/training_losses.png" })
+            foreach (string file in new[] { "report.md", "report.json", "plots/scores.png", "plots/rates.png", "plots/pretrain_loss.png", "plots/training_losses.png", "plots/grad_norms.png" })
                 Assert.True(new FileInfo(Path.Combine(folder, file)).Length > 0, $"{file} missing or empty");
             Assert.Contains("| Pairwise accuracy % |", File.ReadAllText(Path.Combine(folder, "report.md")));
 

@@ -61,6 +61,7 @@ public sealed class LanguageModelTrainingTests
     {
         public void Start(long total, string label) { }
         public void Report(ProgressUpdate update) { if (update.Completed >= step) source.Cancel(); }
+        public void Warn(string message) { }
         public void Finish() { }
         public void Dispose() { }
     }
