@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # FastSelfReward's one entry point.
 #   ./build.sh            build the native library and the solution (Release)
-#   ./build.sh test       build, check the CUDA exports, then run every test; prints "N passed, N failed"
+#   ./build.sh test       build, check the CUDA exports, run every test, then the BLAS-sensitive ones once
+#                         per other BLAS present; prints "N passed, N failed" summed over the passes
 #   ./build.sh demo [..]  build, then run the demo (arguments are passed on)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,10 +19,13 @@ nvrtc_present() {
 
 # The BLAS libfsr_native loads at run time (native/cpu/blas.cpp), by measurement: MKL on Intel
 # CPUs (Debian non-free), OpenBLAS built on OpenMP elsewhere. Without it the kernels still work,
-# on their own, slower GEMM.
+# on their own, slower GEMM. The tests want MKL on every x86-64 CPU: they run the BLAS-sensitive
+# tests once per BLAS present (docs/blas.md), and MKL runs on AMD too.
 blas_packages() {
   local packages=(libopenblas0-openmp)
-  grep -q GenuineIntel /proc/cpuinfo 2>/dev/null && packages+=(libmkl-rt)
+  if grep -q GenuineIntel /proc/cpuinfo 2>/dev/null || { [ "$command" = test ] && [ "$(uname -m)" = x86_64 ]; }; then
+    packages+=(libmkl-rt)
+  fi
   echo "${packages[@]}"
 }
 
@@ -111,24 +115,59 @@ check_cuda_exports() {
   scripts/check-cuda-exports.sh
 }
 
-run_tests() {
-  local results="$root/build/test-results"
+passed_total=0
+failed_total=0
+
+# One dotnet test pass over the built solution, named NAME in the output: results in
+# build/test-results/FOLDER, its totals added to passed_total and failed_total. Returns non-zero
+# when a test failed or none ran.
+test_pass() {
+  local folder=$1 name=$2
+  shift 2
+  local results="$root/build/test-results/$folder"
   rm -rf "$results"
   local rc=0
   dotnet test FastSelfReward.sln -c Release --no-build -nologo -v:q \
     --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=normal" \
     --results-directory "$results" "$@" || rc=$?
-  local trx
+  local trx passed=0 failed=1
   trx=$(find "$results" -name '*.trx' | head -n 1)
   if [ -n "$trx" ]; then
-    local passed failed
     passed=$(grep -o 'passed="[0-9]*"' "$trx" | head -n 1 | grep -o '[0-9]*')
     failed=$(grep -o 'failed="[0-9]*"' "$trx" | head -n 1 | grep -o '[0-9]*')
-    echo "$passed passed, $failed failed"
   else
-    echo "0 passed, 1 failed (no test results were written)"
+    echo "build.sh test: $name wrote no test results" >&2
     rc=1
   fi
+  passed_total=$((passed_total + passed))
+  failed_total=$((failed_total + failed))
+  echo "build.sh test: $name: $passed passed, $failed failed"
+  return $rc
+}
+
+# The BLAS a run of fsr loads with FSR_BLAS=$1 (empty: the default order), as fsr info names it.
+loaded_blas() {
+  FSR_BLAS=$1 dotnet "$root/src/FastSelfReward.Cli/bin/Release/net10.0/linux-x64/fsr.dll" info 2>/dev/null |
+    sed -n 's/^BLAS: \([a-z-]*\) .*/\1/p'
+}
+
+# Every test with the default BLAS, then the BLAS-sensitive ones (trait Category=PerBlas: the GEMM
+# check, resume, reproducibility, the training-health guard) once with each other BLAS that loads
+# here. The last line is the sum of all passes.
+run_tests() {
+  rm -rf "$root/build/test-results"
+  local rc=0 default blas
+  default=$(loaded_blas "")
+  test_pass all "all tests, BLAS ${default:-unknown}" "$@" || rc=1
+  for blas in openblas-openmp mkl openblas-pthread none; do
+    [ "$blas" = "$default" ] && continue
+    if [ "$(loaded_blas "$blas")" != "$blas" ]; then
+      echo "build.sh test: BLAS $blas is not installed here; its pass is skipped"
+      continue
+    fi
+    FSR_BLAS=$blas test_pass "$blas" "BLAS-sensitive tests, FSR_BLAS=$blas" --filter "Category=PerBlas" "$@" || rc=1
+  done
+  echo "$passed_total passed, $failed_total failed"
   return $rc
 }
 

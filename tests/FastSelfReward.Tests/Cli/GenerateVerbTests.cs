@@ -42,6 +42,7 @@ public sealed class GenerateVerbTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void APromptCompletesTheSameAloneAndInABatch()
     {
         File.WriteAllLines(_model.File("prompts.txt"), ["hello", "", "hello world", "or"]);

@@ -13,6 +13,7 @@ public sealed class GeneratorTests
     [Theory]
     [InlineData(0.0)]
     [InlineData(1.0)]
+    [Trait("Category", "PerBlas")]
     public void APromptGeneratesTheSameAloneAndInAMixedBatch(double temperature)
     {
         using var kernels = new CpuKernels(DType.F32);
@@ -36,6 +37,7 @@ public sealed class GeneratorTests
     }
 
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void SeededSamplingIsReproducibleAndSeedDependent()
     {
         using var kernels = new CpuKernels(DType.F32);

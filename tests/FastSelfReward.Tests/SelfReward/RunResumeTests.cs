@@ -89,6 +89,7 @@ public sealed class RunResumeCollection;
 public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper output) : IClassFixture<ResumeFixture>
 {
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void GenerationStagesKilledMidwayResumeToTheSameArtifacts()
     {
         string uninterrupted = fixture.CopyOfPrefix("whole");
@@ -123,6 +124,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void TrainingStageKilledResumesFromItsCheckpointToTheSameWeights()
     {
         string run = Path.Combine(fixture.Folder, "sft-killed");
@@ -139,6 +141,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void DpoKilledBetweenCheckpointsResumesToTheSameWeights()
     {
         // Hand-made pairs (an IFT answer preferred to another prompt's answer) stand in for the

@@ -14,6 +14,7 @@ namespace FastSelfReward.Tests.SelfReward;
 public sealed class SelfRewardingRunTests(ITestOutputHelper output)
 {
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void EveryStageRunsAndARerunSkipsFinishedStages()
     {
         string folder = Path.Combine(Path.GetTempPath(), "fsr-run-" + Guid.NewGuid().ToString("N"));

@@ -30,6 +30,7 @@ public sealed class CausalLmTrainerTests
     }
 
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void MicroBatchesGiveTheGradientOfOneBatch()
     {
         using var kernels = new CpuKernels(DType.F64);

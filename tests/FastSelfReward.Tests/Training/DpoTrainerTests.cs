@@ -110,6 +110,7 @@ public sealed class DpoTrainerTests
     }
 
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void MicroBatchesGiveTheGradientOfOneBatch()
     {
         using var kernels = new CpuKernels(DType.F64);
@@ -134,6 +135,7 @@ public sealed class DpoTrainerTests
     }
 
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void ReadingLogProbsBetweenForwardAndBackwardLeavesTheGradientAlone()
     {
         using var kernels = new CpuKernels(DType.F64);
@@ -258,6 +260,7 @@ public sealed class DpoTrainerTests
     }
 
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void ResumedRunEndsWithTheWeightsOfAnUninterruptedOne()
     {
         using var kernels = new CpuKernels(DType.F32);

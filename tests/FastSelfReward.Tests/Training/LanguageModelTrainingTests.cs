@@ -33,6 +33,7 @@ public sealed class LanguageModelTrainingTests
     }
 
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void A_run_stopped_midway_resumes_from_its_last_state_to_the_weights_of_an_uninterrupted_run()
     {
         using var dir = new ScratchFolder();

@@ -22,6 +22,7 @@ public sealed class SftTrainerTests
     }
 
     [Fact]
+    [Trait("Category", "PerBlas")]
     public void ResumedRunEndsWithTheWeightsOfAnUninterruptedOne()
     {
         using var kernels = new CpuKernels(DType.F32);
