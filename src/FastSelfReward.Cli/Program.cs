@@ -22,14 +22,32 @@ public static class Program
         typeof(InfoOptions), typeof(SelfTestOptions), typeof(TrainLmOptions), typeof(GenerateOptions), typeof(BenchOptions),
         typeof(DemoOptions),
         typeof(IterateOptions), typeof(SftStageOptions), typeof(EftStageOptions), typeof(PromptsStageOptions), typeof(SampleStageOptions),
-        typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions), typeof(EvalOptions), typeof(DataOptions),
+        typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions),
+        typeof(EvalVerb), typeof(EvalHeadToHeadOptions), typeof(EvalRewardModelOptions),
+        typeof(DataVerb), typeof(DataOasstOptions), typeof(DataAlpacaEvalOptions),
     ];
+
+    /// <summary>The verbs that come in modes, by name.</summary>
+    private static readonly Dictionary<string, ModedVerb> ModedVerbs = Verbs.Where(t => t.IsSubclassOf(typeof(ModedVerb)))
+        .Select(t => (ModedVerb)Activator.CreateInstance(t)!).ToDictionary(v => v.Name);
 
     public static int Main(string[] args) => Run(args, VerbContext.FromConsole());
 
     /// <summary>Parses <paramref name="args"/> and runs the verb with <paramref name="context"/>'s streams; returns the exit code.</summary>
     public static int Run(string[] args, VerbContext context)
     {
+        // "verb mode ..." is the mode's own hidden verb "verb:mode"; "verb --help" lists the modes.
+        if (args is ["help", var asked] && ModedVerbs.ContainsKey(asked)) args = [asked, "--help"];
+        if (args.Length >= 2 && ModedVerbs.TryGetValue(args[0], out var moded))
+        {
+            if (moded.Modes.Any(m => ModedVerb.ModeName(m) == args[1])) args = [$"{args[0]}:{args[1]}", .. args[2..]];
+            else if (args[1] is "--help" or "-h" or "help")
+            {
+                context.Out.WriteLine($"fsr {Version}");
+                context.Out.WriteLine(moded.ModeList());
+                return 0;
+            }
+        }
         // Help and version go to stdout (CommandLineParser's default writer is stderr).
         using var parser = new Parser(settings => { settings.HelpWriter = null; settings.CaseInsensitiveEnumValues = true; });
         var result = parser.ParseArguments(args, Verbs);
@@ -53,6 +71,8 @@ public static class Program
             h.Heading = $"fsr {Version}";
             h.Copyright = "";
             h.AdditionalNewLineAfterOption = false;
+            if (result.TypeInfo.Current.GetCustomAttribute<VerbAttribute>() is { Name: var name, HelpText: var text } && name.Contains(':'))
+                h.AddPreOptionsLine($"fsr {ModedVerb.Spoken(name)} [options]: {text}");
             return h;
         }, e => e, verbsIndex: true);
         if (asked)
@@ -69,7 +89,7 @@ public static class Program
 
     private static int Execute(CommonOptions options, VerbContext context)
     {
-        string verb = options.GetType().GetCustomAttribute<VerbAttribute>()!.Name;
+        string verb = ModedVerb.Spoken(options.GetType().GetCustomAttribute<VerbAttribute>()!.Name);
         try
         {
             return options.Run(context);

@@ -107,13 +107,44 @@ public sealed class EvalAndDataVerbTests : IDisposable
     }
 
     [Theory]
-    [InlineData("eval", "nonsense")]
-    [InlineData("data", "oasst", "--out", "x")]
-    [InlineData("eval", "head-to-head", "--model-a", "a")]
-    public void MissingOrUnknownArgumentsAreUsageErrors(params string[] args)
+    [InlineData("fsr eval: unknown mode 'nonsense' (modes: head-to-head, reward-model)", "eval", "nonsense")]
+    [InlineData("fsr data: needs a mode (modes: oasst, alpacaeval)", "data")]
+    [InlineData("fsr data oasst: needs --trees FILE", "data", "oasst", "--out", "x")]
+    [InlineData("fsr eval head-to-head: needs --model-b DIR", "eval", "head-to-head", "--model-a", "a")]
+    [InlineData("fsr eval reward-model: --judge-max-tokens must be positive", "eval", "reward-model", "--judge-max-tokens", "0")]
+    public void MissingOrUnknownArgumentsAreUsageErrors(string expected, params string[] args)
     {
         var result = CliRunner.Run(args);
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith($"fsr {args[0]}:", result.Error);
+        Assert.StartsWith(expected, result.Error);
+    }
+
+    [Theory]
+    [InlineData("data", "oasst", "eval-fraction", "generator")]
+    [InlineData("data", "alpacaeval", "generator", "eval-fraction")]
+    [InlineData("eval", "head-to-head", "model-a", "samples")]
+    [InlineData("eval", "reward-model", "samples", "model-a")]
+    public void AModesHelpShowsItsOwnOptionsOnStandardOutput(string verb, string mode, string own, string others)
+    {
+        var result = CliRunner.Run(verb, mode, "--help");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("", result.Error);
+        Assert.Contains($"fsr {verb} {mode} [options]:", result.Out);
+        Assert.Contains(own, result.Out);
+        Assert.DoesNotContain(others, result.Out);
+    }
+
+    [Theory]
+    [InlineData("data", "--help")]
+    [InlineData("help", "data")]
+    [InlineData("eval", "-h")]
+    public void AVerbsHelpListsItsModes(params string[] args)
+    {
+        var result = CliRunner.Run(args);
+        Assert.Equal(0, result.ExitCode);
+        string[] modes = args.Contains("eval") ? ["head-to-head", "reward-model"] : ["oasst", "alpacaeval"];
+        Assert.All(modes, mode => Assert.Contains("  " + mode + " ", result.Out));
+        Assert.Contains("MODE --help", result.Out);
+        Assert.DoesNotContain("--trees", result.Out);
     }
 }

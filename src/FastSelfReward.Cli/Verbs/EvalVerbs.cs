@@ -9,46 +9,16 @@ using FastSelfReward.SelfReward;
 namespace FastSelfReward.Cli;
 
 [Verb("eval", HelpText = "Evaluate: `eval head-to-head` (A against B on the same prompts, judged in both orders: win/tie/loss); `eval reward-model` (a model's judgments against human ranks on held-out EFT data).")]
-public sealed class EvalOptions : CommonOptions
+public sealed class EvalVerb : ModedVerb
 {
-    [Value(0, MetaName = "mode", Required = true, HelpText = "head-to-head or reward-model.")]
-    public string Mode { get; set; } = "";
+    public override Type[] Modes => [typeof(EvalHeadToHeadOptions), typeof(EvalRewardModelOptions)];
+}
 
-    [Option("model-a", HelpText = "head-to-head: model A's checkpoint folder.")]
-    public string? ModelA { get; set; }
-
-    [Option("model-b", HelpText = "head-to-head: model B's checkpoint folder.")]
-    public string? ModelB { get; set; }
-
-    [Option("judge", HelpText = "head-to-head: the judging model's checkpoint folder.")]
-    public string? Judge { get; set; }
-
-    [Option("prompts", HelpText = "head-to-head: the prompts, {\"prompt\"} JSONL or one per line.")]
-    public string? Prompts { get; set; }
-
-    [Option("max-tokens", Default = 256, HelpText = "head-to-head: most new tokens per answer.")]
-    public int MaxTokens { get; set; }
-
-    [Option("temperature", Default = 0.0, HelpText = "head-to-head: the answers' sampling temperature; 0 is greedy.")]
-    public double Temperature { get; set; }
-
-    [Option("model", HelpText = "reward-model: the checkpoint folder that judges.")]
-    public string? Model { get; set; }
-
-    [Option("eft", HelpText = "reward-model: held-out ranked EFT data, {prompt, responses: [{text, rank}]} JSONL.")]
-    public string? Eft { get; set; }
-
-    [Option("samples", Default = 3, HelpText = "reward-model: judgments per response, averaged.")]
-    public int Samples { get; set; }
-
-    [Option("judge-template", HelpText = "reward-model: a judge template file with {prompt} and {response}; default: the built-in one.")]
-    public string? JudgeTemplateFile { get; set; }
-
+/// <summary>What both eval modes share: a judge's sampling, the chat template, the seed, and how results print.</summary>
+public abstract class EvalModeOptions : CommonOptions
+{
     [Option("judge-max-tokens", Default = 256, HelpText = "Most new tokens per judgment (the reasoning and the verdict or score line).")]
     public int JudgeMaxTokens { get; set; }
-
-    [Option("judge-temperature", HelpText = "The judge's temperature (default: 0 for head-to-head, 0.7 with top-p 0.9 for reward-model).")]
-    public double? JudgeTemperature { get; set; }
 
     [Option("template", HelpText = "Chat template of every model (llama2, llama3, chatml, plain); default: detected from each tokenizer.")]
     public string? Template { get; set; }
@@ -56,27 +26,59 @@ public sealed class EvalOptions : CommonOptions
     [Option("seed", Default = 0UL, HelpText = "Seeds any sampling.")]
     public ulong Seed { get; set; }
 
-    [Option("out", HelpText = "head-to-head: per-prompt records (JSONL); reward-model: each set's ranks and scores (JSONL).")]
+    /// <summary>The judge's temperature; each mode declares the option with its own default.</summary>
+    public abstract double? JudgeTemperature { get; set; }
+
+    protected void CheckJudgeSampling()
+    {
+        if (JudgeMaxTokens <= 0) throw new UsageException($"--judge-max-tokens must be positive, got {JudgeMaxTokens}");
+        if (JudgeTemperature < 0) throw new UsageException($"--judge-temperature must be ≥ 0, got {JudgeTemperature}");
+    }
+
+    protected static string Percent(double value) => double.IsNaN(value) ? "n/a" : (100 * value).ToString("F1", CultureInfo.InvariantCulture) + "%";
+
+    protected static string Number(double value) => double.IsNaN(value) ? "n/a" : value.ToString("F3", CultureInfo.InvariantCulture);
+
+    // JSON has no NaN: a measure with nothing to measure is null.
+    protected static double? Finite(double value) => double.IsNaN(value) ? null : value;
+}
+
+[Verb("eval:head-to-head", Hidden = true, HelpText = "Model A against model B on the same prompts, judged in both orders by a third model: win/tie/loss.")]
+public sealed class EvalHeadToHeadOptions : EvalModeOptions
+{
+    [Option("model-a", HelpText = "Model A's checkpoint folder.")]
+    public string? ModelA { get; set; }
+
+    [Option("model-b", HelpText = "Model B's checkpoint folder.")]
+    public string? ModelB { get; set; }
+
+    [Option("judge", HelpText = "The judging model's checkpoint folder.")]
+    public string? Judge { get; set; }
+
+    [Option("prompts", HelpText = "The prompts, {\"prompt\"} JSONL or one per line.")]
+    public string? Prompts { get; set; }
+
+    [Option("max-tokens", Default = 256, HelpText = "Most new tokens per answer.")]
+    public int MaxTokens { get; set; }
+
+    [Option("temperature", Default = 0.0, HelpText = "The answers' sampling temperature; 0 is greedy.")]
+    public double Temperature { get; set; }
+
+    [Option("judge-temperature", HelpText = "The judge's temperature (default: 0).")]
+    public override double? JudgeTemperature { get; set; }
+
+    [Option("out", HelpText = "Per-prompt records (JSONL).")]
     public string? Out { get; set; }
 
     public override int Run(VerbContext context)
     {
-        if (MaxTokens <= 0 || JudgeMaxTokens <= 0) throw new UsageException("--max-tokens and --judge-max-tokens must be positive");
-        if (!(Temperature >= 0) || JudgeTemperature < 0) throw new UsageException("temperatures must be ≥ 0");
-        return Mode switch
-        {
-            "head-to-head" => HeadToHeadMode(context),
-            "reward-model" => RewardModelMode(context),
-            _ => throw new UsageException($"unknown mode '{Mode}' (modes: head-to-head, reward-model)"),
-        };
-    }
-
-    private int HeadToHeadMode(VerbContext context)
-    {
-        string a = ModelA ?? throw new UsageException("head-to-head needs --model-a DIR");
-        string b = ModelB ?? throw new UsageException("head-to-head needs --model-b DIR");
-        string judgeFolder = Judge ?? throw new UsageException("head-to-head needs --judge DIR");
-        var prompts = PromptFile.Read(Prompts ?? throw new UsageException("head-to-head needs --prompts FILE"));
+        if (MaxTokens <= 0) throw new UsageException($"--max-tokens must be positive, got {MaxTokens}");
+        if (!(Temperature >= 0)) throw new UsageException($"--temperature must be ≥ 0, got {Temperature}");
+        CheckJudgeSampling();
+        string a = ModelA ?? throw new UsageException("needs --model-a DIR");
+        string b = ModelB ?? throw new UsageException("needs --model-b DIR");
+        string judgeFolder = Judge ?? throw new UsageException("needs --judge DIR");
+        var prompts = PromptFile.Read(Prompts ?? throw new UsageException("needs --prompts FILE"));
         using var kernels = OpenBackend();
         var answerSampling = new SamplingOptions { Temperature = Temperature, MaxNewTokens = MaxTokens, Seed = Seed };
         // One model in memory at a time: A answers, then B, then the judge compares.
@@ -104,11 +106,34 @@ public sealed class EvalOptions : CommonOptions
         }));
         return 0;
     }
+}
 
-    private int RewardModelMode(VerbContext context)
+[Verb("eval:reward-model", Hidden = true, HelpText = "A model's judgments against human ranks on held-out EFT data: the paper's reward-modelling table.")]
+public sealed class EvalRewardModelOptions : EvalModeOptions
+{
+    [Option("model", HelpText = "The checkpoint folder that judges.")]
+    public string? Model { get; set; }
+
+    [Option("eft", HelpText = "Held-out ranked EFT data, {prompt, responses: [{text, rank}]} JSONL.")]
+    public string? Eft { get; set; }
+
+    [Option("samples", Default = 3, HelpText = "Judgments per response, averaged.")]
+    public int Samples { get; set; }
+
+    [Option("judge-template", HelpText = "A judge template file with {prompt} and {response}; default: the built-in one.")]
+    public string? JudgeTemplateFile { get; set; }
+
+    [Option("judge-temperature", HelpText = "The judge's temperature (default: 0.7, with top-p 0.9).")]
+    public override double? JudgeTemperature { get; set; }
+
+    [Option("out", HelpText = "Each set's ranks and scores (JSONL).")]
+    public string? Out { get; set; }
+
+    public override int Run(VerbContext context)
     {
-        string folder = Model ?? throw new UsageException("reward-model needs --model DIR");
-        string eft = Eft ?? throw new UsageException("reward-model needs --eft FILE");
+        CheckJudgeSampling();
+        string folder = Model ?? throw new UsageException("needs --model DIR");
+        string eft = Eft ?? throw new UsageException("needs --eft FILE");
         if (Samples < 1) throw new UsageException($"--samples must be ≥ 1, got {Samples}");
         if (!File.Exists(eft)) throw new FileNotFoundException($"{eft}: no such file");
         var sets = Jsonl.ReadAll<EftRecord>(eft).Records;
@@ -137,11 +162,4 @@ public sealed class EvalOptions : CommonOptions
         }));
         return 0;
     }
-
-    private static string Percent(double value) => double.IsNaN(value) ? "n/a" : (100 * value).ToString("F1", CultureInfo.InvariantCulture) + "%";
-
-    private static string Number(double value) => double.IsNaN(value) ? "n/a" : value.ToString("F3", CultureInfo.InvariantCulture);
-
-    // JSON has no NaN: a measure with nothing to measure is null.
-    private static double? Finite(double value) => double.IsNaN(value) ? null : value;
 }

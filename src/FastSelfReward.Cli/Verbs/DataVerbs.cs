@@ -6,58 +6,36 @@ using FastSelfReward.Generation;
 namespace FastSelfReward.Cli;
 
 [Verb("data", HelpText = "Data files: `data oasst` converts Open Assistant trees to IFT and ranked EFT sets split by tree; `data alpacaeval` exports a model's answers as AlpacaEval JSON.")]
-public sealed class DataOptions : CommonOptions
+public sealed class DataVerb : ModedVerb
 {
-    [Value(0, MetaName = "mode", Required = true, HelpText = "oasst or alpacaeval.")]
-    public string Mode { get; set; } = "";
+    public override Type[] Modes => [typeof(DataOasstOptions), typeof(DataAlpacaEvalOptions)];
+}
 
-    [Option("trees", HelpText = "oasst: an Open Assistant *.trees.jsonl export.")]
+[Verb("data:oasst", Hidden = true, HelpText = "Open Assistant trees to IFT and ranked EFT sets, split by tree into train and eval.")]
+public sealed class DataOasstOptions : CommonOptions
+{
+    [Option("trees", HelpText = "An Open Assistant *.trees.jsonl export.")]
     public string? Trees { get; set; }
 
-    [Option("lang", Default = "en", HelpText = "oasst: the language of the prompts and answers kept.")]
+    [Option("lang", Default = "en", HelpText = "The language of the prompts and answers kept.")]
     public string Lang { get; set; } = "en";
 
-    [Option("eval-fraction", Default = 0.1, HelpText = "oasst: the share of trees that go to the eval split.")]
+    [Option("eval-fraction", Default = 0.1, HelpText = "The share of trees that go to the eval split.")]
     public double EvalFraction { get; set; }
 
-    [Option("skip-bad", HelpText = "oasst: skip and count malformed tree lines instead of stopping at the first.")]
+    [Option("skip-bad", HelpText = "Skip and count malformed tree lines instead of stopping at the first.")]
     public bool SkipBad { get; set; }
 
-    [Option("model", HelpText = "alpacaeval: the checkpoint folder whose answers are exported.")]
-    public string? Model { get; set; }
-
-    [Option("prompts", HelpText = "alpacaeval: the instructions, {\"prompt\"} JSONL or one per line.")]
-    public string? Prompts { get; set; }
-
-    [Option("generator", HelpText = "alpacaeval: the generator name written with each answer (default: the model folder's name).")]
-    public string? Generator { get; set; }
-
-    [Option("max-tokens", Default = 512, HelpText = "alpacaeval: most new tokens per answer.")]
-    public int MaxTokens { get; set; }
-
-    [Option("temperature", Default = 0.0, HelpText = "alpacaeval: sampling temperature; 0 is greedy.")]
-    public double Temperature { get; set; }
-
-    [Option("seed", Default = 0UL, HelpText = "Seeds the oasst split, or alpacaeval sampling.")]
+    [Option("seed", Default = 0UL, HelpText = "Seeds the split.")]
     public ulong Seed { get; set; }
 
-    [Option("template", HelpText = "alpacaeval: chat template (llama2, llama3, chatml, plain); default: detected from the tokenizer.")]
-    public string? Template { get; set; }
-
-    [Option("out", HelpText = "oasst: the output folder; alpacaeval: the output JSON file.")]
+    [Option("out", HelpText = "The output folder.")]
     public string? Out { get; set; }
 
-    public override int Run(VerbContext context) => Mode switch
+    public override int Run(VerbContext context)
     {
-        "oasst" => Oasst(context),
-        "alpacaeval" => AlpacaEval(context),
-        _ => throw new UsageException($"unknown mode '{Mode}' (modes: oasst, alpacaeval)"),
-    };
-
-    private int Oasst(VerbContext context)
-    {
-        string trees = Trees ?? throw new UsageException("oasst needs --trees FILE");
-        string output = Out ?? throw new UsageException("oasst needs --out DIR");
+        string trees = Trees ?? throw new UsageException("needs --trees FILE");
+        string output = Out ?? throw new UsageException("needs --out DIR");
         if (!(EvalFraction >= 0 && EvalFraction <= 1)) throw new UsageException($"--eval-fraction must lie in [0, 1], got {EvalFraction}");
         if (!File.Exists(trees)) throw new FileNotFoundException($"{trees}: no such file");
         var conversion = OasstConverter.Convert(trees, new OasstOptions
@@ -78,12 +56,40 @@ public sealed class DataOptions : CommonOptions
                               $"eval: {conversion.Eval.Ift.Count} IFT, {conversion.Eval.Eft.Count} EFT sets; written to {output}");
         return 0;
     }
+}
 
-    private int AlpacaEval(VerbContext context)
+[Verb("data:alpacaeval", Hidden = true, HelpText = "A model's answers to a prompt file as AlpacaEval JSON.")]
+public sealed class DataAlpacaEvalOptions : CommonOptions
+{
+    [Option("model", HelpText = "The checkpoint folder whose answers are exported.")]
+    public string? Model { get; set; }
+
+    [Option("prompts", HelpText = "The instructions, {\"prompt\"} JSONL or one per line.")]
+    public string? Prompts { get; set; }
+
+    [Option("generator", HelpText = "The generator name written with each answer (default: the model folder's name).")]
+    public string? Generator { get; set; }
+
+    [Option("max-tokens", Default = 512, HelpText = "Most new tokens per answer.")]
+    public int MaxTokens { get; set; }
+
+    [Option("temperature", Default = 0.0, HelpText = "Sampling temperature; 0 is greedy.")]
+    public double Temperature { get; set; }
+
+    [Option("seed", Default = 0UL, HelpText = "Seeds the sampling.")]
+    public ulong Seed { get; set; }
+
+    [Option("template", HelpText = "Chat template (llama2, llama3, chatml, plain); default: detected from the tokenizer.")]
+    public string? Template { get; set; }
+
+    [Option("out", HelpText = "The output JSON file.")]
+    public string? Out { get; set; }
+
+    public override int Run(VerbContext context)
     {
-        string modelFolder = Model ?? throw new UsageException("alpacaeval needs --model DIR");
-        string promptsFile = Prompts ?? throw new UsageException("alpacaeval needs --prompts FILE");
-        string output = Out ?? throw new UsageException("alpacaeval needs --out FILE");
+        string modelFolder = Model ?? throw new UsageException("needs --model DIR");
+        string promptsFile = Prompts ?? throw new UsageException("needs --prompts FILE");
+        string output = Out ?? throw new UsageException("needs --out FILE");
         if (MaxTokens <= 0) throw new UsageException($"--max-tokens must be positive, got {MaxTokens}");
         if (!(Temperature >= 0)) throw new UsageException($"--temperature must be ≥ 0, got {Temperature}");
         var prompts = PromptFile.Read(promptsFile);
