@@ -151,13 +151,13 @@ loaded_blas() {
     sed -n 's/^BLAS: \([a-z-]*\) .*/\1/p'
 }
 
-# Every test with the default BLAS, then the BLAS-sensitive ones (trait Category=PerBlas: the GEMM
-# check, resume, reproducibility, the training-health guard) once with each other BLAS that loads
-# here. The last line is the sum of all passes.
+# Every test with the BLAS FSR_BLAS picks (the default order when unset), then the BLAS-sensitive
+# ones (trait Category=PerBlas: the GEMM check, resume, reproducibility, the training-health guard)
+# once with each other BLAS that loads here. The last line is the sum of all passes.
 run_tests() {
   rm -rf "$root/build/test-results"
   local rc=0 default blas
-  default=$(loaded_blas "")
+  default=$(loaded_blas "${FSR_BLAS:-}")
   test_pass all "all tests, BLAS ${default:-unknown}" "$@" || rc=1
   for blas in openblas-openmp mkl openblas-pthread none; do
     [ "$blas" = "$default" ] && continue
