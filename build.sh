@@ -10,8 +10,8 @@ root=$PWD
 command=${1:-build}
 [ $# -gt 0 ] && shift
 
-# NVRTC without a GPU comes from Debian's non-free component (DESIGN.md, "Verifying GPU code
-# without a GPU"); the CUDA kernel tests need it, the build does not.
+# NVRTC without a GPU comes from Debian's non-free component (docs/design.md, "How the code
+# is checked"); the CUDA kernel tests need it, the build does not.
 nvrtc_present() {
   ldconfig -p 2>/dev/null | grep -qE 'libnvrtc\.so\.(13|12|11\.2) ' &&
     ldconfig -p 2>/dev/null | grep -q 'libnvrtc-builtins\.so'

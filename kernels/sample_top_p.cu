@@ -1,5 +1,5 @@
 // sample_top_p.cu: temperature / top-p sampling of one token per row, without sorting, exactly as
-// DESIGN.md "Sampling" and native/cpu/sample_top_p.cpp define it. logits, probs [b, V]; uniforms,
+// docs/design.md "Sampling" and native/cpu/sample_top_p.cpp define it. logits, probs [b, V]; uniforms,
 // tokens [b]. Per row, with u = uniforms[r]:
 //   temperature <= 0: tokens[r] = argmax_j logits[j], ties to the lowest id (probs untouched).
 //   otherwise:        p_j = fsr_exp((x_j - max) / T) * (float)(1 / sum_j fsr_exp(...)), written to probs;

@@ -15,7 +15,7 @@
 //   mkl              MKL's layers loaded one by one with the GNU threading layer, on the libgomp
 //                    our kernels use (same reason; load_mkl says why not through mkl_rt)
 //   openblas-pthread OpenBLAS with its own pthread pool
-// The default order is by measurement (sgemm on the model's shapes, per core, DESIGN.md
+// The default order is by measurement (sgemm on the model's shapes, per core, docs/design.md
 // "Numbers"): on Intel CPUs MKL 2020.4 is fastest (291-313 GFLOP/s on 2 cores against
 // OpenBLAS's 215-281); on AMD MKL takes its generic code path (49-74 GFLOP/s per Zen 5 core,
 // thread CPU time) while OpenBLAS's SkylakeX kernels run 139-186 (Haswell kernels 78-87, our

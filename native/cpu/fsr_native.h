@@ -4,7 +4,7 @@
 // (native/cpu/<op>.cpp). The f32 build serves training and generation; the f64 build
 // serves the gradient tests (central finite differences need double precision).
 //
-// Conventions (../DESIGN.md "Conventions every backend shares"):
+// Conventions (docs/design.md, "What every backend agrees on"):
 // - Row-major. Activations are [n, C] with n = total tokens of a packed, ragged batch.
 //   Attention tensors are [n, heads, head_dim].
 // - A linear layer is y = x W^T with W stored [out, in].

@@ -2,7 +2,7 @@
 // kernel uses (fsr_set_num_threads / fsr_get_num_threads, see parallel.h).
 //
 // fsr_info names the BLAS blas.cpp loaded and the core it runs: OpenBLAS can mistake a recent
-// CPU for an old one and run GEMMs ~8x slower (DESIGN.md, "Numbers"), and this line is where a
+// CPU for an old one and run GEMMs ~8x slower (docs/design.md, "Numbers"), and this line is where a
 // benchmark shows it. The CPU features are those the binary was
 // compiled for (-march), which is what decides whether the kernels vectorize.
 #include "blas.h"

@@ -1,5 +1,5 @@
 // sample_top_p.cpp: temperature and top-p (nucleus) sampling of one token per row, without
-// sorting, exactly as ../../DESIGN.md "Sampling" defines it for every backend.
+// sorting, exactly as docs/design.md "Sampling" defines it for every backend.
 //   logits, probs [b, V];  uniforms, tokens [b].  Per row, with u = uniforms[r]:
 //   temperature <= 0: tokens[r] = argmax_j logits[j], ties to the lowest id (probs untouched).
 //   otherwise:        p = softmax(logits / temperature), written to probs;

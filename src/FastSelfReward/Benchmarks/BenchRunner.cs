@@ -91,7 +91,7 @@ public static class BenchRunner
 
     /// <summary>
     /// The benchmark configs. "tiny" is a seconds-long stand-in; "bench" the 32M-parameter peer shape of
-    /// DESIGN.md; "1b" is TinyLlama-1.1B's architecture, sized for a GPU and published with its
+    /// docs/design.md; "1b" is TinyLlama-1.1B's architecture, sized for a GPU and published with its
     /// training throughput (24k tokens/s per A100-40G in bf16, 56% MFU).
     /// </summary>
     public static readonly IReadOnlyDictionary<string, BenchConfig> Configs = new Dictionary<string, BenchConfig>
@@ -166,10 +166,10 @@ public static class BenchRunner
         string note = "medians over timed repeats, warm-up excluded; the host is shared and noisy: compare ratios within one report. "
             + device switch
             {
-                DeviceKind.Cuda => "GPU peers (DESIGN.md): H100/H200 about 990 TFLOP/s dense bf16; llm.c trains GPT-2 1.5B on H100 at about 46% MFU; "
+                DeviceKind.Cuda => "GPU peers (docs/design.md): H100/H200 about 990 TFLOP/s dense bf16; llm.c trains GPT-2 1.5B on H100 at about 46% MFU; "
                     + "TinyLlama (the 1b config) trains at 24k tok/s per A100-40G in bf16 (56% MFU).",
                 DeviceKind.Emulated => "The emulated GPU runs the CUDA kernels on the CPU: its figures show that the code path works, not how fast a GPU is.",
-                _ => "Peers on the bench config (DESIGN.md): TorchSharp 837-990 train tok/s (166-196 GFLOP/s by this formula), 98-139 gen tok/s at batch 1, "
+                _ => "Peers on the bench config (docs/design.md): TorchSharp 837-990 train tok/s (166-196 GFLOP/s by this formula), 98-139 gen tok/s at batch 1, "
                     + "596-1018 at batch 32; llama2.c ~275 at batch 1; llm.c CPU ~132 train tok/s.",
             };
         string breakdown = cpu

@@ -21,7 +21,7 @@ namespace FastSelfReward.Compute;
 /// </remarks>
 public sealed unsafe class CpuKernels : IKernels
 {
-    // The alignment DESIGN.md requires of every buffer: wide enough for any SIMD load and for the
+    // The alignment docs/design.md requires of every buffer: wide enough for any SIMD load and for the
     // CUDA backend's offsets, so layouts computed for one backend hold on the other.
     private const nuint Alignment = 256;
 

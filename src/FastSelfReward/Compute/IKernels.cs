@@ -124,6 +124,6 @@ public interface IKernels : IDisposable
     /// <summary>x *= s.</summary>
     void Scale(Tensor x, double s, long count);
 
-    /// <summary>Temperature / top-p sampling as DESIGN.md defines it; one uniform per row; probs is scratch [batch, vocab].</summary>
+    /// <summary>Temperature / top-p sampling as docs/design.md ("Sampling") defines it; one uniform per row; probs is scratch [batch, vocab].</summary>
     void SampleTopP(Tensor tokens, Tensor probs, Tensor logits, Tensor uniforms, long batch, long vocab, double temperature, double topP);
 }

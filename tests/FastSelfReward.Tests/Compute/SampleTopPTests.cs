@@ -4,7 +4,7 @@ using FastSelfReward.Tests.TestSupport;
 namespace FastSelfReward.Tests.Compute;
 
 /// <summary>
-/// Temperature / top-p sampling as DESIGN.md defines it. The distribution tests draw with
+/// Temperature / top-p sampling as docs/design.md defines it. The distribution tests draw with
 /// uniforms from a seeded <see cref="Random"/> and apply Pearson's chi-square test at
 /// significance 0.001: a correct kernel fails with probability 0.001 for a random seed, and
 /// the fixed seeds make the outcome reproducible.
