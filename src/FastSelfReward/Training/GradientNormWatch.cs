@@ -29,7 +29,7 @@ public sealed class GradientNormWatch
         else if (loss is double l && !double.IsFinite(l)) problem = FormattableString.Invariant($"the loss at step {step} is {l}");
         else if (_sorted.Count >= History && norm > Factor * Median)
             problem = FormattableString.Invariant(
-                $"the gradient norm at step {step} is {norm:G3} (before clipping), {norm / Median:F0} times the median {Median:G3} of the {_sorted.Count} steps before");
+                $"the gradient norm at step {step} is {norm:G4} (before clipping), {norm / Median:F0} times the median {Median:G3} of the {_sorted.Count} steps before");
         if (double.IsFinite(norm))
         {
             int at = _sorted.BinarySearch(norm);
