@@ -21,9 +21,17 @@ public abstract class ModedVerb : CommonOptions
     /// <summary>This verb's name.</summary>
     public string Name => GetType().GetCustomAttribute<VerbAttribute>()!.Name;
 
-    /// <summary>Reached only without a known mode: <see cref="Program"/> sends known ones to their own type.</summary>
-    public override int Run(VerbContext context) => throw new UsageException(
-        (Mode is null ? "needs a mode" : $"unknown mode '{Mode}'") + $" (modes: {string.Join(", ", Modes.Select(ModeName))})");
+    /// <summary>
+    /// Reached only when the word after the verb is not a mode: <see cref="Program"/> sends
+    /// <c>verb mode ...</c> to the mode's own type, so a known mode here came after an option.
+    /// </summary>
+    public override int Run(VerbContext context)
+    {
+        string modes = string.Join(", ", Modes.Select(ModeName));
+        if (Mode is null) throw new UsageException($"needs a mode (modes: {modes})");
+        if (Modes.Any(m => ModeName(m) == Mode)) throw new UsageException($"the mode comes right after the verb: fsr {Name} {Mode} [options]");
+        throw new UsageException($"unknown mode '{Mode}' (modes: {modes})");
+    }
 
     /// <summary>The list of modes with what each does, and how to see a mode's options.</summary>
     public string ModeList()

@@ -15,21 +15,23 @@ public static class Program
 {
     /// <summary>
     /// Every verb's options type. Each derives from <see cref="CommonOptions"/> and carries its own
-    /// handler; adding a verb is one file under Verbs/ and one entry here.
+    /// handler; adding a verb is one file under Verbs/ and one entry here. A <see cref="ModedVerb"/>
+    /// brings its modes' types with it.
     /// </summary>
-    private static readonly Type[] Verbs =
+    private static readonly Type[] TopLevelVerbs =
     [
         typeof(InfoOptions), typeof(SelfTestOptions), typeof(TrainLmOptions), typeof(GenerateOptions), typeof(BenchOptions),
         typeof(DemoOptions),
         typeof(IterateOptions), typeof(SftStageOptions), typeof(EftStageOptions), typeof(PromptsStageOptions), typeof(SampleStageOptions),
-        typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions),
-        typeof(EvalVerb), typeof(EvalHeadToHeadOptions), typeof(EvalRewardModelOptions),
-        typeof(DataVerb), typeof(DataOasstOptions), typeof(DataAlpacaEvalOptions),
+        typeof(JudgeStageOptions), typeof(PairsStageOptions), typeof(DpoStageOptions), typeof(EvalVerb), typeof(DataVerb),
     ];
 
     /// <summary>The verbs that come in modes, by name.</summary>
-    private static readonly Dictionary<string, ModedVerb> ModedVerbs = Verbs.Where(t => t.IsSubclassOf(typeof(ModedVerb)))
+    private static readonly Dictionary<string, ModedVerb> ModedVerbs = TopLevelVerbs.Where(t => t.IsSubclassOf(typeof(ModedVerb)))
         .Select(t => (ModedVerb)Activator.CreateInstance(t)!).ToDictionary(v => v.Name);
+
+    /// <summary>What the parser knows: the top-level verbs and every mode's hidden verb.</summary>
+    private static readonly Type[] Verbs = [.. TopLevelVerbs, .. ModedVerbs.Values.SelectMany(v => v.Modes)];
 
     public static int Main(string[] args) => Run(args, VerbContext.FromConsole());
 

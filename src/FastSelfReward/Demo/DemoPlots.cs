@@ -31,15 +31,13 @@ public static class DemoPlots
         Line(rates, x, models.Select(m => 100 * m.Judge.ExactMatch), "judge exact match");
         rates.Axes.SetLimitsY(0, 100);
 
-        var pretrain = Curves("M0 pretraining loss", ReadSeries(pretrainMetrics, key => key == "loss" ? "M0" : null));
-        var training = Curves("Fine-tuning losses (SFT, M1) and DPO losses per iteration",
-            ReadSeries(runMetrics, key => key.EndsWith("/loss", StringComparison.Ordinal) && !key.Contains("/eval/", StringComparison.Ordinal)
-                ? key[..^"/loss".Length] : null));
-
-        var norms = ReadSeries(pretrainMetrics, key => key == "grad_norm" ? "M0" : null);
-        foreach (var (stage, points) in ReadSeries(runMetrics, key => key.EndsWith("/grad_norm", StringComparison.Ordinal) && !key.Contains("/eval/", StringComparison.Ordinal)
-                     ? key[..^"/grad_norm".Length] : null))
-            norms[stage] = points;
+        // Each metrics file is read once; the plots take their series from it by field.
+        var pretrainLog = ReadSeries(pretrainMetrics);
+        var runLog = ReadSeries(runMetrics);
+        var pretrain = Curves("M0 pretraining loss", PerStage(pretrainLog, "loss"));
+        var training = Curves("Fine-tuning losses (SFT, M1) and DPO losses per iteration", PerStage(runLog, "loss"));
+        var norms = PerStage(pretrainLog, "grad_norm");
+        foreach (var (stage, points) in PerStage(runLog, "grad_norm")) norms[stage] = points;
         var gradients = LogCurves("Gradient norm before clipping, per stage (log scale)", "gradient norm", norms);
 
         var written = new List<string>();
@@ -109,11 +107,19 @@ public static class DemoPlots
     }
 
     /// <summary>
-    /// The series of a metrics JSONL file: for each record and each numeric field that
-    /// <paramref name="seriesOf"/> names (null skips it), the point (step, value). The file may be
-    /// open for appending, so it is read with sharing.
+    /// One metric per stage: the pretraining log's unprefixed <paramref name="field"/> as "M0", and each
+    /// "stage/field" of the run's log as "stage" (evaluation records, "stage/eval/field", left out).
     /// </summary>
-    private static Dictionary<string, (List<double>, List<double>)> ReadSeries(string path, Func<string, string?> seriesOf)
+    private static Dictionary<string, (List<double> Steps, List<double> Values)> PerStage(
+        Dictionary<string, (List<double> Steps, List<double> Values)> log, string field) =>
+        log.Where(s => s.Key == field || (s.Key.EndsWith("/" + field, StringComparison.Ordinal) && !s.Key.Contains("/eval/", StringComparison.Ordinal)))
+            .ToDictionary(s => s.Key == field ? "M0" : s.Key[..^(field.Length + 1)], s => s.Value);
+
+    /// <summary>
+    /// Every numeric field of a metrics JSONL file as a series of points (step, value). The file may
+    /// be open for appending, so it is read with sharing.
+    /// </summary>
+    private static Dictionary<string, (List<double> Steps, List<double> Values)> ReadSeries(string path)
     {
         var series = new Dictionary<string, (List<double> Steps, List<double> Values)>();
         if (!File.Exists(path)) return series;
@@ -126,12 +132,12 @@ public static class DemoPlots
             if (!root.TryGetProperty("step", out var step)) continue;
             foreach (var field in root.EnumerateObject())
             {
-                if (field.Value.ValueKind != JsonValueKind.Number || seriesOf(field.Name) is not string name) continue;
-                if (!series.TryGetValue(name, out var points)) series[name] = points = ([], []);
+                if (field.Value.ValueKind != JsonValueKind.Number || field.Name == "step") continue;
+                if (!series.TryGetValue(field.Name, out var points)) series[field.Name] = points = ([], []);
                 points.Steps.Add(step.GetDouble());
                 points.Values.Add(field.Value.GetDouble());
             }
         }
-        return series.ToDictionary(s => s.Key, s => ((List<double>, List<double>))s.Value);
+        return series;
     }
 }

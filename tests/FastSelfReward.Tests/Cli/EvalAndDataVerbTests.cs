@@ -109,6 +109,7 @@ public sealed class EvalAndDataVerbTests : IDisposable
     [Theory]
     [InlineData("fsr eval: unknown mode 'nonsense' (modes: head-to-head, reward-model)", "eval", "nonsense")]
     [InlineData("fsr data: needs a mode (modes: oasst, alpacaeval)", "data")]
+    [InlineData("fsr data: the mode comes right after the verb: fsr data oasst [options]", "data", "--threads", "1", "oasst")]
     [InlineData("fsr data oasst: needs --trees FILE", "data", "oasst", "--out", "x")]
     [InlineData("fsr eval head-to-head: needs --model-b DIR", "eval", "head-to-head", "--model-a", "a")]
     [InlineData("fsr eval reward-model: --judge-max-tokens must be positive", "eval", "reward-model", "--judge-max-tokens", "0")]
