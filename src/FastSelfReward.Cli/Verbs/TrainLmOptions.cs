@@ -83,12 +83,12 @@ public sealed class TrainLmOptions : CommonOptions
     [Option("log-every", Default = 10, HelpText = "Steps between metrics records and plain progress lines.")]
     public int LogEvery { get; set; }
 
-    [Option("checkpoint-every", Default = 100, HelpText = "Steps between saves of the training state (weights, AdamW moments, data position) to --out; rerunning the same command after a kill resumes from the last one. 0: never.")]
+    [Option("checkpoint-every", Default = 100, HelpText = "Steps between saves of the training state (weights, AdamW moments, data position) to --out; rerunning the same command after a kill resumes from the last one. 0: only after the last step.")]
     public int CheckpointEvery { get; set; }
 
     public override int Run(VerbContext context)
     {
-        TrainingPlan plan = Plan();
+        PretrainOptions options = Options();
         DocumentSplit split = Split switch
         {
             "paragraphs" => DocumentSplit.BlankLines,
@@ -114,38 +114,41 @@ public sealed class TrainLmOptions : CommonOptions
         Directory.CreateDirectory(Out);
         string state = Path.Combine(Out, StateFileName);
         if (File.Exists(state)) context.Out.WriteLine($"train-lm: resuming from {state}");
-        TrainingResult result;
+        TrainingSummary<LmMetrics> result;
         using (var metrics = MetricsLog.Open(Path.Combine(Out, MetricsFileName)))
         using (var progress = context.CreateProgress(LogEvery))
-            result = LanguageModelTraining.Run(model, examples, plan, progress, metrics, "train-lm step", state);
+        using (var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, Seed))
+            result = training.Run(new TrainingOutput { CheckpointPath = state, Progress = progress, Label = "train-lm step", Metrics = metrics });
         ModelCheckpoint.Save(model, Out, Tokenizer);
         // The finished model supersedes the state, which is three times its size.
         File.Delete(state);
         string resumed = result.ResumedFrom is long from ? $" (resumed after step {from})" : "";
+        double firstLoss = result.First?.Metrics.Loss ?? double.NaN, lastLoss = result.Last?.Metrics.Loss ?? double.NaN;
         context.Out.WriteLine(FormattableString.Invariant(
-            $"train-lm: {result.Steps} steps{resumed}, loss {result.FirstLoss:F4} -> {result.LastLoss:F4}, {result.Tokens / Math.Max(result.Seconds, 1e-9):F0} tok/s; saved {Out}"));
+            $"train-lm: {result.Steps} steps{resumed}, loss {firstLoss:F4} -> {lastLoss:F4}, {result.Tokens / Math.Max(result.Seconds, 1e-9):F0} tok/s; saved {Out}"));
         return 0;
     }
 
-    private TrainingPlan Plan()
+    private PretrainOptions Options()
     {
         if (Steps is not null && Epochs is not null) throw new UsageException("give --steps or --epochs, not both");
+        var options = new PretrainOptions
+        {
+            Steps = Steps,
+            Epochs = Epochs ?? 1,
+            LearningRate = LearningRate,
+            MinLearningRate = MinLearningRate,
+            WarmupSteps = Warmup,
+            BatchTokens = BatchTokens,
+            MicroBatchTokens = MicroBatchTokens,
+            LogEvery = LogEvery,
+            CheckpointEvery = CheckpointEvery,
+            WeightDecay = WeightDecay,
+        };
         try
         {
-            return new TrainingPlan
-            {
-                Steps = Steps,
-                Epochs = Epochs ?? 1,
-                LearningRate = LearningRate,
-                MinLearningRate = MinLearningRate,
-                WarmupSteps = Warmup,
-                BatchTokens = BatchTokens,
-                MicroBatchTokens = MicroBatchTokens,
-                Seed = Seed,
-                LogEvery = LogEvery,
-                CheckpointEvery = CheckpointEvery,
-                Optimizer = new AdamWOptions { WeightDecay = WeightDecay },
-            }.Validate();
+            options.Validate();
+            return options;
         }
         catch (ArgumentException e)
         {

@@ -254,14 +254,14 @@ public static class BenchRunner
         public TrainingResult Train(LlamaModel model, ProfilingKernels profiler, int batchSize, int seqLen)
         {
             var config = model.Config;
-            using var optimizer = new AdamWOptimizer(model, new AdamWOptions { WeightDecay = 0.1 });
-            var trainer = new CausalLmTrainer(model, optimizer, new LearningRateSchedule(3e-4, 3e-5, 2, 1000));
             var random = new Random(settings.Seed);
             var batch = Enumerable.Range(0, batchSize)
                 .Select(_ => new LmExample(Enumerable.Range(0, seqLen).Select(_ => random.Next(config.VocabSize)).ToArray()))
                 .ToArray();
+            var options = new PretrainOptions { Steps = 1000, WarmupSteps = 2, BatchTokens = batchSize * seqLen };
+            using var training = TrainingRun.Create(model, new CausalLmObjective(model), batch, options, settings.Seed);
             int warmup = settings.WarmupSteps, timed = settings.TimedSteps;
-            var (seconds, cpuPerStep, profiledSeconds, profiled) = Measure(profiler, warmup, timed, () => trainer.Step([batch]));
+            var (seconds, cpuPerStep, profiledSeconds, profiled) = Measure(profiler, warmup, timed, () => training.Step([batch]));
             double median = Median(seconds);
             long tokens = (long)batchSize * seqLen;
             double flopsPerToken = 6.0 * config.ParameterCount + 6.0 * config.NumHiddenLayers * seqLen * config.QueryDim;

@@ -113,16 +113,16 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         log.WriteLine($"demo: pretraining M0 ({config.ParameterCount:N0} parameters) on {stream.Count:N0} corpus tokens, {preset.PretrainSteps} steps");
         using var model = new LlamaModel(kernels, config);
         model.InitializeRandom(preset.World.Seed);
-        // The state file lets a killed demo resume pretraining, its longest step, where it stopped.
-        var plan = new TrainingPlan
+        var options = new PretrainOptions
         {
             Steps = preset.PretrainSteps, LearningRate = preset.PretrainLearningRate, WarmupSteps = Math.Min(50, preset.PretrainSteps / 10),
-            BatchTokens = Math.Max(1, preset.PretrainBatchTokens / window) * window, Seed = preset.World.Seed, LogEvery = 1,
-            CheckpointEvery = 50, Optimizer = new AdamWOptions { WeightDecay = 0.01 },
+            BatchTokens = Math.Max(1, preset.PretrainBatchTokens / window) * window, LogEvery = 1, CheckpointEvery = 50, WeightDecay = 0.01,
         };
+        // The state file lets a killed demo resume pretraining, its longest step, where it stopped.
         string state = Path.Combine(Folder, "m0-state.safetensors");
         using (var metrics = MetricsLog.Open(Path.Combine(Folder, "pretrain_metrics.jsonl")))
-            LanguageModelTraining.Run(model, windows, plan, progress, metrics, "m0 pretraining", state, cancel);
+        using (var training = TrainingRun.Create(model, new CausalLmObjective(model), windows, options, preset.World.Seed))
+            training.Run(new TrainingOutput { CheckpointPath = state, Progress = progress, Label = "m0 pretraining", Metrics = metrics }, cancel);
         string temporary = BaseModelFolder + ".tmp";
         if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
         ModelCheckpoint.Save(model, temporary, TokenizerFolder);

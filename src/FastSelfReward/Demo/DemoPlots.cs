@@ -108,11 +108,11 @@ public static class DemoPlots
 
     /// <summary>
     /// One metric per stage: the pretraining log's unprefixed <paramref name="field"/> as "M0", and each
-    /// "stage/field" of the run's log as "stage" (evaluation records, "stage/eval/field", left out).
+    /// "stage/field" of the run's log as "stage" (evaluations, "stage/eval_field", end in another name).
     /// </summary>
     private static Dictionary<string, (List<double> Steps, List<double> Values)> PerStage(
         Dictionary<string, (List<double> Steps, List<double> Values)> log, string field) =>
-        log.Where(s => s.Key == field || (s.Key.EndsWith("/" + field, StringComparison.Ordinal) && !s.Key.Contains("/eval/", StringComparison.Ordinal)))
+        log.Where(s => s.Key == field || s.Key.EndsWith("/" + field, StringComparison.Ordinal))
             .ToDictionary(s => s.Key == field ? "M0" : s.Key[..^(field.Length + 1)], s => s.Value);
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using FastSelfReward.Training;
 
 namespace FastSelfReward.Reporting;
 
@@ -31,26 +30,16 @@ public sealed class MetricsLog : IDisposable
     }
 
     /// <summary>Appends one record and flushes it to the file.</summary>
-    public void Write(long step, IEnumerable<KeyValuePair<string, double>> values) => Append(step, null, null, values);
-
-    /// <summary>
-    /// Appends a trainer's record (<see cref="Training.SftTrainer"/>, <see cref="Training.DpoTrainer"/>) as
-    /// <c>{"step", "phase", "epoch", values..., "time"}</c>, so it can serve as their <c>log</c> callback.
-    /// </summary>
-    public void Write(MetricsRecord record) => Append(record.Step, record.Phase, record.Epoch, record.Values);
-
-    private void Append(long step, string? phase, int? epoch, IEnumerable<KeyValuePair<string, double>> values)
+    public void Write(long step, IEnumerable<KeyValuePair<string, double>> values)
     {
         var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
             json.WriteNumber("step", step);
-            if (phase is not null) json.WriteString("phase", phase);
-            if (epoch is int e) json.WriteNumber("epoch", e);
             foreach (var (name, value) in values)
             {
-                if (name is "step" or "time" or "phase" || (name == "epoch" && epoch is not null))
+                if (name is "step" or "time")
                     throw new ArgumentException($"metric name '{name}' is reserved", nameof(values));
                 if (double.IsFinite(value)) json.WriteNumber(name, value);
                 else json.WriteNull(name);

@@ -104,25 +104,23 @@ public sealed class SelfRewardingRun(RunContext run)
         var examples = new List<LmExample>();
         foreach (var (prompt, response) in pairs)
         {
-            var example = SftTrainer.Example(run.Template.Render(prompt, response));
+            var example = LmExample.FromChat(run.Template.Render(prompt, response));
             if (example.Tokens.Length > context) tooLong++;
             else examples.Add(example);
         }
         if (tooLong > 0) run.Log.WriteLine($"{stage}: {tooLong} examples longer than the context of {context} tokens dropped");
         if (examples.Count < 2) throw new InvalidDataException($"{stage}: {examples.Count} usable examples; SFT needs at least two");
 
-        var (trainIndices, evalIndices) = HeldOutSplit.Indices(examples.Count, run.Config.Sft.EvalFraction, run.Config.Seed);
         var c = run.Config.Sft;
         var options = new SftOptions
         {
             Epochs = c.Epochs, ExamplesPerStep = c.ExamplesPerStep, MicroBatchTokens = Math.Max(c.MicroBatchTokens, context),
-            LearningRate = c.LearningRate, MinLearningRate = c.MinLearningRate, WarmupSteps = c.WarmupSteps,
-            AdamW = new AdamWOptions { WeightDecay = c.WeightDecay, MaxGradNorm = c.MaxGradNorm },
-            CheckpointEvery = c.CheckpointEvery, EvalEvery = 0, Seed = run.Config.Seed,
+            LearningRate = c.LearningRate, MinLearningRate = c.MinLearningRate, WarmupSteps = c.WarmupSteps, EvalFraction = c.EvalFraction,
+            WeightDecay = c.WeightDecay, MaxGradNorm = c.MaxGradNorm, CheckpointEvery = c.CheckpointEvery,
         };
         using var model = run.LoadModel(null);
-        using var trainer = new SftTrainer(model, options, [.. trainIndices.Select(i => examples[i])], [.. evalIndices.Select(i => examples[i])]);
-        Train(stage, trainer.StepsPerEpoch * options.Epochs, log => trainer.Run(run.PathOf(Path.Combine("train", output, "state.safetensors")), log, cancel));
+        using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, run.Config.Seed);
+        Train(stage, output, training, cancel);
         return run.SaveModel(model, output);
     }
 
@@ -202,32 +200,24 @@ public sealed class SelfRewardingRun(RunContext run)
             Beta = c.Beta, Loss = c.Loss, LabelSmoothing = c.LabelSmoothing, LengthNormalize = c.LengthNormalize,
             Epochs = c.Epochs, PairsPerStep = c.PairsPerStep, MicroBatchTokens = Math.Max(c.MicroBatchTokens, 2 * context),
             HeldOutFraction = c.HeldOutFraction, LearningRate = c.LearningRate, MinLearningRate = c.MinLearningRate,
-            WarmupSteps = c.WarmupSteps, AdamW = new AdamWOptions { WeightDecay = c.WeightDecay, MaxGradNorm = c.MaxGradNorm },
-            CheckpointEvery = c.CheckpointEvery, Seed = run.Config.Seed,
+            WarmupSteps = c.WarmupSteps, WeightDecay = c.WeightDecay, MaxGradNorm = c.MaxGradNorm, CheckpointEvery = c.CheckpointEvery,
         };
         var reference = ReferenceLogProbs.LoadOrCompute(run.PathOf(Path.Combine(folder, "reference_logps.jsonl")), model, pairs,
-            run.TokenizerFiles, options.MicroBatchTokens);
-        using var trainer = new DpoTrainer(model, options, pairs, reference);
-        Train(stage, trainer.StepsPerEpoch * options.Epochs, log => trainer.Run(run.PathOf(Path.Combine("train", output, "state.safetensors")), log, cancel));
+            run.TokenizerFiles, options.MicroBatchTokens.Value);
+        using var training = TrainingRun.Create(model, new DpoObjective(model, options), reference.Examples(pairs), options, run.Config.Seed);
+        Train(stage, output, training, cancel);
         return [.. run.SaveModel(model, output), Path.Combine(folder, "reference_logps.jsonl")];
     }
 
-    /// <summary>Runs a trainer with its metrics going to metrics.jsonl and its steps to the progress display.</summary>
-    private void Train(string stage, long totalSteps, Func<Action<MetricsRecord>, TrainingSummary> train)
+    /// <summary>Runs a stage's training with its metrics in metrics.jsonl under the stage's name, resuming from the stage's training state.</summary>
+    private void Train<TExample, TMetrics>(string stage, string output, TrainingRun<TExample, TMetrics> training, CancellationToken cancel)
+        where TMetrics : class, ITrainingMetrics<TMetrics>
     {
-        run.Progress.Start(totalSteps, stage);
-        var summary = train(record =>
+        var summary = training.Run(new TrainingOutput
         {
-            run.Record(record.Phase == "train" ? stage : $"{stage}/{record.Phase}", record.Step, record.Values);
-            if (record.Phase == "train")
-                run.Progress.Report(new ProgressUpdate(record.Step)
-                {
-                    Loss = record.Values.GetValueOrDefault("loss"),
-                    LearningRate = record.Values.TryGetValue("learning_rate", out double lr) ? lr : null,
-                    GradNorm = record.Values.TryGetValue("grad_norm", out double norm) ? norm : null,
-                });
-        });
-        run.Progress.Finish();
-        if (summary.ResumedFromStep is long resumed) run.Log.WriteLine($"{stage}: resumed from step {resumed}");
+            CheckpointPath = run.PathOf(Path.Combine("train", output, "state.safetensors")),
+            Progress = run.Progress, Label = stage, Metrics = run.Metrics, MetricsPrefix = stage + "/",
+        }, cancel);
+        if (summary.ResumedFrom is long resumed) run.Log.WriteLine($"{stage}: resumed from step {resumed}");
     }
 }

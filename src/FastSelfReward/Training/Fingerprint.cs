@@ -10,7 +10,7 @@ namespace FastSelfReward.Training;
 /// (as JSON), token ids, numbers and files, each appended with its length so that concatenations
 /// cannot collide.
 /// </summary>
-internal sealed class Fingerprint : IDisposable
+public sealed class Fingerprint : IDisposable
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 

@@ -1,3 +1,5 @@
+using FastSelfReward.Text;
+
 namespace FastSelfReward.Training;
 
 /// <summary>
@@ -7,6 +9,9 @@ namespace FastSelfReward.Training;
 /// </summary>
 public sealed record LmExample(int[] Tokens, bool[]? LossMask = null)
 {
+    /// <summary>An instruction-tuning example from a rendered chat: prompt and answer tokens, the loss on the answer's (end-of-turn included).</summary>
+    public static LmExample FromChat(ChatTokens chat) => new(chat.Ids, chat.LossMask());
+
     /// <summary>Whether token i counts in the loss.</summary>
     public bool IsTarget(int i) => i > 0 && (LossMask is null || LossMask[i]);
 
@@ -19,6 +24,15 @@ public sealed record LmExample(int[] Tokens, bool[]? LossMask = null)
             for (int i = 1; i < Tokens.Length; i++) if (IsTarget(i)) count++;
             return count;
         }
+    }
+
+    /// <summary>targets[i] = the token row i predicts when it counts in the loss, else -1.</summary>
+    public int[] Targets()
+    {
+        var targets = new int[Tokens.Length];
+        for (int i = 0; i < targets.Length; i++)
+            targets[i] = i + 1 < targets.Length && IsTarget(i + 1) ? Tokens[i + 1] : -1;
+        return targets;
     }
 
     /// <summary>Throws unless the mask matches the tokens.</summary>

@@ -23,16 +23,16 @@ internal sealed class PairBatch
     public int[] Targets { get; }
     public int Pairs => _answerStart.Length / 2;
 
-    public static PairBatch Pack(IReadOnlyList<PreferencePair> pairs, IReadOnlyList<int> indices)
+    public static PairBatch Pack(IReadOnlyList<PreferencePair> pairs)
     {
-        var sequences = new List<IReadOnlyList<int>>(2 * indices.Count);
-        var answerLengths = new List<int>(2 * indices.Count);
-        foreach (int i in indices)
+        var sequences = new List<IReadOnlyList<int>>(2 * pairs.Count);
+        var answerLengths = new List<int>(2 * pairs.Count);
+        foreach (var pair in pairs)
         {
-            sequences.Add(pairs[i].ChosenSequence);
-            answerLengths.Add(pairs[i].ChosenIds.Length);
-            sequences.Add(pairs[i].RejectedSequence);
-            answerLengths.Add(pairs[i].RejectedIds.Length);
+            sequences.Add(pair.ChosenSequence);
+            answerLengths.Add(pair.ChosenIds.Length);
+            sequences.Add(pair.RejectedSequence);
+            answerLengths.Add(pair.RejectedIds.Length);
         }
         var batch = TokenBatch.Pack(sequences);
         var targets = new int[batch.Count];
@@ -78,39 +78,18 @@ internal sealed class PairBatch
     }
 
     /// <summary>
-    /// Answer log-prob sums of the pairs <paramref name="indices"/> under the model's current weights,
-    /// by an inference forward pass: the code path that scores the policy, without its activations kept.
+    /// Answer log-prob sums of <paramref name="pairs"/> under the model's current weights, by an
+    /// inference forward pass: the code path that scores the policy, without its activations kept.
     /// </summary>
-    public static (double[] Chosen, double[] Rejected) Score(LlamaModel model, IReadOnlyList<PreferencePair> pairs, IReadOnlyList<int> indices)
+    public static (double[] Chosen, double[] Rejected) Score(LlamaModel model, IReadOnlyList<PreferencePair> pairs)
     {
-        var packed = Pack(pairs, indices);
+        var packed = Pack(pairs);
         var logp = new double[packed.Batch.Count];
         model.Forward(packed.Batch, training: false);
         model.TokenLogProbs(packed.Targets, logp);
-        var chosen = new double[indices.Count];
-        var rejected = new double[indices.Count];
+        var chosen = new double[pairs.Count];
+        var rejected = new double[pairs.Count];
         packed.Sums(logp, chosen, rejected);
         return (chosen, rejected);
-    }
-
-    /// <summary>Greedy packing in the given order: a micro-batch closes when the next pair would pass the token budget.</summary>
-    public static List<int[]> MicroBatches(IReadOnlyList<PreferencePair> pairs, IEnumerable<int> indices, int budget)
-    {
-        var result = new List<int[]>();
-        var current = new List<int>();
-        int tokens = 0;
-        foreach (int i in indices)
-        {
-            if (current.Count > 0 && tokens + pairs[i].Tokens > budget)
-            {
-                result.Add([.. current]);
-                current.Clear();
-                tokens = 0;
-            }
-            current.Add(i);
-            tokens += pairs[i].Tokens;
-        }
-        if (current.Count > 0) result.Add([.. current]);
-        return result;
     }
 }

@@ -72,9 +72,9 @@ public sealed class ReferenceLogProbs
         for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config, i);
         var chosen = new double[pairs.Count];
         var rejected = new double[pairs.Count];
-        foreach (var microBatch in PairBatch.MicroBatches(pairs, Enumerable.Range(0, pairs.Count), microBatchTokens))
+        foreach (var microBatch in StepPlan.Pack(Enumerable.Range(0, pairs.Count), i => pairs[i].Tokens, microBatchTokens))
         {
-            var (c, r) = PairBatch.Score(model, pairs, microBatch);
+            var (c, r) = PairBatch.Score(model, [.. microBatch.Select(i => pairs[i])]);
             for (int j = 0; j < microBatch.Length; j++)
             {
                 chosen[microBatch[j]] = c[j];
@@ -82,6 +82,14 @@ public sealed class ReferenceLogProbs
             }
         }
         return new ReferenceLogProbs(modelKey, ComputePairsHash(pairs), chosen, rejected, fromFile: false);
+    }
+
+    /// <summary>The DPO examples of <paramref name="pairs"/>, each with its reference log-probs.</summary>
+    /// <exception cref="ArgumentException">These log-probs were computed for other pairs.</exception>
+    public IReadOnlyList<DpoExample> Examples(IReadOnlyList<PreferencePair> pairs)
+    {
+        if (PairsHash != ComputePairsHash(pairs)) throw new ArgumentException("the reference log-probs were computed for other pairs", nameof(pairs));
+        return [.. pairs.Select((pair, i) => new DpoExample(pair, Chosen[i], Rejected[i]))];
     }
 
     /// <summary>

@@ -23,12 +23,11 @@ public sealed class NvtxTests(ITestOutputHelper output)
         using var kernels = new CpuKernels(DType.F32);
         var config = TinyModels.Config();
         using var model = TinyModels.Create(kernels, config, DType.F32);
-        using var optimizer = new AdamWOptimizer(model, new AdamWOptions());
-        var trainer = new CausalLmTrainer(model, optimizer, new LearningRateSchedule(1e-3, 1e-4, 0, 10));
-        var sequences = TinyModels.Sequences(config.VocabSize, 3, 7, 5, 9);
+        var examples = TinyModels.Sequences(config.VocabSize, 3, 7, 5, 9).Select(s => new LmExample(s)).ToArray();
+        using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, new PretrainOptions { Steps = 10 }, seed: 0);
 
         using var recorder = new RangeRecorder();
-        trainer.Step([[new LmExample(sequences[0]), new LmExample(sequences[1])], [new LmExample(sequences[2])]]);
+        training.Step([examples[..2], examples[2..3]]);
 
         Assert.Equal(0, recorder.Open);
         Assert.Equal("train step[forward, backward, forward, backward, optimizer step]", Assert.Single(recorder.Ranges).ToString());
@@ -45,11 +44,12 @@ public sealed class NvtxTests(ITestOutputHelper output)
 
         using var recorder = new RangeRecorder();
         var reference = ReferenceLogProbs.Compute(model, pairs, "test", 4096);
-        using var trainer = new DpoTrainer(model, new DpoOptions { HeldOutFraction = 0, PairsPerStep = 2 }, pairs, reference);
-        trainer.Step(trainer.PlanEpoch(0)[0]);
+        var options = new DpoOptions { HeldOutFraction = 0, PairsPerStep = 2 };
+        using var training = TrainingRun.Create(model, new DpoObjective(model, options), reference.Examples(pairs), options, seed: 0);
+        training.Step(training.PlanEpoch(0)[0]);
 
         Assert.Equal(0, recorder.Open);
-        Assert.Equal(["reference logps[forward]", "dpo step[forward, backward, optimizer step]"], recorder.Ranges.Select(r => r.ToString()));
+        Assert.Equal(["reference logps[forward]", "train step[forward, backward, optimizer step]"], recorder.Ranges.Select(r => r.ToString()));
     }
 
     [Fact]

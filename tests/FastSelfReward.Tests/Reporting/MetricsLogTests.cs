@@ -30,15 +30,6 @@ public class MetricsLogTests
     }
 
     [Fact]
-    public void TrainerRecordsCarryPhaseAndEpoch()
-    {
-        using var dir = new ScratchFolder();
-        using (var log = MetricsLog.Open(dir.File("m.jsonl")))
-            log.Write(new FastSelfReward.Training.MetricsRecord("eval", 12, 1, new Dictionary<string, double> { ["eval_loss"] = 1.25 }));
-        Assert.StartsWith("{\"step\":12,\"phase\":\"eval\",\"epoch\":1,\"eval_loss\":1.25,\"time\":\"", File.ReadAllText(dir.File("m.jsonl")));
-    }
-
-    [Fact]
     public void ReservedNamesAreRejected()
     {
         using var dir = new ScratchFolder();

@@ -16,10 +16,11 @@ public sealed class TrainingCheckpointTests
         string path = dir.File("state.safetensors");
 
         using var model = TinyModels.Create(kernels, config, DType.F32, seed: 1);
-        using var optimizer = new AdamWOptimizer(model, new AdamWOptions());
-        var trainer = new CausalLmTrainer(model, optimizer, new LearningRateSchedule(1e-3, 1e-4, 0, 10));
-        trainer.Step([[new LmExample(TinyModels.Sequences(config.VocabSize, 2, 9)[0])]]);
-        trainer.Step([[new LmExample(TinyModels.Sequences(config.VocabSize, 3, 7)[0])]]);
+        LmExample[] examples = [new(TinyModels.Sequences(config.VocabSize, 2, 9)[0]), new(TinyModels.Sequences(config.VocabSize, 3, 7)[0])];
+        using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, new PretrainOptions { Steps = 10 }, seed: 0);
+        var optimizer = training.Optimizer;
+        training.Step([examples[..1]]);
+        training.Step([examples[1..]]);
         TrainingCheckpoint.Save(path, model, optimizer, new TrainingCursor(1, 4), seed: 9, fingerprint: "abc");
         Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp-*"));
 

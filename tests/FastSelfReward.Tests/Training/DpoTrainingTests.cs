@@ -1,4 +1,6 @@
+using System.Text.Json;
 using FastSelfReward.Compute;
+using FastSelfReward.Reporting;
 using FastSelfReward.Tests.Compute.Cuda;
 using FastSelfReward.Model;
 using FastSelfReward.Tests.Checkpoints;
@@ -8,7 +10,7 @@ using FastSelfReward.Training;
 
 namespace FastSelfReward.Tests.Training;
 
-public sealed class DpoTrainerTests
+public sealed class DpoTrainingTests
 {
     /// <summary>Pairs of random prompts and answers of different lengths, so packing and sums are exercised.</summary>
     private static PreferencePair[] RandomPairs(int vocab, int count, int seed)
@@ -18,9 +20,18 @@ public sealed class DpoTrainerTests
         return Enumerable.Range(0, count).Select(_ => new PreferencePair(Ids(1, 5), Ids(1, 6), Ids(1, 6))).ToArray();
     }
 
-    private static DpoTrainer Trainer(LlamaModel model, PreferencePair[] pairs, DpoOptions? options = null, int microBatchTokens = 4096) =>
-        new(model, (options ?? new DpoOptions()) with { HeldOutFraction = options?.HeldOutFraction ?? 0 },
-            pairs, ReferenceLogProbs.Compute(model, pairs, "test", microBatchTokens));
+    /// <summary>A DPO run over <paramref name="pairs"/> against <paramref name="reference"/> (computed from the current weights when null).</summary>
+    private static TrainingRun<DpoExample, DpoMetrics> Training(LlamaModel model, PreferencePair[] pairs, DpoOptions? options = null,
+        ReferenceLogProbs? reference = null, int seed = 0)
+    {
+        options ??= new DpoOptions { HeldOutFraction = 0 };
+        reference ??= ReferenceLogProbs.Compute(model, pairs, "test", 4096);
+        return TrainingRun.Create(model, new DpoObjective(model, options), reference.Examples(pairs), options, seed);
+    }
+
+    /// <summary>The run's examples at <paramref name="indices"/>.</summary>
+    private static DpoExample[] At(TrainingRun<DpoExample, DpoMetrics> training, params int[] indices) =>
+        [.. indices.Select(i => training.TrainExamples[i])];
 
     [Theory]
     [InlineData(DType.F64, 1e-12)]
@@ -31,7 +42,7 @@ public sealed class DpoTrainerTests
         var config = TinyModels.Config();
         using var model = TinyModels.Create(kernels, config, type);
         var pairs = RandomPairs(config.VocabSize, 6, seed: 1);
-        using var trainer = Trainer(model, pairs);
+        using var trainer = Training(model, pairs);
 
         model.ZeroGradients();
         var metrics = trainer.AccumulateGradients(trainer.PlanEpoch(0)[0]);
@@ -41,7 +52,7 @@ public sealed class DpoTrainerTests
         Assert.Equal(0, metrics.RewardsMargins, tolerance);
         Assert.Equal(0, metrics.RewardsChosen, tolerance);
         Assert.True(metrics.LogpsChosen < 0 && metrics.LogpsRejected < 0);
-        Assert.Equal(Math.Log(2), trainer.Evaluate([0, 1, 2, 3, 4, 5]).Loss, tolerance);
+        Assert.Equal(Math.Log(2), trainer.Evaluate(trainer.TrainExamples).Loss, tolerance);
     }
 
     /// <summary>
@@ -59,7 +70,7 @@ public sealed class DpoTrainerTests
         float[] Gradient(IKernels kernels, DType type, out double stepZeroLoss)
         {
             using var model = TinyModels.Create(kernels, config, type);
-            using (var trainer = Trainer(model, pairs))
+            using (var trainer = Training(model, pairs))
             {
                 model.ZeroGradients();
                 stepZeroLoss = trainer.AccumulateGradients(trainer.PlanEpoch(0)[0]).Loss;
@@ -67,8 +78,8 @@ public sealed class DpoTrainerTests
             var reference = ReferenceLogProbs.Compute(model, pairs, "test", 4096);
             model.InitializeRandom(8, 0.3);
             model.ZeroGradients();
-            using (var moved = new DpoTrainer(model, new DpoOptions { HeldOutFraction = 0, Beta = 0.5 }, pairs, reference))
-                moved.AccumulateGradients([[0, 1, 2, 3]]);
+            using (var moved = Training(model, pairs, new DpoOptions { HeldOutFraction = 0, Beta = 0.5 }, reference))
+                moved.AccumulateGradients([moved.TrainExamples]);
             var values = new float[model.Layout.TotalLength];
             kernels.Download(model.Gradients, values);
             return values;
@@ -98,8 +109,8 @@ public sealed class DpoTrainerTests
         // A policy away from the reference, so h ≠ 0 and every loss is off its symmetric point.
         model.InitializeRandom(8, 0.3);
         var options = new DpoOptions { Loss = kind, LabelSmoothing = smoothing, LengthNormalize = normalize, HeldOutFraction = 0, Beta = 0.5 };
-        using var trainer = new DpoTrainer(model, options, pairs, reference);
-        int[] all = [0, 1, 2];
+        using var trainer = Training(model, pairs, options, reference);
+        var all = trainer.TrainExamples;
 
         model.ZeroGradients();
         double loss = trainer.AccumulateGradients([all]).Loss;
@@ -119,13 +130,13 @@ public sealed class DpoTrainerTests
         var pairs = RandomPairs(config.VocabSize, 5, seed: 2);
         var reference = ReferenceLogProbs.Compute(model, pairs, "test", 4096);
         model.InitializeRandom(9, 0.3);
-        using var trainer = new DpoTrainer(model, new DpoOptions { HeldOutFraction = 0 }, pairs, reference);
+        using var trainer = Training(model, pairs, reference: reference);
 
         model.ZeroGradients();
-        var whole = trainer.AccumulateGradients([[0, 1, 2, 3, 4]]);
+        var whole = trainer.AccumulateGradients([At(trainer, 0, 1, 2, 3, 4)]);
         var gradWhole = TinyModels.Download(kernels, model.Gradients);
         model.ZeroGradients();
-        var split = trainer.AccumulateGradients([[0, 1], [2], [3, 4]]);
+        var split = trainer.AccumulateGradients([At(trainer, 0, 1), At(trainer, 2), At(trainer, 3, 4)]);
         var gradSplit = TinyModels.Download(kernels, model.Gradients);
 
         Assert.Equal(whole.Loss, split.Loss, 1e-12);
@@ -183,26 +194,34 @@ public sealed class DpoTrainerTests
             int[] prompt = [1, .. Enumerable.Range(0, 3).Select(_ => random.Next(3, config.VocabSize))];
             return new PreferencePair(prompt, [start, start + 1, start + 2, 2], [start + 2, start + 1, start, 2]);
         }).ToArray();
-        var options = new DpoOptions { Beta = 0.1, LearningRate = 3e-3, MinLearningRate = 3e-4, Epochs = 30, PairsPerStep = 16, HeldOutFraction = 0.2, Seed = 1 };
-        using var trainer = new DpoTrainer(model, options, pairs, ReferenceLogProbs.Compute(model, pairs, "test", 4096));
-        Assert.Equal(3, trainer.HeldOutPairs.Count);
-        var before = trainer.Evaluate(trainer.HeldOutPairs);
+        var options = new DpoOptions { Beta = 0.1, LearningRate = 3e-3, MinLearningRate = 3e-4, Epochs = 30, PairsPerStep = 16, HeldOutFraction = 0.2 };
+        using var trainer = Training(model, pairs, options, seed: 1);
+        Assert.Equal(3, trainer.HeldOutExamples.Count);
+        var before = trainer.Evaluate(trainer.HeldOutExamples);
 
-        var log = new List<MetricsRecord>();
-        var summary = trainer.Run(log: log.Add);
+        using var dir = new ScratchFolder();
+        var train = new List<DpoMetrics>();
+        trainer.Stepped += report => train.Add(report.Metrics);
+        TrainingSummary<DpoMetrics> summary;
+        using (var metrics = MetricsLog.Open(dir.File("metrics.jsonl")))
+            summary = trainer.Run(new TrainingOutput { Metrics = metrics, MetricsPrefix = "dpo/" });
 
-        var train = log.Where(r => r.Phase == "train").ToList();
         Assert.Equal(30, train.Count);
         Assert.Equal(30, summary.Steps);
-        Assert.All(new[] { "loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen", "logps/rejected", "grad_norm", "learning_rate", "epoch" },
-            name => Assert.True(train[0].Values.ContainsKey(name), name));
-        Assert.Equal(0, train[0].Values["rewards/margins"], 1e-6);
-        Assert.True(train[^1].Values["rewards/margins"] > 0.5, $"final train margin {train[^1].Values["rewards/margins"]}");
-        Assert.Equal(1.0, train[^1].Values["rewards/accuracies"]);
-        Assert.True(train[^1].Values["loss"] < 0.5 * Math.Log(2), $"final train loss {train[^1].Values["loss"]}");
-        var eval = Assert.Single(log, r => r.Phase == "eval");
-        Assert.True(eval.Values["eval_rewards/margins"] > before.RewardsMargins + 0.1, $"held-out margin {before.RewardsMargins} -> {eval.Values["eval_rewards/margins"]}");
-        Assert.Equal(1.0, eval.Values["eval_rewards/accuracies"]);
+        var lines = File.ReadAllLines(dir.File("metrics.jsonl"));
+        Assert.Equal(31, lines.Length);
+        using (var first = JsonDocument.Parse(lines[0]))
+            Assert.All(new[] { "loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen", "logps/rejected", "grad_norm", "learning_rate", "epoch", "tokens", "tokens_per_s" },
+                name => Assert.True(first.RootElement.TryGetProperty("dpo/" + name, out _), name));
+        Assert.Equal(0, train[0].RewardsMargins, 1e-6);
+        Assert.True(train[^1].RewardsMargins > 0.5, $"final train margin {train[^1].RewardsMargins}");
+        Assert.Equal(1.0, train[^1].RewardsAccuracies);
+        Assert.True(train[^1].Loss < 0.5 * Math.Log(2), $"final train loss {train[^1].Loss}");
+        var heldOut = summary.HeldOut!;
+        Assert.True(heldOut.RewardsMargins > before.RewardsMargins + 0.1, $"held-out margin {before.RewardsMargins} -> {heldOut.RewardsMargins}");
+        Assert.Equal(1.0, heldOut.RewardsAccuracies);
+        using var last = JsonDocument.Parse(lines[^1]);
+        Assert.Equal(heldOut.RewardsMargins, last.RootElement.GetProperty("dpo/eval_rewards/margins").GetDouble(), 1e-12);
     }
 
     [Fact]
@@ -256,7 +275,7 @@ public sealed class DpoTrainerTests
         using var model = TinyModels.Create(kernels, config, DType.F64);
         var pairs = RandomPairs(config.VocabSize, 4, seed: 6);
         var reference = ReferenceLogProbs.Compute(model, RandomPairs(config.VocabSize, 4, seed: 8), "test", 4096);
-        Assert.Throws<ArgumentException>(() => new DpoTrainer(model, new DpoOptions(), pairs, reference));
+        Assert.Throws<ArgumentException>(() => reference.Examples(pairs));
     }
 
     [Fact]
@@ -266,17 +285,18 @@ public sealed class DpoTrainerTests
         using var kernels = new CpuKernels(DType.F32);
         var config = TinyModels.Config();
         var pairs = RandomPairs(config.VocabSize, 10, seed: 4);
-        var options = new DpoOptions { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 2, Epochs = 3, PairsPerStep = 3, HeldOutFraction = 0.1, CheckpointEvery = 2, EvalEvery = 3, Seed = 5 };
+        var options = new DpoOptions { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 2, Epochs = 3, PairsPerStep = 3, HeldOutFraction = 0.1, CheckpointEvery = 2, EvalEvery = 3 };
         using var dir = new ScratchFolder();
 
         double[] Train(string? checkpoint, int stopAfter)
         {
             using var model = TinyModels.Create(kernels, config, DType.F32);
-            using var trainer = new DpoTrainer(model, options, pairs, ReferenceLogProbs.Compute(model, pairs, "test", 64));
+            using var trainer = Training(model, pairs, options, ReferenceLogProbs.Compute(model, pairs, "test", 64), seed: 5);
             using var cancel = new CancellationTokenSource();
+            trainer.Stepped += r => { if (r.Step == stopAfter) cancel.Cancel(); };
             try
             {
-                trainer.Run(checkpoint, r => { if (r.Phase == "train" && r.Step == stopAfter) cancel.Cancel(); }, cancel.Token);
+                trainer.Run(new TrainingOutput { CheckpointPath = checkpoint }, cancel.Token);
             }
             catch (OperationCanceledException) { }
             return TinyModels.Download(kernels, model.Parameters);

@@ -7,7 +7,7 @@ using FastSelfReward.Training;
 
 namespace FastSelfReward.Tests.Training;
 
-public sealed class LanguageModelTrainingTests
+public sealed class PretrainingTests
 {
     private static readonly LlamaConfig Config = TinyModels.Config();
 
@@ -16,17 +16,18 @@ public sealed class LanguageModelTrainingTests
     private static readonly List<LmExample> Examples =
         TinyModels.Sequences(Config.VocabSize, 5, 7, 9, 4, 6, 8, 5, 3, 9, 6).Select(t => new LmExample(t)).ToList();
 
-    private static readonly TrainingPlan Plan = new()
+    private static readonly PretrainOptions Plan = new()
     {
-        Steps = 9, BatchTokens = 16, LearningRate = 1e-2, WarmupSteps = 2, Seed = 3, CheckpointEvery = 2,
+        Steps = 9, BatchTokens = 16, LearningRate = 1e-2, WarmupSteps = 2, CheckpointEvery = 2,
     };
 
-    private static (float[] Weights, TrainingResult Result) Train(TrainingPlan plan, string? state, IProgressSink? progress = null,
+    private static (float[] Weights, TrainingSummary<LmMetrics> Result) Train(PretrainOptions plan, string? state, IProgressSink? progress = null,
         CancellationToken cancel = default, List<LmExample>? examples = null)
     {
         using var kernels = new CpuKernels();
         using var model = TinyModels.Create(kernels, Config, DType.F32);
-        var result = LanguageModelTraining.Run(model, examples ?? Examples, plan, progress ?? new PlainProgress(TextWriter.Null), null, "test", state, cancel);
+        using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples ?? Examples, plan, seed: 3);
+        var result = training.Run(new TrainingOutput { CheckpointPath = state, Progress = progress ?? new PlainProgress(TextWriter.Null) }, cancel);
         var weights = new float[model.Layout.TotalLength];
         kernels.Download(model.Parameters, weights);
         return (weights, result);

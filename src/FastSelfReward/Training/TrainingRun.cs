@@ -1,0 +1,269 @@
+using System.Diagnostics;
+using FastSelfReward.Compute;
+using FastSelfReward.Model;
+using FastSelfReward.Reporting;
+
+namespace FastSelfReward.Training;
+
+/// <summary>What one optimizer step did.</summary>
+/// <param name="Step">The optimizer step (1-based).</param>
+/// <param name="Metrics">The objective's sums over the step's examples.</param>
+/// <param name="LearningRate">Learning rate used.</param>
+/// <param name="GradNorm">Global gradient norm before clipping.</param>
+/// <param name="Tokens">Tokens processed (prompt tokens included).</param>
+/// <param name="Seconds">Wall time of the step.</param>
+public sealed record StepReport<TMetrics>(long Step, TMetrics Metrics, double LearningRate, double GradNorm, long Tokens, double Seconds)
+{
+    /// <summary>Epochs done after this step, fractional (filled in by <see cref="TrainingRun{TExample,TMetrics}.Run"/>).</summary>
+    public double Epoch { get; init; }
+}
+
+/// <summary>Where a run's state, metrics and progress go; every part is optional.</summary>
+public sealed record TrainingOutput
+{
+    /// <summary>The training-state file: resumed from when it exists, saved on the checkpoint cadence and after the last step.</summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Receives every step's loss, learning rate, gradient norm and throughput.</summary>
+    public IProgressSink? Progress { get; init; }
+
+    /// <summary>Names the task in the progress display.</summary>
+    public string Label { get; init; } = "train";
+
+    /// <summary>
+    /// Receives a record every <see cref="TrainingOptions.LogEvery"/> steps, and one per evaluation:
+    /// <c>PREFIXloss</c>, ..., <c>PREFIXgrad_norm</c>, <c>PREFIXlearning_rate</c>, <c>PREFIXepoch</c>,
+    /// <c>PREFIXtokens</c>, <c>PREFIXtokens_per_s</c>; evaluations <c>PREFIXeval_loss</c>, ...
+    /// </summary>
+    public MetricsLog? Metrics { get; init; }
+
+    /// <summary>Prefixes every metric name (a stage's, such as <c>sft/</c>).</summary>
+    public string MetricsPrefix { get; init; } = "";
+}
+
+/// <summary>How a call to <see cref="TrainingRun{TExample,TMetrics}.Run"/> ended.</summary>
+/// <param name="Steps">The run's last optimizer step (a resumed run counts those before its checkpoint).</param>
+/// <param name="ResumedFrom">The step of the training state the run resumed from; null for a fresh run.</param>
+/// <param name="First">The first step this call took; null when it took none.</param>
+/// <param name="Last">The last step this call took; null when it took none.</param>
+/// <param name="HeldOut">The final evaluation on the held-out examples; null when there are none.</param>
+/// <param name="Tokens">Tokens this call processed.</param>
+/// <param name="Seconds">Wall time of this call's steps.</param>
+public sealed record TrainingSummary<TMetrics>(long Steps, long? ResumedFrom, StepReport<TMetrics>? First, StepReport<TMetrics>? Last,
+    TMetrics? HeldOut, long Tokens, double Seconds) where TMetrics : class;
+
+/// <summary>Creates <see cref="TrainingRun{TExample,TMetrics}"/>s with their type arguments inferred.</summary>
+public static class TrainingRun
+{
+    /// <inheritdoc cref="TrainingRun{TExample,TMetrics}(LlamaModel, ITrainingObjective{TExample,TMetrics}, IReadOnlyList{TExample}, TrainingOptions, int)"/>
+    public static TrainingRun<TExample, TMetrics> Create<TExample, TMetrics>(LlamaModel model, ITrainingObjective<TExample, TMetrics> objective,
+        IReadOnlyList<TExample> examples, TrainingOptions options, int seed) where TMetrics : class, ITrainingMetrics<TMetrics> =>
+        new(model, objective, examples, options, seed);
+}
+
+/// <summary>
+/// The one training loop: pretraining, SFT and DPO differ only in the objective and the data. It owns
+/// the held-out split, the step plan (<see cref="StepPlan"/>), micro-batching with gradient
+/// accumulation, the warmup-cosine schedule, AdamW with clipping, periodic evaluation, checkpoints
+/// with resume, metrics and progress.
+/// </summary>
+/// <remarks>
+/// A step is: zero the gradients; accumulate each micro-batch's gradient of the step's loss, normalised
+/// by the whole step's loss weight; update. Data parallelism inserts a sum of the gradients (and the
+/// metric sums) across ranks between the accumulation and the update (<see cref="Step"/>), and a
+/// sharded optimizer replaces the update; nothing else changes. A run that finds its checkpoint
+/// resumes from it and ends with the weights of an uninterrupted run, to the bit: every epoch's plan
+/// is a pure function of (seed, epoch), and the state holds weights, moments, step and data cursor.
+/// </remarks>
+public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics : class, ITrainingMetrics<TMetrics>
+{
+    private readonly LlamaModel _model;
+    private readonly ITrainingObjective<TExample, TMetrics> _objective;
+    private readonly TExample[] _train, _heldOut;
+    private readonly string _fingerprint;
+    private (int Epoch, List<List<TExample[]>> Steps)? _plan;
+
+    /// <param name="model">The model to train; its current weights are the starting point.</param>
+    /// <param name="objective">The loss; disposed with the run when it is disposable.</param>
+    /// <param name="examples">Every example; <see cref="TrainingOptions"/>' held-out share of them is kept for evaluation.</param>
+    /// <param name="options">Length, schedule, optimizer, batching and cadences.</param>
+    /// <param name="seed">Seeds the held-out split and every epoch's order.</param>
+    /// <exception cref="ArgumentException">An option is out of range, there are no examples, or an example does not fit the model.</exception>
+    public TrainingRun(LlamaModel model, ITrainingObjective<TExample, TMetrics> objective, IReadOnlyList<TExample> examples,
+        TrainingOptions options, int seed)
+    {
+        options.Validate();
+        if (examples.Count == 0) throw new ArgumentException("no training examples", nameof(examples));
+        for (int i = 0; i < examples.Count; i++) objective.Validate(examples[i], i);
+        _model = model;
+        _objective = objective;
+        Options = options;
+        Seed = seed;
+        var (train, heldOut) = HeldOutSplit.Indices(examples.Count, options.HeldOutShare, seed);
+        _train = [.. train.Select(i => examples[i])];
+        _heldOut = [.. heldOut.Select(i => examples[i])];
+        TotalSteps = options.StepLimit ?? Enumerable.Range(0, options.Epochs).Sum(e => (long)PlanEpoch(e).Count);
+        int warmup = options.WarmupSteps ?? (int)Math.Min(100, TotalSteps / 10);
+        Schedule = new LearningRateSchedule(options.LearningRate, options.MinLearningRate ?? options.LearningRate / 10, warmup, (int)TotalSteps);
+        Optimizer = new AdamWOptimizer(model, options.AdamW);
+
+        using var fingerprint = new Fingerprint("fsr-training/2").Add(objective.Name).AddJson<object>(options.WithoutCadences())
+            .AddJson(model.Config).Add(examples.Count);
+        foreach (var example in examples) objective.Describe(example, fingerprint);
+        _fingerprint = fingerprint.Hex();
+    }
+
+    /// <summary>Raised by <see cref="Run"/> after each step is logged and reported, before its evaluation and checkpoint.</summary>
+    public event Action<StepReport<TMetrics>>? Stepped;
+
+    /// <summary>Raised by <see cref="Run"/> after each evaluation of the held-out examples, with the step it followed.</summary>
+    public event Action<long, TMetrics>? Evaluated;
+
+    public TrainingOptions Options { get; }
+    public int Seed { get; }
+    public LearningRateSchedule Schedule { get; }
+    public AdamWOptimizer Optimizer { get; }
+
+    /// <summary>Optimizer steps of the whole run.</summary>
+    public long TotalSteps { get; }
+
+    /// <summary>The examples trained on, in their given order.</summary>
+    public IReadOnlyList<TExample> TrainExamples => _train;
+
+    /// <summary>The held-out examples, in their given order.</summary>
+    public IReadOnlyList<TExample> HeldOutExamples => _heldOut;
+
+    /// <summary>One epoch's steps, each a list of micro-batches (see <see cref="StepPlan.Epoch"/>).</summary>
+    public List<List<TExample[]>> PlanEpoch(int epoch)
+    {
+        if (_plan is not { } plan || plan.Epoch != epoch)
+            _plan = plan = (epoch, StepPlan.Epoch(_train, _objective.Tokens, Options.Shape, Seed, epoch));
+        return plan.Steps;
+    }
+
+    /// <summary>
+    /// Adds to the model's gradients the gradient of the step's loss over all of
+    /// <paramref name="microBatches"/>, normalised by their total loss weight (gradients are not
+    /// zeroed first), and returns the step's metric sums.
+    /// </summary>
+    public TMetrics AccumulateGradients(IReadOnlyList<IReadOnlyList<TExample>> microBatches)
+    {
+        long normalizer = microBatches.Sum(m => m.Sum(_objective.LossWeight));
+        if (normalizer <= 0) throw new ArgumentException("the step has nothing to learn from (no loss tokens or pairs)", nameof(microBatches));
+        var sums = TMetrics.Zero;
+        foreach (var microBatch in microBatches) sums += _objective.AccumulateGradients(microBatch, normalizer);
+        return sums;
+    }
+
+    /// <summary>One optimizer step over the given micro-batches.</summary>
+    public StepReport<TMetrics> Step(IReadOnlyList<IReadOnlyList<TExample>> microBatches)
+    {
+        using var _ = Nvtx.Range("train step");
+        var clock = Stopwatch.StartNew();
+        _model.ZeroGradients();
+        var metrics = AccumulateGradients(microBatches);
+        // Data parallelism sums the gradients and the metric sums across ranks here.
+        double learningRate = Schedule.At(Optimizer.Step + 1);
+        double norm = Optimizer.Update(learningRate);
+        long tokens = microBatches.Sum(m => m.Sum(e => (long)_objective.Tokens(e)));
+        return new StepReport<TMetrics>(Optimizer.Step, metrics, learningRate, norm, tokens, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// The metrics of <paramref name="examples"/> under the current weights, by inference passes in
+    /// micro-batches of the run's budget: weights, gradients and optimizer are untouched.
+    /// </summary>
+    public TMetrics Evaluate(IReadOnlyList<TExample> examples)
+    {
+        using var _ = Nvtx.Range("evaluate");
+        var sums = TMetrics.Zero;
+        foreach (var microBatch in StepPlan.Pack(examples, _objective.Tokens, Options.MicroBatchTokens)) sums += _objective.Measure(microBatch);
+        return sums;
+    }
+
+    /// <summary>
+    /// Trains to <see cref="TotalSteps"/>, evaluating the held-out examples every
+    /// <see cref="TrainingOptions.EvalEvery"/> steps and at the end. With a checkpoint path, the state
+    /// is saved every <see cref="TrainingOptions.CheckpointEvery"/> steps and after the last, and a
+    /// run that finds the file resumes from it (a finished one then only evaluates).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The checkpoint belongs to another model, objective, configuration, data or seed.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled between steps; nothing is saved (as a kill).</exception>
+    public TrainingSummary<TMetrics> Run(TrainingOutput? output = null, CancellationToken cancel = default)
+    {
+        output ??= new TrainingOutput();
+        var cursor = new TrainingCursor(0, 0);
+        long? resumedFrom = null;
+        if (output.CheckpointPath is string path && File.Exists(path))
+        {
+            var state = TrainingCheckpoint.Load(path, _model, Optimizer, Seed, _fingerprint);
+            (cursor, resumedFrom) = (state.Cursor, state.Step);
+        }
+
+        var progress = output.Progress;
+        progress?.Start(TotalSteps, output.Label);
+        var clock = Stopwatch.StartNew();
+        long tokens = 0;
+        StepReport<TMetrics>? first = null, last = null;
+        TMetrics? heldOut = null;
+        long evaluatedAt = -1;
+        void EvaluateHeldOut()
+        {
+            heldOut = Evaluate(_heldOut);
+            evaluatedAt = Optimizer.Step;
+            output.Metrics?.Write(Optimizer.Step, heldOut.Named().Select(m => KeyValuePair.Create($"{output.MetricsPrefix}eval_{m.Key}", m.Value)));
+            Evaluated?.Invoke(Optimizer.Step, heldOut);
+        }
+
+        var (epoch, index) = (cursor.Epoch, cursor.StepInEpoch);
+        for (long step = Optimizer.Step + 1; step <= TotalSteps; step++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            if (index == PlanEpoch(epoch).Count) (epoch, index) = (epoch + 1, 0);
+            var steps = PlanEpoch(epoch);
+            var report = Step(steps[index++]) with { Epoch = epoch + (double)index / steps.Count };
+            tokens += report.Tokens;
+            first ??= report;
+            last = report;
+            if (output.Metrics is not null && (step % Options.LogEvery == 0 || step == TotalSteps)) Log(output, report);
+            progress?.Report(new ProgressUpdate(step)
+            {
+                Loss = report.Metrics.Loss,
+                LearningRate = report.LearningRate,
+                GradNorm = report.GradNorm,
+                TokensPerSecond = tokens / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
+            });
+            Stepped?.Invoke(report);
+            if (step < TotalSteps && _heldOut.Length > 0 && Options.EvalEvery > 0 && step % Options.EvalEvery == 0) EvaluateHeldOut();
+            if (output.CheckpointPath is string checkpoint && (step == TotalSteps || (Options.CheckpointEvery > 0 && step % Options.CheckpointEvery == 0)))
+            {
+                using var _ = Nvtx.Range("checkpoint");
+                TrainingCheckpoint.Save(checkpoint, _model, Optimizer, new TrainingCursor(epoch, index), Seed, _fingerprint);
+            }
+        }
+        if (_heldOut.Length > 0 && evaluatedAt != Optimizer.Step) EvaluateHeldOut();
+        progress?.Finish();
+        return new TrainingSummary<TMetrics>(Optimizer.Step, resumedFrom, first, last, heldOut, tokens, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Disposes the optimizer, and the objective when it is disposable.</summary>
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        (_objective as IDisposable)?.Dispose();
+    }
+
+    private static void Log(TrainingOutput output, StepReport<TMetrics> report)
+    {
+        string prefix = output.MetricsPrefix;
+        var values = report.Metrics.Named().Select(m => KeyValuePair.Create(prefix + m.Key, m.Value)).Concat(
+        [
+            KeyValuePair.Create(prefix + "grad_norm", report.GradNorm),
+            KeyValuePair.Create(prefix + "learning_rate", report.LearningRate),
+            KeyValuePair.Create(prefix + "epoch", report.Epoch),
+            KeyValuePair.Create(prefix + "tokens", (double)report.Tokens),
+            KeyValuePair.Create(prefix + "tokens_per_s", report.Tokens / Math.Max(report.Seconds, 1e-9)),
+        ]);
+        output.Metrics!.Write(report.Step, values);
+    }
+}
