@@ -95,7 +95,7 @@ public sealed class DataAlpacaEvalOptions : CommonOptions
         var prompts = PromptFile.Read(promptsFile);
         using var kernels = OpenBackend();
         using var model = ChatModel.Load(kernels, modelFolder, Template);
-        var answers = model.Answer(prompts, new SamplingOptions { Temperature = Temperature, MaxNewTokens = MaxTokens, Seed = Seed });
+        var answers = model.Answer(prompts, new SamplingOptions { Temperature = Temperature, MaxTokens = MaxTokens, Seed = Seed });
         string generator = Generator ?? new DirectoryInfo(Path.GetFullPath(modelFolder)).Name;
         AlpacaEvalExport.Write(output, prompts, [.. answers.Select(a => a.Count > 0 ? a[0].Text : "")], generator);
         int unanswered = answers.Count(a => a.Count == 0), truncated = answers.Count(a => a.Count > 0 && a[0].Finish == FinishReason.Length);

@@ -80,7 +80,7 @@ public sealed class EvalHeadToHeadOptions : EvalModeOptions
         string judgeFolder = Judge ?? throw new UsageException("needs --judge DIR");
         var prompts = PromptFile.Read(Prompts ?? throw new UsageException("needs --prompts FILE"));
         using var kernels = OpenBackend();
-        var answerSampling = new SamplingOptions { Temperature = Temperature, MaxNewTokens = MaxTokens, Seed = Seed };
+        var answerSampling = new SamplingOptions { Temperature = Temperature, MaxTokens = MaxTokens, Seed = Seed };
         // One model in memory at a time: A answers, then B, then the judge compares.
         List<string> AnswersOf(string folder)
         {
@@ -93,7 +93,7 @@ public sealed class EvalHeadToHeadOptions : EvalModeOptions
         context.Error.WriteLine($"eval: {judgeFolder} judges {prompts.Count} pairs in both orders");
         using var judge = ChatModel.Load(kernels, judgeFolder, Template);
         var (result, items) = HeadToHeadEvaluation.Judge(judge, prompts, answersA, answersB,
-            new SamplingOptions { Temperature = JudgeTemperature ?? 0, TopP = 0.9, MaxNewTokens = JudgeMaxTokens, Seed = Seed });
+            new SamplingOptions { Temperature = JudgeTemperature ?? 0, TopP = 0.9, MaxTokens = JudgeMaxTokens, Seed = Seed });
         if (Out is not null) Jsonl.WriteAll(Out, items);
 
         context.Out.WriteLine($"A = {a}\nB = {b}\njudge = {judgeFolder}");
@@ -142,7 +142,7 @@ public sealed class EvalRewardModelOptions : EvalModeOptions
         using var model = ChatModel.Load(kernels, folder, Template);
         context.Error.WriteLine($"eval: {folder} judges {sets.Sum(s => s.Responses.Count)} responses of {sets.Count} sets {Samples}×");
         var (report, scored, failures) = RewardModelEvaluation.Run(model, template, sets,
-            new SamplingOptions { Temperature = JudgeTemperature ?? 0.7, TopP = 0.9, MaxNewTokens = JudgeMaxTokens, Seed = Seed }, Samples);
+            new SamplingOptions { Temperature = JudgeTemperature ?? 0.7, TopP = 0.9, MaxTokens = JudgeMaxTokens, Seed = Seed }, Samples);
         if (Out is not null)
             Jsonl.WriteAll(Out, scored.Select((s, i) => new { Prompt = sets[i].Prompt, Ranks = s.HumanRanks, Scores = s.Scores }));
 

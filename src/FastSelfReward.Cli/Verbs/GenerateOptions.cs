@@ -112,17 +112,11 @@ public sealed class GenerateOptions : CommonOptions
     {
         try
         {
-            return new SamplingOptions { Temperature = Temperature, TopP = TopP, MaxNewTokens = MaxTokens, Seed = Seed }.Validate();
+            return new SamplingOptions { Temperature = Temperature, TopP = TopP, MaxTokens = MaxTokens, Seed = Seed }.Validate();
         }
-        catch (ArgumentOutOfRangeException e)
+        catch (ArgumentException e)
         {
-            string option = e.ParamName switch
-            {
-                nameof(SamplingOptions.Temperature) => "--temperature",
-                nameof(SamplingOptions.TopP) => "--top-p",
-                _ => "--max-tokens",
-            };
-            throw new UsageException($"{option}: {e.Message.Split(" (Parameter")[0]}");
+            throw UsageException.ForField(e);
         }
     }
 

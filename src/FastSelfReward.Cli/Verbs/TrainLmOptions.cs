@@ -152,7 +152,10 @@ public sealed class TrainLmOptions : CommonOptions
         }
         catch (ArgumentException e)
         {
-            throw new UsageException(e.Message);
+            throw UsageException.ForField(e, new Dictionary<string, string>
+            {
+                ["learning_rate"] = "--lr", ["min_learning_rate"] = "--min-lr", ["warmup_steps"] = "--warmup",
+            });
         }
     }
 

@@ -281,7 +281,7 @@ public static class BenchRunner
             var requests = Enumerable.Range(0, batch)
                 .Select(i => new GenerationRequest(i, [(i * 37 + 5) % config.VocabSize]))
                 .ToArray();
-            var options = new SamplingOptions { Temperature = 0, MaxNewTokens = newTokens };
+            var options = new SamplingOptions { Temperature = 0, MaxTokens = newTokens };
             int warmup = 1, timed = settings.GenerationTimedRuns;
             var (seconds, cpuPerRun, profiledSeconds, profiled) = Measure(profiler, warmup, timed, () => generator.Generate(requests, options));
             double median = Median(seconds);

@@ -56,7 +56,7 @@ public sealed class DemoEvaluation(RunContext run, WorldDataFiles files, int eva
     {
         var prompts = Jsonl.ReadAll<PromptRecord>(files.EvalPrompts).Records.Take(evalPrompts).ToList();
         // Greedy, as a deterministic single answer per prompt, with the budget the loop's answers have.
-        var greedy = new SamplingOptions { Temperature = 0, TopP = 1, MaxNewTokens = run.Config.CandidateSampling.MaxTokens };
+        var greedy = new SamplingOptions { Temperature = 0, TopP = 1, MaxTokens = run.Config.CandidateSampling.MaxTokens };
         var answers = new List<EvaluatedAnswer>();
         run.Progress.Start(prompts.Count, $"eval {model} answers");
         for (int start = 0; start < prompts.Count; start += run.Config.GenerationRows)
@@ -83,7 +83,7 @@ public sealed class DemoEvaluation(RunContext run, WorldDataFiles files, int eva
     {
         var sets = Jsonl.ReadAll<EftRecord>(files.EftEval).Records;
         var jobs = sets.SelectMany((set, s) => set.Responses.Select((_, r) => (Set: s, Response: r))).ToList();
-        var sampling = run.Config.JudgeSampling.ToOptions(run.SeedOf($"eval/{model}/judge"));
+        var sampling = run.Config.JudgeSampling with { Seed = run.SeedOf($"eval/{model}/judge") };
         int k = run.Config.JudgeSamples, stride = sets.Count == 0 ? 1 : sets.Max(s => s.Responses.Count);
         var scores = sets.Select(s => new double?[s.Responses.Count]).ToList();
         // Enough jobs per batch to fill the generator's rows, since every job asks for k samples.

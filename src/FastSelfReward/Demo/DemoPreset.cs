@@ -1,5 +1,7 @@
+using FastSelfReward.Generation;
 using FastSelfReward.Model;
 using FastSelfReward.SelfReward;
+using FastSelfReward.Training;
 using FastSelfReward.World;
 
 namespace FastSelfReward.Demo;
@@ -58,14 +60,14 @@ public sealed record DemoPreset
         Run = new RunConfig
         {
             Iterations = 2, Seed = 1, GenerationRows = 64, GenerationBatch = 16,
-            Sft = new SftConfig { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 20, Epochs = 3, ExamplesPerStep = 32, MicroBatchTokens = 4096, CheckpointEvery = 50 },
+            Sft = new SftOptions { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 20, Epochs = 3, ExamplesPerStep = 32, MicroBatchTokens = 4096, CheckpointEvery = 50 },
             // Far above the paper's 1e-6: a model this small moves little per step, and an iteration has only a few dozen steps.
-            Dpo = new DpoConfig { LearningRate = 2e-4, MinLearningRate = 2e-5, Epochs = 3, PairsPerStep = 16, MicroBatchTokens = 4096, Beta = 0.1, CheckpointEvery = 50 },
-            Prompts = new PromptsConfig { Count = 160, Shots = 8, MinWords = 2, MaxRougeL = 1.0, Sampling = new SamplingConfig { Temperature = 0.6, TopP = 0.9, MaxTokens = 32 } },
+            Dpo = new DpoOptions { LearningRate = 2e-4, MinLearningRate = 2e-5, Epochs = 3, PairsPerStep = 16, MicroBatchTokens = 4096, Beta = 0.1, CheckpointEvery = 50 },
+            Prompts = new PromptsConfig { Count = 160, Shots = 8, MinWords = 2, MaxRougeL = 1.0, Sampling = new SamplingOptions { Temperature = 0.6, TopP = 0.9, MaxTokens = 32 } },
             Candidates = 4,
-            CandidateSampling = new SamplingConfig { Temperature = 0.7, TopP = 0.9, MaxTokens = 48 },
+            CandidateSampling = new SamplingOptions { Temperature = 0.7, TopP = 0.9, MaxTokens = 48 },
             JudgeSamples = 3,
-            JudgeSampling = new SamplingConfig { Temperature = 0.7, TopP = 0.9, MaxTokens = 64 },
+            JudgeSampling = new SamplingOptions { Temperature = 0.7, TopP = 0.9, MaxTokens = 64 },
         },
     };
 

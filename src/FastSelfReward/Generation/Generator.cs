@@ -115,7 +115,7 @@ public sealed class Generator : IDisposable
                 row.Tokens.Add(tokens[i]);
                 int position = row.Request.Prompt.Count + row.Tokens.Count - 1;
                 FinishReason? reason = _stopTokens.Contains(tokens[i]) ? FinishReason.Stop
-                    : row.Tokens.Count >= options.MaxNewTokens || position + 1 >= config.MaxPositionEmbeddings ? FinishReason.Length
+                    : row.Tokens.Count >= options.MaxTokens || position + 1 >= config.MaxPositionEmbeddings ? FinishReason.Length
                     : null;
                 if (reason is { } r)
                 {
@@ -171,7 +171,7 @@ public sealed class Generator : IDisposable
         int blocks = 0;
         foreach (var request in group)
         {
-            int longest = Math.Min(request.Prompt.Count + options.MaxNewTokens, _model.Config.MaxPositionEmbeddings);
+            int longest = Math.Min(request.Prompt.Count + options.MaxTokens, _model.Config.MaxPositionEmbeddings);
             blocks += (request.Prompt.Count + _blockSize - 1) / _blockSize
                 + request.Samples * ((longest + _blockSize - 1) / _blockSize + 1);
         }

@@ -1,19 +1,29 @@
+using System.Text.Json.Serialization;
+
 namespace FastSelfReward.Generation;
 
-/// <summary>How tokens are drawn: temperature 0 is greedy; otherwise temperature and nucleus (top-p) sampling.</summary>
+/// <summary>
+/// How tokens are drawn: temperature 0 is greedy; otherwise temperature and nucleus (top-p)
+/// sampling. A run's sampling sections in run.json are these (the seed comes from the stage).
+/// </summary>
 public sealed record SamplingOptions
 {
     public double Temperature { get; init; } = 0.7;
     public double TopP { get; init; } = 0.9;
-    public int MaxNewTokens { get; init; } = 256;
+
+    /// <summary>Most new tokens per completion (the stop token included).</summary>
+    public int MaxTokens { get; init; } = 256;
+
+    /// <summary>Keys every random number drawn (with record, sample and position); a stage sets its own.</summary>
+    [JsonIgnore]
     public ulong Seed { get; init; }
 
-    /// <summary>Throws naming the option when a value is out of range.</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> naming the field (as in run.json) when a value is out of range.</summary>
     public SamplingOptions Validate()
     {
-        if (!(Temperature >= 0) || double.IsInfinity(Temperature)) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "temperature must be a finite value ≥ 0");
-        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "top-p must lie in (0, 1]");
-        if (MaxNewTokens <= 0) throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "max new tokens must be positive");
+        if (!(Temperature >= 0) || double.IsInfinity(Temperature)) throw new ArgumentException($"temperature must be a finite value ≥ 0, got {Temperature}");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"top_p must lie in (0, 1], got {TopP}");
+        if (MaxTokens <= 0) throw new ArgumentException($"max_tokens must be positive, got {MaxTokens}");
         return this;
     }
 }

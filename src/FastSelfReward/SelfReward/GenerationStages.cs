@@ -32,7 +32,7 @@ internal sealed class GenerationStages(RunContext run)
 
         using var model = run.LoadModel(c.PromptModel is null ? modelName : null, c.PromptModel);
         using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
-        var sampling = c.Sampling.ToOptions(run.SeedOf(stage));
+        var sampling = c.Sampling with { Seed = run.SeedOf(stage) };
         ulong shotSeed = run.SeedOf(stage + "/shots");
         run.Progress.Start(c.Count, stage);
         while (accepted < c.Count && attempt < maxAttempts)
@@ -74,7 +74,7 @@ internal sealed class GenerationStages(RunContext run)
         int done = Jsonl.ReadAll<CandidatesRecord>(run.PathOf(artifact)).Records.Count;
         using var model = run.LoadModel(modelName);
         using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
-        var sampling = run.Config.CandidateSampling.ToOptions(run.SeedOf(stage));
+        var sampling = run.Config.CandidateSampling with { Seed = run.SeedOf(stage) };
         int n = run.Config.Candidates, skipped = 0;
         run.Progress.Start(prompts.Count, stage);
         for (int start = done; start < prompts.Count; start += run.Config.GenerationBatch)
@@ -121,7 +121,7 @@ internal sealed class GenerationStages(RunContext run)
         int done = Jsonl.ReadAll<JudgmentRecord>(run.PathOf(artifact)).Records.Count;
         using var model = run.LoadModel(modelName);
         using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
-        var sampling = run.Config.JudgeSampling.ToOptions(run.SeedOf(stage));
+        var sampling = run.Config.JudgeSampling with { Seed = run.SeedOf(stage) };
         int k = run.Config.JudgeSamples, n = run.Config.Candidates, parsed = 0, failed = 0, tooLong = 0;
         run.Progress.Start(jobs.Count, stage);
         for (int start = done; start < jobs.Count; start += run.Config.GenerationBatch)
@@ -171,7 +171,7 @@ internal sealed class GenerationStages(RunContext run)
             int done = Jsonl.ReadAll<JudgmentRecord>(artifact).Records.Count;
             using var model = run.LoadModel("sft");
             using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
-            var sampling = run.Config.JudgeSampling.ToOptions(run.SeedOf("eft"));
+            var sampling = run.Config.JudgeSampling with { Seed = run.SeedOf("eft") };
             int k = run.Config.JudgeSamples;
             long stride = records.Count == 0 ? 1 : records.Max(r => r.Responses.Count);
             int tooLong = 0;

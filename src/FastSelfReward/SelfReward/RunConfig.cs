@@ -15,53 +15,6 @@ public enum EftMode
     Model,
 }
 
-/// <summary>Sampling settings of one generation stage.</summary>
-public sealed record SamplingConfig
-{
-    public double Temperature { get; init; } = 0.7;
-    public double TopP { get; init; } = 0.9;
-    public int MaxTokens { get; init; } = 256;
-
-    public SamplingOptions ToOptions(ulong seed) => new SamplingOptions
-    {
-        Temperature = Temperature, TopP = TopP, MaxNewTokens = MaxTokens, Seed = seed,
-    }.Validate();
-}
-
-/// <summary>Supervised fine-tuning of the SFT baseline and M1 (paper: lr 5.5e-6 cosine to 1.1e-6, batch 16).</summary>
-public sealed record SftConfig
-{
-    public double LearningRate { get; init; } = 5.5e-6;
-    public double MinLearningRate { get; init; } = 1.1e-6;
-    public int WarmupSteps { get; init; }
-    public int Epochs { get; init; } = 1;
-    public int ExamplesPerStep { get; init; } = 16;
-    public int MicroBatchTokens { get; init; } = 4096;
-    public double EvalFraction { get; init; } = 0.05;
-    public double WeightDecay { get; init; }
-    public double MaxGradNorm { get; init; } = 1.0;
-    public int CheckpointEvery { get; init; } = 50;
-}
-
-/// <summary>DPO of each iteration (paper: lr 1e-6 to 1e-7, batch 16, β 0.1).</summary>
-public sealed record DpoConfig
-{
-    public double LearningRate { get; init; } = 1e-6;
-    public double MinLearningRate { get; init; } = 1e-7;
-    public int WarmupSteps { get; init; }
-    public int Epochs { get; init; } = 1;
-    public int PairsPerStep { get; init; } = 16;
-    public int MicroBatchTokens { get; init; } = 4096;
-    public double Beta { get; init; } = 0.1;
-    public DpoLossKind Loss { get; init; } = DpoLossKind.Sigmoid;
-    public double LabelSmoothing { get; init; }
-    public bool LengthNormalize { get; init; }
-    public double HeldOutFraction { get; init; } = 0.05;
-    public double WeightDecay { get; init; }
-    public double MaxGradNorm { get; init; } = 1.0;
-    public int CheckpointEvery { get; init; } = 50;
-}
-
 /// <summary>Self-instruction: k-shot prompt writing and its filters (paper: 8-shot, T 0.6, p 0.9).</summary>
 public sealed record PromptsConfig
 {
@@ -75,7 +28,7 @@ public sealed record PromptsConfig
     public double MaxRougeL { get; init; } = 0.7;
     /// <summary>A checkpoint folder that writes the prompts instead of the current model (the paper used a separate chat model).</summary>
     public string? PromptModel { get; init; }
-    public SamplingConfig Sampling { get; init; } = new() { Temperature = 0.6, TopP = 0.9, MaxTokens = 128 };
+    public SamplingOptions Sampling { get; init; } = new() { Temperature = 0.6, TopP = 0.9, MaxTokens = 128 };
 }
 
 /// <summary>The whole configuration of a run, written once to run.json; a rerun must agree with it.</summary>
@@ -102,16 +55,18 @@ public sealed record RunConfig
     /// <summary>Prompts whose generations are appended to an artifact at once (a killed run loses at most one such batch).</summary>
     public int GenerationBatch { get; init; } = 16;
 
-    public SftConfig Sft { get; init; } = new();
-    public DpoConfig Dpo { get; init; } = new();
+    /// <summary>Training of the SFT baseline and M1.</summary>
+    public SftOptions Sft { get; init; } = new();
+    /// <summary>DPO of each iteration.</summary>
+    public DpoOptions Dpo { get; init; } = new();
     public PromptsConfig Prompts { get; init; } = new();
     /// <summary>Candidate answers per prompt and their sampling (paper: 4, T 0.7, p 0.9).</summary>
     public int Candidates { get; init; } = 4;
-    public SamplingConfig CandidateSampling { get; init; } = new();
+    public SamplingOptions CandidateSampling { get; init; } = new();
     /// <summary>Judge samples per answer, averaged (paper: 3).</summary>
     public int JudgeSamples { get; init; } = 3;
     /// <summary>The judge's sampling; its token budget covers the justification (≤ 100 words) and the score line.</summary>
-    public SamplingConfig JudgeSampling { get; init; } = new() { MaxTokens = 192 };
+    public SamplingOptions JudgeSampling { get; init; } = new() { MaxTokens = 192 };
 
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -128,7 +83,7 @@ public sealed record RunConfig
         {
             var config = JsonSerializer.Deserialize<RunConfig>(File.ReadAllText(path), Json)
                 ?? throw new InvalidDataException($"{path}: the configuration is null");
-            return config.Resolve(Path.GetDirectoryName(Path.GetFullPath(path))!).Validate(path);
+            return config.Validate(path).Resolve(Path.GetDirectoryName(Path.GetFullPath(path))!);
         }
         catch (JsonException e)
         {
@@ -174,17 +129,37 @@ public sealed record RunConfig
         {
             if (!ok) throw new InvalidDataException($"{source}: {field}: {message}");
         }
-        Require(BaseModel.Length > 0, "base_model", "required (a checkpoint folder)");
-        Require(Ift.Length > 0, "ift", "required (IFT JSONL)");
-        Require(Eft.Length > 0, "eft", "required (ranked EFT JSONL)");
+        foreach (var (section, field) in new (object?, string)[]
+                 {
+                     (Sft, "sft"), (Dpo, "dpo"), (Prompts, "prompts"), (Prompts?.Sampling, "prompts.sampling"),
+                     (CandidateSampling, "candidate_sampling"), (JudgeSampling, "judge_sampling"),
+                 })
+            Require(section is not null, field, "must be an object, not null");
+        Require(BaseModel is { Length: > 0 }, "base_model", "required (a checkpoint folder)");
+        Require(Ift is { Length: > 0 }, "ift", "required (IFT JSONL)");
+        Require(Eft is { Length: > 0 }, "eft", "required (ranked EFT JSONL)");
         Require(Iterations >= 0, "iterations", "must be ≥ 0");
         Require(Candidates >= 2, "candidates", "at least two answers are needed to form a pair");
         Require(JudgeSamples >= 1, "judge_samples", "must be ≥ 1");
         Require(GenerationRows >= Math.Max(Candidates, JudgeSamples), "generation_rows", "must hold every candidate (or judge sample) of one prompt");
         Require(GenerationBatch >= 1, "generation_batch", "must be ≥ 1");
-        Require(Prompts.Count >= 1 && Prompts.Shots >= 1, "prompts", "count and shots must be ≥ 1");
-        Require(Sft.ExamplesPerStep >= 1 && Sft.Epochs >= 1, "sft", "examples_per_step and epochs must be ≥ 1");
-        Require(Dpo.PairsPerStep >= 1 && Dpo.Epochs >= 1 && Dpo.Beta > 0, "dpo", "pairs_per_step, epochs ≥ 1 and beta > 0");
+        Require(Prompts!.Count >= 1 && Prompts.Shots >= 1, "prompts", "count and shots must be ≥ 1");
+        void Section(string field, Action validate)
+        {
+            try
+            {
+                validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"{source}: {field}.{e.Message}", e);
+            }
+        }
+        Section("sft", () => Sft.Validate());
+        Section("dpo", () => Dpo.Validate());
+        Section("prompts.sampling", () => Prompts!.Sampling.Validate());
+        Section("candidate_sampling", () => CandidateSampling.Validate());
+        Section("judge_sampling", () => JudgeSampling.Validate());
         return this;
     }
 }

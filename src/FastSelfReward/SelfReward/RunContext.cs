@@ -20,7 +20,7 @@ public sealed class RunContext : IDisposable
     public RunContext(string directory, RunConfig config, IKernels kernels, IProgressSink progress, TextWriter log)
     {
         Directory = Path.GetFullPath(directory);
-        Config = config;
+        Config = config.Validate();
         Kernels = kernels;
         Progress = progress;
         Log = log;

@@ -111,13 +111,8 @@ public sealed class SelfRewardingRun(RunContext run)
         if (tooLong > 0) run.Log.WriteLine($"{stage}: {tooLong} examples longer than the context of {context} tokens dropped");
         if (examples.Count < 2) throw new InvalidDataException($"{stage}: {examples.Count} usable examples; SFT needs at least two");
 
-        var c = run.Config.Sft;
-        var options = new SftOptions
-        {
-            Epochs = c.Epochs, ExamplesPerStep = c.ExamplesPerStep, MicroBatchTokens = Math.Max(c.MicroBatchTokens, context),
-            LearningRate = c.LearningRate, MinLearningRate = c.MinLearningRate, WarmupSteps = c.WarmupSteps, EvalFraction = c.EvalFraction,
-            WeightDecay = c.WeightDecay, MaxGradNorm = c.MaxGradNorm, CheckpointEvery = c.CheckpointEvery,
-        };
+        // A micro-batch budget below the context would only send long examples through alone.
+        var options = run.Config.Sft with { MicroBatchTokens = run.Config.Sft.MicroBatchTokens is int budget ? Math.Max(budget, context) : null };
         using var model = run.LoadModel(null);
         using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, run.Config.Seed);
         Train(stage, output, training, cancel);
@@ -194,16 +189,9 @@ public sealed class SelfRewardingRun(RunContext run)
             run.Record(stage, 0, [KeyValuePair.Create("skipped", 1.0), KeyValuePair.Create("pairs", (double)pairs.Count)]);
             return run.SaveModel(model, output);
         }
-        var c = run.Config.Dpo;
-        var options = new DpoOptions
-        {
-            Beta = c.Beta, Loss = c.Loss, LabelSmoothing = c.LabelSmoothing, LengthNormalize = c.LengthNormalize,
-            Epochs = c.Epochs, PairsPerStep = c.PairsPerStep, MicroBatchTokens = Math.Max(c.MicroBatchTokens, 2 * context),
-            HeldOutFraction = c.HeldOutFraction, LearningRate = c.LearningRate, MinLearningRate = c.MinLearningRate,
-            WarmupSteps = c.WarmupSteps, WeightDecay = c.WeightDecay, MaxGradNorm = c.MaxGradNorm, CheckpointEvery = c.CheckpointEvery,
-        };
+        var options = run.Config.Dpo with { MicroBatchTokens = run.Config.Dpo.MicroBatchTokens is int budget ? Math.Max(budget, 2 * context) : null };
         var reference = ReferenceLogProbs.LoadOrCompute(run.PathOf(Path.Combine(folder, "reference_logps.jsonl")), model, pairs,
-            run.TokenizerFiles, options.MicroBatchTokens.Value);
+            run.TokenizerFiles, options.MicroBatchTokens);
         using var training = TrainingRun.Create(model, new DpoObjective(model, options), reference.Examples(pairs), options, run.Config.Seed);
         Train(stage, output, training, cancel);
         return [.. run.SaveModel(model, output), Path.Combine(folder, "reference_logps.jsonl")];

@@ -52,10 +52,10 @@ public sealed class ReferenceLogProbs
     /// <param name="model">The reference = the policy before any update.</param>
     /// <param name="pairs">Every pair, held-out ones included.</param>
     /// <param name="tokenizerFiles">The tokenizer files the pairs were rendered with.</param>
-    /// <param name="microBatchTokens">Token budget of one forward pass.</param>
+    /// <param name="microBatchTokens">Token budget of one forward pass; null: every pair in one.</param>
     /// <exception cref="InvalidDataException">The file's keys match but its body is malformed.</exception>
     public static ReferenceLogProbs LoadOrCompute(string path, LlamaModel model, IReadOnlyList<PreferencePair> pairs,
-        IEnumerable<string> tokenizerFiles, int microBatchTokens)
+        IEnumerable<string> tokenizerFiles, int? microBatchTokens)
     {
         string modelKey = ComputeModelKey(model, tokenizerFiles);
         string pairsHash = ComputePairsHash(pairs);
@@ -66,7 +66,7 @@ public sealed class ReferenceLogProbs
     }
 
     /// <summary>Scores every pair under the model's current weights.</summary>
-    public static ReferenceLogProbs Compute(LlamaModel model, IReadOnlyList<PreferencePair> pairs, string modelKey, int microBatchTokens)
+    public static ReferenceLogProbs Compute(LlamaModel model, IReadOnlyList<PreferencePair> pairs, string modelKey, int? microBatchTokens)
     {
         using var _ = Nvtx.Range("reference logps");
         for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config, i);

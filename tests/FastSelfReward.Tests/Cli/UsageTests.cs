@@ -45,10 +45,12 @@ public class UsageTests
     }
 
     [Theory]
-    [InlineData("--temperature: temperature must be a finite value ≥ 0", "generate", "--model", "m", "--prompt", "x", "--temperature", "-1")]
-    [InlineData("--top-p: top-p must lie in (0, 1]", "generate", "--model", "m", "--prompt", "x", "--top-p", "0")]
+    [InlineData("--temperature must be a finite value ≥ 0, got -1", "generate", "--model", "m", "--prompt", "x", "--temperature", "-1")]
+    [InlineData("--top-p must lie in (0, 1], got 0", "generate", "--model", "m", "--prompt", "x", "--top-p", "0")]
     [InlineData("give either --prompt or --prompts", "generate", "--model", "m")]
     [InlineData("give --steps or --epochs, not both", "train-lm", "--data", "d", "--tokenizer", "t", "--out", "o", "--steps", "3", "--epochs", "2")]
+    [InlineData("--lr must be positive, got -1", "train-lm", "--data", "d", "--tokenizer", "t", "--out", "o", "--lr", "-1")]
+    [InlineData("--batch-tokens must be positive, got 0", "train-lm", "--data", "d", "--tokenizer", "t", "--out", "o", "--batch-tokens", "0")]
     [InlineData("--split must be 'paragraphs' or 'windows'", "train-lm", "--data", "d", "--tokenizer", "t", "--out", "o", "--split", "lines")]
     [InlineData("--threads must be positive", "info", "--threads", "0")]
     public void UnusableValuesExitWithTwoAndSayWhy(string message, params string[] args)

@@ -64,7 +64,7 @@ public sealed class NvtxTests(ITestOutputHelper output)
         var requests = prompts.Select((p, i) => new GenerationRequest(i, p)).ToArray();
 
         using var recorder = new RangeRecorder();
-        generator.Generate(requests, new SamplingOptions { Temperature = 1, TopP = 0.9, MaxNewTokens = 3, Seed = 1 });
+        generator.Generate(requests, new SamplingOptions { Temperature = 1, TopP = 0.9, MaxTokens = 3, Seed = 1 });
 
         Assert.Equal(0, recorder.Open);
         Assert.Equal(["generate[forward, decode, decode]", "generate[forward, decode, decode]"], recorder.Ranges.Select(r => r.ToString()));

@@ -19,7 +19,7 @@ public sealed class EmulatedGpuGenerationTests
     [InlineData(1.0)]
     public void The_emulated_gpu_generates_the_cpu_tokens(double temperature)
     {
-        var options = new SamplingOptions { Temperature = temperature, TopP = 0.9, MaxNewTokens = 10, Seed = 42 };
+        var options = new SamplingOptions { Temperature = temperature, TopP = 0.9, MaxTokens = 10, Seed = 42 };
         var config = TinyModels.Config(vocab: 31);
         var prompts = TinyModels.Sequences(config.VocabSize, 8, 5, 1, 9);
         var requests = prompts.Select((p, i) => new GenerationRequest(100 + i, p, Samples: 2)).ToArray();
@@ -53,7 +53,7 @@ public sealed class EmulatedGpuGenerationTests
     public void A_bf16_model_decodes_greedily_like_the_fp32_cpu_model_where_the_choice_is_clear()
     {
         const double ClearGap = 0.25;
-        var options = new SamplingOptions { Temperature = 0, MaxNewTokens = 10, Seed = 42 };
+        var options = new SamplingOptions { Temperature = 0, MaxTokens = 10, Seed = 42 };
         var config = TinyModels.Config(vocab: 31);
         var prompts = TinyModels.Sequences(config.VocabSize, 8, 5, 1, 9);
         var requests = prompts.Select((p, i) => new GenerationRequest(100 + i, p, Samples: 1)).ToArray();

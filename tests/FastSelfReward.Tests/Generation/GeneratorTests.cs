@@ -7,7 +7,7 @@ namespace FastSelfReward.Tests.Generation;
 
 public sealed class GeneratorTests
 {
-    private static readonly SamplingOptions Sampled = new() { Temperature = 1.0, TopP = 0.9, MaxNewTokens = 12, Seed = 42 };
+    private static readonly SamplingOptions Sampled = new() { Temperature = 1.0, TopP = 0.9, MaxTokens = 12, Seed = 42 };
     private static readonly SamplingOptions Greedy = Sampled with { Temperature = 0 };
 
     [Theory]
@@ -101,7 +101,7 @@ public sealed class GeneratorTests
         using var free = new Generator(model, stopTokens: []);
         var unstopped = free.Generate([new GenerationRequest(0, prompt)], Greedy)[0];
         Assert.Equal(FinishReason.Length, unstopped.FinishReason);
-        Assert.Equal(Greedy.MaxNewTokens, unstopped.Tokens.Length);
+        Assert.Equal(Greedy.MaxTokens, unstopped.Tokens.Length);
 
         int stop = unstopped.Tokens[3];
         using var stopping = new Generator(model, stopTokens: [stop]);
