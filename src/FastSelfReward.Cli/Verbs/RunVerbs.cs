@@ -11,42 +11,20 @@ namespace FastSelfReward.Cli;
 public abstract class RunOptions : CommonOptions
 {
     [Option("run", Required = true, HelpText = "Run folder (created on first use).")]
-    public string RunFolder { get; set; } = "";
+    public string Folder { get; set; } = "";
 
     [Option("config", HelpText = "run.json to start the run with; optional once the run folder has one.")]
     public string? Config { get; set; }
 
-    /// <summary>Opens the run: checks or writes run.json, then runs <paramref name="work"/>.</summary>
+    /// <summary>Opens the run (checking or writing run.json), then runs <paramref name="work"/>.</summary>
     protected int WithRun(VerbContext context, Action<SelfRewardingRun, RunContext> work)
     {
-        string folder = Path.GetFullPath(RunFolder);
-        string stored = Path.Combine(folder, "run.json");
-        RunConfig config;
-        if (Config is not null)
-        {
-            config = RunConfig.Load(Config);
-            if (File.Exists(stored))
-            {
-                var differences = RunConfig.Load(stored).DifferencesFrom(config);
-                if (differences.Count > 0)
-                    throw new InvalidOperationException($"{Path.GetFullPath(Config)} differs from {stored}, which this run was started with, " +
-                                                        $"in {string.Join(", ", differences)}; " +
-                                                        "use a new --run folder, or omit --config to continue the run as it was started");
-            }
-            else
-            {
-                Directory.CreateDirectory(folder);
-                // Written whole under a temporary name, so a kill never leaves a torn run.json behind.
-                File.WriteAllText(stored + ".tmp", config.ToJson());
-                File.Move(stored + ".tmp", stored);
-            }
-        }
-        else if (File.Exists(stored)) config = RunConfig.Load(stored);
-        else throw new UsageException($"{folder} has no run.json; pass --config to start a run there");
-
+        if (Config is null && !RunFolder.IsStarted(Folder))
+            throw new UsageException($"{Path.GetFullPath(Folder)} has no {RunFolder.ConfigFileName}; pass --config to start a run there");
+        RunConfig? config = Config is null ? null : RunConfig.Load(Config);
         using var kernels = OpenBackend();
         using var progress = context.CreateProgress();
-        using var run = new RunContext(folder, config, kernels, progress, context.Error);
+        using var run = RunFolder.Open(Folder, config, Config is null ? "" : Path.GetFullPath(Config), kernels, progress, context.Error);
         work(new SelfRewardingRun(run), run);
         return 0;
     }
@@ -64,11 +42,11 @@ public abstract class StageOptions : RunOptions
     [Option("iteration", HelpText = "Iteration t (1-based) for per-iteration stages; default: the first unfinished.")]
     public int? Iteration { get; set; }
 
-    protected abstract string Step { get; }
+    protected abstract StageKind Kind { get; }
 
     public override int Run(VerbContext context) => WithRun(context, (stages, run) =>
     {
-        string stage = Step is "sft" or "eft" or "m1" ? Step : $"iter{IterationFor(run)}/{Step}";
+        var stage = Kind < StageKind.Prompts ? new StageId(Kind) : new StageId(Kind, IterationFor(run));
         stages.RunStage(stage);
     });
 
@@ -80,7 +58,7 @@ public abstract class StageOptions : RunOptions
             return t;
         }
         for (int i = 1; i <= run.Config.Iterations; i++)
-            if (!run.Manifest.IsDone($"iter{i}/{Step}")) return i;
+            if (!run.Manifest.IsDone(new StageId(Kind, i).Name)) return i;
         return run.Config.Iterations;
     }
 }
@@ -91,41 +69,41 @@ public sealed class SftStageOptions : StageOptions
     [Option("m1", HelpText = "Train M1 instead of the SFT baseline.")]
     public bool M1 { get; set; }
 
-    protected override string Step => M1 ? "m1" : "sft";
+    protected override StageKind Kind => M1 ? StageKind.M1 : StageKind.Sft;
 }
 
 [Verb("eft", HelpText = "Build the judge training set (gold judgments, or the SFT baseline's filtered by rank agreement).")]
 public sealed class EftStageOptions : StageOptions
 {
-    protected override string Step => "eft";
+    protected override StageKind Kind => StageKind.Eft;
 }
 
 [Verb("prompts", HelpText = "Mt writes new prompts k-shot from the IFT prompts, filtered (length, duplicates, ROUGE-L, exclusions).")]
 public sealed class PromptsStageOptions : StageOptions
 {
-    protected override string Step => "prompts";
+    protected override StageKind Kind => StageKind.Prompts;
 }
 
 [Verb("sample", HelpText = "Mt answers each prompt N times (candidates.jsonl).")]
 public sealed class SampleStageOptions : StageOptions
 {
-    protected override string Step => "candidates";
+    protected override StageKind Kind => StageKind.Candidates;
 }
 
 [Verb("judge", HelpText = "Mt judges each candidate k times with the judge prompt (judgments.jsonl).")]
 public sealed class JudgeStageOptions : StageOptions
 {
-    protected override string Step => "judgments";
+    protected override StageKind Kind => StageKind.Judgments;
 }
 
 [Verb("pairs", HelpText = "Best against worst mean score per prompt (pairs.jsonl).")]
 public sealed class PairsStageOptions : StageOptions
 {
-    protected override string Step => "pairs";
+    protected override StageKind Kind => StageKind.Pairs;
 }
 
 [Verb("dpo", HelpText = "DPO from Mt against frozen Mt on the iteration's pairs, giving M(t+1).")]
 public sealed class DpoStageOptions : StageOptions
 {
-    protected override string Step => "dpo";
+    protected override StageKind Kind => StageKind.Dpo;
 }

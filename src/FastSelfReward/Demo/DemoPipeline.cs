@@ -53,12 +53,7 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
             BaseModel = BaseModelFolder, Ift = files.Ift, Eft = files.EftTrain, EftMode = EftMode.Gold,
             ExcludePrompts = files.EvalPrompts, JudgeTemplate = JudgeTemplateFile,
         }).Validate($"demo preset {preset.Name}");
-        Directory.CreateDirectory(RunFolder);
-        string stored = Path.Combine(RunFolder, "run.json");
-        if (File.Exists(stored) && RunConfig.Load(stored).ToJson() != config.ToJson())
-            throw new InvalidOperationException($"{stored} was written by another preset; remove {Folder} or choose another --out");
-        File.WriteAllText(stored, config.ToJson());
-        using var run = new RunContext(RunFolder, config, kernels, progress, log);
+        using var run = SelfReward.RunFolder.Open(RunFolder, config, $"demo preset {preset.Name}", kernels, progress, log);
         new SelfRewardingRun(run).RunAll(cancel);
 
         // The world comes back only here, after the loop has finished, to grade what it made.

@@ -26,19 +26,10 @@ namespace FastSelfReward.SelfReward;
 /// </summary>
 public sealed class SelfRewardingRun(RunContext run)
 {
-    /// <summary>Every stage of the configured run, in order.</summary>
-    public static IReadOnlyList<string> StageNames(int iterations)
-    {
-        var names = new List<string> { "sft", "eft", "m1" };
-        for (int t = 1; t <= iterations; t++)
-            names.AddRange([$"iter{t}/prompts", $"iter{t}/candidates", $"iter{t}/judgments", $"iter{t}/pairs", $"iter{t}/dpo"]);
-        return names;
-    }
-
     /// <summary>Runs every unfinished stage in order.</summary>
     public void RunAll(CancellationToken cancel = default)
     {
-        foreach (string stage in StageNames(run.Config.Iterations))
+        foreach (var stage in StageId.All(run.Config.Iterations))
         {
             cancel.ThrowIfCancellationRequested();
             RunStage(stage, cancel);
@@ -46,50 +37,46 @@ public sealed class SelfRewardingRun(RunContext run)
     }
 
     /// <summary>Runs one stage (skipped when done); its inputs must be done.</summary>
-    public void RunStage(string stage, CancellationToken cancel = default)
+    public void RunStage(StageId stage, CancellationToken cancel = default)
     {
-        using var _ = Nvtx.Range(stage);
-        if (run.Manifest.IsDone(stage))
+        string name = stage.Name;
+        using var _ = Nvtx.Range(name);
+        if (run.Manifest.IsDone(name))
         {
-            run.Manifest.Verify(stage, run.Directory);
-            run.Log.WriteLine($"{stage}: done, skipped");
+            run.Manifest.Verify(name, run.Directory);
+            run.Log.WriteLine($"{name}: done, skipped");
             return;
         }
-        var names = StageNames(run.Config.Iterations);
-        int index = names.ToList().IndexOf(stage);
-        if (index < 0) throw new ArgumentException($"unknown stage '{stage}' (stages: {string.Join(", ", names)})");
-        foreach (string before in names.Take(index))
+        var stages = StageId.All(run.Config.Iterations);
+        int index = stages.ToList().IndexOf(stage);
+        if (index < 0) throw new ArgumentException($"stage {name} is not part of this run of {run.Config.Iterations} iterations");
+        foreach (var before in stages.Take(index))
         {
-            if (!run.Manifest.IsDone(before)) throw new InvalidOperationException($"stage {stage} needs {before}, which has not finished");
-            run.Manifest.Verify(before, run.Directory);
+            if (!run.Manifest.IsDone(before.Name)) throw new InvalidOperationException($"stage {name} needs {before}, which has not finished");
+            run.Manifest.Verify(before.Name, run.Directory);
         }
-        run.Log.WriteLine($"{stage}: running");
-        run.Manifest.MarkPartial(stage);
+        run.Log.WriteLine($"{name}: running");
+        run.Manifest.MarkPartial(name);
         var artifacts = Execute(stage, cancel);
-        run.Manifest.MarkDone(stage, run.Directory, artifacts);
-        run.Log.WriteLine($"{stage}: done");
+        run.Manifest.MarkDone(name, run.Directory, artifacts);
+        run.Log.WriteLine($"{name}: done");
     }
 
-    private IReadOnlyList<string> Execute(string stage, CancellationToken cancel)
+    private IReadOnlyList<string> Execute(StageId stage, CancellationToken cancel)
     {
-        switch (stage)
-        {
-            case "sft": return TrainSft(stage, "sft", withJudgeExamples: false, cancel);
-            case "eft": return BuildEft(cancel);
-            case "m1": return TrainSft(stage, "m1", withJudgeExamples: true, cancel);
-        }
-        int slash = stage.IndexOf('/');
-        int t = int.Parse(stage.AsSpan(4, slash - 4));
-        string step = stage[(slash + 1)..], folder = $"iter{t}", model = $"m{t}";
+        string folder = stage.Folder, model = stage.Model, name = stage.Name;
         var generation = new GenerationStages(run);
-        return step switch
+        return stage.Kind switch
         {
-            "prompts" => generation.WritePrompts(stage, model, Path.Combine(folder, "prompts.jsonl"), cancel),
-            "candidates" => generation.WriteCandidates(stage, model, Path.Combine(folder, "prompts.jsonl"), Path.Combine(folder, "candidates.jsonl"), cancel),
-            "judgments" => generation.WriteJudgments(stage, model, Path.Combine(folder, "candidates.jsonl"), Path.Combine(folder, "judgments.jsonl"), cancel),
-            "pairs" => WritePairs(stage, folder),
-            "dpo" => TrainDpo(stage, model, $"m{t + 1}", folder, cancel),
-            _ => throw new ArgumentException($"unknown stage '{stage}'"),
+            StageKind.Sft => TrainSft(name, "sft", withJudgeExamples: false, cancel),
+            StageKind.Eft => BuildEft(cancel),
+            StageKind.M1 => TrainSft(name, "m1", withJudgeExamples: true, cancel),
+            StageKind.Prompts => generation.WritePrompts(name, model, Path.Combine(folder, "prompts.jsonl"), cancel),
+            StageKind.Candidates => generation.WriteCandidates(name, model, Path.Combine(folder, "prompts.jsonl"), Path.Combine(folder, "candidates.jsonl"), cancel),
+            StageKind.Judgments => generation.WriteJudgments(name, model, Path.Combine(folder, "candidates.jsonl"), Path.Combine(folder, "judgments.jsonl"), cancel),
+            StageKind.Pairs => WritePairs(name, folder),
+            StageKind.Dpo => TrainDpo(name, model, $"m{stage.Iteration + 1}", folder, cancel),
+            _ => throw new ArgumentOutOfRangeException(nameof(stage), stage, "unknown stage"),
         };
     }
 

@@ -190,6 +190,28 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public void AFailedFirstOpeningStoresNoConfigurationAndTheCorrectedOneStarts()
+    {
+        string folder = Path.Combine(fixture.Folder, "first-open");
+        using var kernels = new CpuKernels();
+        var progress = new PlainProgress(TextWriter.Null);
+        var broken = fixture.Config with { JudgeTemplate = Path.Combine(fixture.Folder, "no-such-template.txt") };
+        Assert.ThrowsAny<IOException>(() => RunFolder.Open(folder, broken, "broken.json", kernels, progress, TextWriter.Null));
+        Assert.False(RunFolder.IsStarted(folder), "a failed first opening wrote run.json");
+        Assert.Throws<FileNotFoundException>(() => RunFolder.Open(folder, null, "", kernels, progress, TextWriter.Null));
+
+        using (var run = RunFolder.Open(folder, fixture.Config, "good.json", kernels, progress, TextWriter.Null))
+            Assert.Equal(fixture.Config.Seed, run.Config.Seed);
+        Assert.Empty(RunConfig.Load(Path.Combine(folder, RunFolder.ConfigFileName)).DifferencesFrom(fixture.Config));
+        using (var reopened = RunFolder.Open(folder, null, "", kernels, progress, TextWriter.Null))
+            Assert.Empty(reopened.Config.DifferencesFrom(fixture.Config));
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            RunFolder.Open(folder, fixture.Config with { Iterations = 3 }, "other.json", kernels, progress, TextWriter.Null));
+        Assert.Contains("other.json differs", error.Message);
+        Assert.Contains("in iterations", error.Message);
+    }
+
+    [Fact]
     public void AnEftJudgePromptLongerThanTheContextIsNotJudgedRatherThanCut()
     {
         string folder = RunWithOnlySftDone("long-eft");
@@ -202,7 +224,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         {
             Assert.True(run.Template.Render(run.Judge.Render("Describe the weather.", longAnswer)).PromptIds.Count >= run.ModelConfig.MaxPositionEmbeddings);
             // The tiny SFT model writes no parseable score, so no judge example survives; what matters is what it judged.
-            Assert.Throws<InvalidDataException>(() => new SelfRewardingRun(run).RunStage("eft"));
+            Assert.Throws<InvalidDataException>(() => new SelfRewardingRun(run).RunStage(new StageId(StageKind.Eft)));
         }
         var judgments = Jsonl.ReadAll<JudgmentRecord>(Path.Combine(folder, "eft", "sft_judgments.jsonl")).Records;
         Assert.Equal([0, 1], judgments.Select(j => j.Candidate));
@@ -221,7 +243,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         var log = new StringWriter();
         using var kernels = new CpuKernels();
         using (var run = new RunContext(folder, fixture.Config with { ExcludePrompts = file }, kernels, new PlainProgress(TextWriter.Null), log))
-            new SelfRewardingRun(run).RunStage("eft");
+            new SelfRewardingRun(run).RunStage(new StageId(StageKind.Eft));
         Assert.Contains("ranked sets dropped: their prompt is an evaluation prompt", log.ToString());
         var examples = Jsonl.ReadAll<JudgeExample>(Path.Combine(folder, "eft", "judge_train.jsonl")).Records;
         Assert.NotEmpty(examples);
@@ -245,7 +267,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         output.WriteLine(string.Join("\n", recorder.Ranges));
 
         Assert.Equal(0, recorder.Open);
-        Assert.Equal(SelfRewardingRun.StageNames(1), recorder.Ranges.Select(r => r.Name));
+        Assert.Equal(StageId.All(1).Select(s => s.Name), recorder.Ranges.Select(r => r.Name));
         var stages = recorder.Ranges.ToDictionary(r => r.Name);
         // Finished stages are only verified; the pairs stage only reads and writes files.
         foreach (string stage in new[] { "sft", "eft", "m1", "iter1/pairs" }) Assert.Empty(stages[stage].Children);

@@ -28,7 +28,7 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
             output.WriteLine(log.ToString());
 
             var manifest = RunManifest.Open(runFolder);
-            foreach (string stage in SelfRewardingRun.StageNames(1))
+            foreach (string stage in StageId.All(1).Select(s => s.Name))
                 Assert.True(manifest.IsDone(stage), $"stage {stage} is not done");
             foreach (string model in new[] { "sft", "m1", "m2" })
                 Assert.True(File.Exists(Path.Combine(runFolder, "models", model, "model.safetensors")), $"models/{model} missing");

@@ -1,0 +1,58 @@
+using FastSelfReward.Compute;
+using FastSelfReward.Reporting;
+
+namespace FastSelfReward.SelfReward;
+
+/// <summary>
+/// Opens run folders. A folder's run.json is its whole configuration, written once when the run
+/// starts; every later opening must agree with it, so a changed setting is an error rather than a
+/// silently different run.
+/// </summary>
+public static class RunFolder
+{
+    /// <summary>The configuration file inside a run folder.</summary>
+    public const string ConfigFileName = "run.json";
+
+    /// <summary>Whether <paramref name="folder"/> holds a started run (its run.json).</summary>
+    public static bool IsStarted(string folder) => File.Exists(Path.Combine(folder, ConfigFileName));
+
+    /// <summary>
+    /// Opens the run in <paramref name="folder"/>: with the stored run.json, which
+    /// <paramref name="config"/>, when given, must agree with; or, in a folder without one, with
+    /// <paramref name="config"/>, stored once the run has opened (a failed first opening stores nothing).
+    /// </summary>
+    /// <param name="folder">The run folder (created when absent).</param>
+    /// <param name="config">The configuration to start or to check the run with; null continues the run as it was started.</param>
+    /// <param name="configSource">Names <paramref name="config"/> in errors (its file, or a preset).</param>
+    /// <param name="kernels">The backend.</param>
+    /// <param name="progress">Where progress goes.</param>
+    /// <param name="log">Where the stages' log lines go.</param>
+    /// <exception cref="InvalidOperationException"><paramref name="config"/> differs from the stored configuration; the error lists the fields.</exception>
+    /// <exception cref="FileNotFoundException">The folder has no run.json and no configuration was given.</exception>
+    public static RunContext Open(string folder, RunConfig? config, string configSource, IKernels kernels, IProgressSink progress, TextWriter log)
+    {
+        folder = Path.GetFullPath(folder);
+        string stored = Path.Combine(folder, ConfigFileName);
+        bool started = File.Exists(stored);
+        if (started)
+        {
+            var storedConfig = RunConfig.Load(stored);
+            var differences = config is null ? [] : storedConfig.DifferencesFrom(config);
+            if (differences.Count > 0)
+                throw new InvalidOperationException($"{configSource} differs from {stored}, which this run was started with, in {string.Join(", ", differences)}; " +
+                                                    "start a new run folder with it, or continue this run with its own configuration");
+            config = storedConfig;
+        }
+        else if (config is null) throw new FileNotFoundException($"{folder} has no {ConfigFileName}: starting a run needs a configuration", stored);
+
+        Directory.CreateDirectory(folder);
+        var run = new RunContext(folder, config, kernels, progress, log);
+        if (!started)
+        {
+            // Written whole under a temporary name, so a kill never leaves a torn run.json behind.
+            File.WriteAllText(stored + ".tmp", config.ToJson());
+            File.Move(stored + ".tmp", stored, overwrite: true);
+        }
+        return run;
+    }
+}
