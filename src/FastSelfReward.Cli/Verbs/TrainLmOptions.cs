@@ -11,12 +11,6 @@ namespace FastSelfReward.Cli;
 [Verb("train-lm", HelpText = "Train a Llama-family model from scratch on a text or JSONL file and save it as a Hugging Face checkpoint folder.")]
 public sealed class TrainLmOptions : CommonOptions
 {
-    /// <summary>The metrics file written into the output folder.</summary>
-    public const string MetricsFileName = "metrics.jsonl";
-
-    /// <summary>The training state in the output folder while a run is unfinished: what a rerun resumes from.</summary>
-    public const string StateFileName = "train-state.safetensors";
-
     [Option("data", Required = true, HelpText = "Training text: a .jsonl file of {\"text\": ...} records, or plain text.")]
     public string Data { get; set; } = "";
 
@@ -111,17 +105,10 @@ public sealed class TrainLmOptions : CommonOptions
             + $"{config.NumAttentionHeads}/{config.KvHeads} heads, ffn {config.IntermediateSize}, vocab {config.VocabSize}, context {config.MaxPositionEmbeddings}); "
             + $"{examples.Count:N0} examples, {examples.Sum(e => (long)e.Tokens.Length):N0} tokens");
 
-        Directory.CreateDirectory(Out);
-        string state = Path.Combine(Out, StateFileName);
-        if (File.Exists(state)) context.Out.WriteLine($"train-lm: resuming from {state}");
+        if (File.Exists(Path.Combine(Out, Pretraining.StateFileName))) context.Out.WriteLine($"train-lm: resuming from {Path.Combine(Out, Pretraining.StateFileName)}");
         TrainingSummary<LmMetrics> result;
-        using (var metrics = MetricsLog.Open(Path.Combine(Out, MetricsFileName)))
         using (var progress = context.CreateProgress(LogEvery))
-        using (var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, Seed))
-            result = training.Run(new TrainingOutput { CheckpointPath = state, Progress = progress, Label = "train-lm step", Metrics = metrics });
-        ModelCheckpoint.Save(model, Out, Tokenizer);
-        // The finished model supersedes the state, which is three times its size.
-        File.Delete(state);
+            result = Pretraining.Run(model, examples, options, Seed, Out, Tokenizer, progress);
         string resumed = result.ResumedFrom is long from ? $" (resumed after step {from})" : "";
         double firstLoss = result.First?.Metrics.Loss ?? double.NaN, lastLoss = result.Last?.Metrics.Loss ?? double.NaN;
         context.Out.WriteLine(FormattableString.Invariant(
@@ -172,40 +159,18 @@ public sealed class TrainLmOptions : CommonOptions
     /// <summary>The model's shape: from --config, or from the size options; the vocabulary and special ids from the tokenizer.</summary>
     private LlamaConfig Architecture(TextTokenizer tokenizer)
     {
-        // A model trained from scratch on this tokenizer takes its special ids from it.
-        int bos = tokenizer.BosId ?? 0;
-        IReadOnlyList<int> eos = tokenizer.EosId is int id ? [id] : [];
         if (Config is not null)
+            return ModelShape.Adapt(LlamaConfigJson.Read(Config), Config, tokenizer.VocabSize, tokenizer.BosId, tokenizer.EosId, Context, TieEmbeddings);
+        var defaults = new ModelShape();
+        var shape = new ModelShape
         {
-            LlamaConfig file = LlamaConfigJson.Read(Config);
-            if (file.VocabSize < tokenizer.VocabSize)
-                throw new InvalidDataException($"{Config}: vocab_size {file.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} ids");
-            return (file with
-            {
-                MaxPositionEmbeddings = Context ?? file.MaxPositionEmbeddings,
-                TieWordEmbeddings = file.TieWordEmbeddings || TieEmbeddings,
-                BosTokenId = tokenizer.BosId ?? file.BosTokenId,
-                EosTokenIds = tokenizer.EosId is null ? file.EosTokenIds : eos,
-            }).Validate();
-        }
-
-        int dim = Dim ?? 256, heads = Heads ?? 4;
+            Layers = Layers ?? defaults.Layers, HiddenSize = Dim ?? defaults.HiddenSize, Heads = Heads ?? defaults.Heads, KvHeads = KvHeads,
+            IntermediateSize = Ffn, TieEmbeddings = TieEmbeddings, Context = Context ?? defaults.Context,
+        };
         try
         {
-            return new LlamaConfig
-            {
-                VocabSize = tokenizer.VocabSize,
-                HiddenSize = dim,
-                IntermediateSize = Ffn ?? (8 * dim / 3 + 31) / 32 * 32,
-                NumHiddenLayers = Layers ?? 4,
-                NumAttentionHeads = heads,
-                NumKeyValueHeads = KvHeads ?? heads,
-                MaxPositionEmbeddings = Context ?? 256,
-                RmsNormEps = 1e-5,
-                TieWordEmbeddings = TieEmbeddings,
-                BosTokenId = bos,
-                EosTokenIds = eos,
-            }.Validate();
+            // A model trained from scratch on this tokenizer takes its special ids from it.
+            return shape.ToConfig(tokenizer.VocabSize, tokenizer.BosId ?? 0, tokenizer.EosId is int eos ? [eos] : []);
         }
         catch (InvalidDataException e)
         {

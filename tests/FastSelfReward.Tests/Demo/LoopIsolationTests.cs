@@ -31,6 +31,25 @@ public sealed partial class LoopIsolationTests
         Assert.True(offences.Count == 0, "the loop's code refers to the world or the demo:\n" + string.Join("\n", offences));
     }
 
+    /// <summary>
+    /// The kernels sit at the bottom: Compute and Interop may use each other and nothing above them
+    /// (model, training, generation, checkpoints, ...), so a backend can be read and tested alone.
+    /// </summary>
+    [Fact]
+    public void Compute_and_Interop_refer_to_no_namespace_above_them()
+    {
+        string library = Path.Combine(RepositoryRoot(), "src", "FastSelfReward");
+        string[] below = ["Compute", "Interop"];
+        string[] above = [.. Directory.GetDirectories(library).Select(Path.GetFileName).OfType<string>()
+            .Where(name => !below.Contains(name) && name is not ("bin" or "obj"))];
+        Assert.Contains("Training", above);
+        var offences = below.SelectMany(folder => Directory.GetFiles(Path.Combine(library, folder), "*.cs", SearchOption.AllDirectories))
+            .SelectMany(f => above.Where(ns => Regex.IsMatch(CommentsAndStrings().Replace(File.ReadAllText(f), " "), $@"\bFastSelfReward\s*\.\s*{ns}\b"))
+                .Select(ns => $"{Path.GetRelativePath(library, f)}: FastSelfReward.{ns}"))
+            .ToList();
+        Assert.True(offences.Count == 0, "the kernels' layer refers to a layer above it:\n" + string.Join("\n", offences));
+    }
+
     [Fact]
     public void The_scan_finds_a_namespace_a_type_name_and_an_alias_but_not_prose()
     {
