@@ -4,8 +4,8 @@
 //   kind 0 sigmoid (DPO, cDPO when e > 0):  loss = -(1-e) log sigmoid(x) - e log sigmoid(-x)
 //   kind 1 ipo:                             loss = (h - 1/(2 beta))^2
 //   kind 2 robust (rDPO):                   loss = (-(1-e) log sigmoid(x) + e log sigmoid(-x)) / (1-2e)
-// grad_pc = grad_rr = dloss/dh, grad_pr = grad_rc = -dloss/dh (per pair; the caller scales by
-// 1/pairs of the whole step). All buffers [pairs], fp32 (_f32) or bf16 (_bf16); beta and e arrive
+// grad_pc = dloss/dh, grad_pr = -dloss/dh (per pair; the caller scales by 1/pairs of the whole
+// step; the frozen reference gets no gradient). All buffers [pairs], fp32 (_f32) or bf16 (_bf16); beta and e arrive
 // as the bits of the host's doubles; the kind is validated on the host (an unknown one yields NaN,
 // as on the CPU).
 //
@@ -29,8 +29,8 @@ __device__ __forceinline__ double sigmoid(double z) {
 }
 
 template <typename T>
-__device__ void loss_and_gradients(T* loss, T* grad_pc, T* grad_pr, T* grad_rc, T* grad_rr, const T* pc, const T* pr,
-        const T* rc, const T* rr, long long pairs, double beta, double e, int kind) {
+__device__ void loss_and_gradients(T* loss, T* grad_pc, T* grad_pr, const T* pc, const T* pr, const T* rc, const T* rr,
+        long long pairs, double beta, double e, int kind) {
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= pairs) return;
     const double h = ((double)fsr::to_float(pc[i]) - (double)fsr::to_float(rc[i])) -
@@ -58,25 +58,22 @@ __device__ void loss_and_gradients(T* loss, T* grad_pc, T* grad_pr, T* grad_rc, 
     }
     fsr::store(loss + i, (float)l);
     fsr::store(grad_pc + i, (float)dh);
-    fsr::store(grad_rr + i, (float)dh);
     fsr::store(grad_pr + i, (float)-dh);
-    fsr::store(grad_rc + i, (float)-dh);
 }
 
 }  // namespace dpo_loss
 
-extern "C" __global__ void dpo_loss_f32(float* loss, float* grad_pc, float* grad_pr, float* grad_rc, float* grad_rr,
-        const float* pc, const float* pr, const float* rc, const float* rr, long long pairs, long long beta_bits,
-        long long label_smoothing_bits, int kind) {
-    dpo_loss::loss_and_gradients(loss, grad_pc, grad_pr, grad_rc, grad_rr, pc, pr, rc, rr, pairs, fsr::bits_double(beta_bits),
+extern "C" __global__ void dpo_loss_f32(float* loss, float* grad_pc, float* grad_pr, const float* pc, const float* pr,
+        const float* rc, const float* rr, long long pairs, long long beta_bits, long long label_smoothing_bits, int kind) {
+    dpo_loss::loss_and_gradients(loss, grad_pc, grad_pr, pc, pr, rc, rr, pairs, fsr::bits_double(beta_bits),
         fsr::bits_double(label_smoothing_bits), kind);
 }
 FSR_REGISTER_KERNEL(dpo_loss_f32)
 
-extern "C" __global__ void dpo_loss_bf16(fsr::bf16* loss, fsr::bf16* grad_pc, fsr::bf16* grad_pr, fsr::bf16* grad_rc,
-        fsr::bf16* grad_rr, const fsr::bf16* pc, const fsr::bf16* pr, const fsr::bf16* rc, const fsr::bf16* rr, long long pairs,
-        long long beta_bits, long long label_smoothing_bits, int kind) {
-    dpo_loss::loss_and_gradients(loss, grad_pc, grad_pr, grad_rc, grad_rr, pc, pr, rc, rr, pairs, fsr::bits_double(beta_bits),
+extern "C" __global__ void dpo_loss_bf16(fsr::bf16* loss, fsr::bf16* grad_pc, fsr::bf16* grad_pr, const fsr::bf16* pc,
+        const fsr::bf16* pr, const fsr::bf16* rc, const fsr::bf16* rr, long long pairs, long long beta_bits,
+        long long label_smoothing_bits, int kind) {
+    dpo_loss::loss_and_gradients(loss, grad_pc, grad_pr, pc, pr, rc, rr, pairs, fsr::bits_double(beta_bits),
         fsr::bits_double(label_smoothing_bits), kind);
 }
 FSR_REGISTER_KERNEL(dpo_loss_bf16)

@@ -1,13 +1,11 @@
-// grad_norm.cu: the pieces of global-norm gradient clipping. Same math as native/cpu/grad_norm.cpp:
+// grad_norm.cu: the global gradient norm that clipping needs. Same math as native/cpu/grad_norm.cpp:
 //   sum_squares: sum_i x_i^2 over count values, accumulated in double (the host adds the sums of
-//                every gradient range and takes the square root)
-//   scale:       x *= s                                   (s rounded to float once, as the CPU does)
+//                every gradient range and takes the square root; AdamW applies the clip)
 // Storage fp32 (_f32) or bf16 (_bf16).
 //
 // Launch: sum_squares_partial grid (P = min(ceil(count/(256*N)), 1024)), block 256, writes one
 // double per block to partial[P]; sum_squares_finish grid (1), block P rounded up to a warp (at
-// most 1024), sums partial[0..P) into total[0]. scale like the other elementwise kernels:
-// grid (min(ceil(count/(256*N)), 4096)), block 256, N = 16/sizeof(T).
+// most 1024), sums partial[0..P) into total[0]; N = 16/sizeof(T).
 // Why this way: the clipping decision depends on the norm, so the sum must be the same bits on
 // every run: no atomics, a fixed grid for a given count and a fixed reduction tree in both
 // passes. Each thread accumulates its grid-stride share in double (the squares of fp32 values
@@ -60,21 +58,6 @@ __device__ void sum_squares_partial(double* partial, const T* x, long long count
     if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
-template <typename T>
-__device__ void scale(T* x, float s, long long count) {
-    using Pack = fsr::Pack16<T>;
-    const long long stride = (long long)gridDim.x * blockDim.x;
-    const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    const long long packs = fsr::aligned16(x) ? count / Pack::N : 0;
-    for (long long p = first; p < packs; p += stride) {
-        Pack pack = reinterpret_cast<const Pack*>(x)[p];
-        #pragma unroll
-        for (int k = 0; k < Pack::N; k++) fsr::store(&pack.v[k], fsr::to_float(pack.v[k]) * s);
-        reinterpret_cast<Pack*>(x)[p] = pack;
-    }
-    for (long long i = packs * Pack::N + first; i < count; i += stride) fsr::store(x + i, fsr::to_float(x[i]) * s);
-}
-
 }  // namespace grad_norm
 
 extern "C" __global__ void __launch_bounds__(256) sum_squares_partial_f32(double* partial, const float* x, long long count) {
@@ -94,13 +77,3 @@ extern "C" __global__ void __launch_bounds__(1024) sum_squares_finish(double* to
     if (threadIdx.x == 0) total[0] = s;
 }
 FSR_REGISTER_KERNEL(sum_squares_finish)
-
-extern "C" __global__ void scale_f32(float* x, float s, long long count) {
-    grad_norm::scale(x, s, count);
-}
-FSR_REGISTER_KERNEL(scale_f32)
-
-extern "C" __global__ void scale_bf16(fsr::bf16* x, float s, long long count) {
-    grad_norm::scale(x, s, count);
-}
-FSR_REGISTER_KERNEL(scale_bf16)

@@ -4,8 +4,8 @@
 //   kind 0 sigmoid (DPO, cDPO when e > 0):  loss = -(1-e) log sigmoid(x) - e log sigmoid(-x)
 //   kind 1 ipo:                             loss = (h - 1/(2 beta))^2
 //   kind 2 robust (rDPO):                   loss = (-(1-e) log sigmoid(x) + e log sigmoid(-x)) / (1-2e)
-// grad_pc = dloss/dh, grad_rr = dloss/dh, grad_pr = grad_rc = -dloss/dh (per pair, not
-// divided by the pair count: the caller scales by 1/pairs of the whole step).
+// grad_pc = dloss/dh, grad_pr = -dloss/dh (per pair, not divided by the pair count: the caller
+// scales by 1/pairs of the whole step). The reference is frozen, so its gradients are not formed.
 //
 // Everything is computed in double (a batch has a few pairs, so this costs nothing) with
 // -log sigmoid(x) = softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), which neither overflows
@@ -27,8 +27,8 @@ double sigmoid(double z) {
 }
 
 template <typename T>
-void dpo_loss(T* loss, T* grad_pc, T* grad_pr, T* grad_rc, T* grad_rr, const T* pc, const T* pr, const T* rc,
-              const T* rr, int64_t pairs, double beta, double e, int32_t kind) {
+void dpo_loss(T* loss, T* grad_pc, T* grad_pr, const T* pc, const T* pr, const T* rc, const T* rr, int64_t pairs,
+              double beta, double e, int32_t kind) {
     for (int64_t i = 0; i < pairs; i++) {
         double h = ((double)pc[i] - (double)rc[i]) - ((double)pr[i] - (double)rr[i]);
         double x = beta * h;
@@ -55,23 +55,20 @@ void dpo_loss(T* loss, T* grad_pc, T* grad_pr, T* grad_rc, T* grad_rr, const T* 
         }
         loss[i] = (T)l;
         grad_pc[i] = (T)dh;
-        grad_rr[i] = (T)dh;
         grad_pr[i] = (T)-dh;
-        grad_rc[i] = (T)-dh;
     }
 }
 
 }  // namespace
 
 extern "C" {
-void fsr_dpo_loss_f32(float* loss, float* grad_pc, float* grad_pr, float* grad_rc, float* grad_rr, const float* pc,
-                      const float* pr, const float* rc, const float* rr, int64_t pairs, double beta,
-                      double label_smoothing, int32_t kind) {
-    dpo_loss(loss, grad_pc, grad_pr, grad_rc, grad_rr, pc, pr, rc, rr, pairs, beta, label_smoothing, kind);
+void fsr_dpo_loss_f32(float* loss, float* grad_pc, float* grad_pr, const float* pc, const float* pr, const float* rc,
+                      const float* rr, int64_t pairs, double beta, double label_smoothing, int32_t kind) {
+    dpo_loss(loss, grad_pc, grad_pr, pc, pr, rc, rr, pairs, beta, label_smoothing, kind);
 }
-void fsr_dpo_loss_f64(double* loss, double* grad_pc, double* grad_pr, double* grad_rc, double* grad_rr,
-                      const double* pc, const double* pr, const double* rc, const double* rr, int64_t pairs,
-                      double beta, double label_smoothing, int32_t kind) {
-    dpo_loss(loss, grad_pc, grad_pr, grad_rc, grad_rr, pc, pr, rc, rr, pairs, beta, label_smoothing, kind);
+void fsr_dpo_loss_f64(double* loss, double* grad_pc, double* grad_pr, const double* pc, const double* pr,
+                      const double* rc, const double* rr, int64_t pairs, double beta, double label_smoothing,
+                      int32_t kind) {
+    dpo_loss(loss, grad_pc, grad_pr, pc, pr, rc, rr, pairs, beta, label_smoothing, kind);
 }
 }

@@ -143,11 +143,12 @@ FSR_API void fsr_token_logprobs_f64(double* logits, double* logp, const int32_t*
 //   kind 0 sigmoid: loss = -(1-e) log sigmoid(x) - e log sigmoid(-x)
 //   kind 1 ipo:     loss = (h - 1/(2 beta))^2
 //   kind 2 robust:  loss = (-(1-e) log sigmoid(x) + e log sigmoid(-x)) / (1 - 2e)
-// grad_* = d loss_i / d input_i of each of the four inputs (not divided by the pair count).
-FSR_API void fsr_dpo_loss_f32(float* loss, float* grad_pc, float* grad_pr, float* grad_rc, float* grad_rr,
+// grad_pc, grad_pr = d loss_i / d pc_i, d pr_i of the policy's sums (not divided by the pair
+// count); the frozen reference gets none.
+FSR_API void fsr_dpo_loss_f32(float* loss, float* grad_pc, float* grad_pr,
                               const float* pc, const float* pr, const float* rc, const float* rr,
                               int64_t pairs, double beta, double label_smoothing, int32_t kind);
-FSR_API void fsr_dpo_loss_f64(double* loss, double* grad_pc, double* grad_pr, double* grad_rc, double* grad_rr,
+FSR_API void fsr_dpo_loss_f64(double* loss, double* grad_pc, double* grad_pr,
                               const double* pc, const double* pr, const double* rc, const double* rr,
                               int64_t pairs, double beta, double label_smoothing, int32_t kind);
 
@@ -164,11 +165,9 @@ FSR_API void fsr_adamw_f64(double* param, const double* grad, double* m, double*
 
 // ---- grad_norm.cpp ------------------------------------------------------------------
 // Returns sum_i x_i^2, accumulated in double (the global norm is sqrt of the sum over
-// every gradient range). Scale: x *= s (clipping outside the optimizer).
+// every gradient range; AdamW applies the clip as a gradient scale).
 FSR_API double fsr_sum_squares_f32(const float* x, int64_t count);
 FSR_API double fsr_sum_squares_f64(const double* x, int64_t count);
-FSR_API void fsr_scale_f32(float* x, double s, int64_t count);
-FSR_API void fsr_scale_f64(double* x, double s, int64_t count);
 
 // ---- sample_top_p.cpp ---------------------------------------------------------------
 // Per row r of logits [b, V], one uniform u = uniforms[r] in [0, 1):

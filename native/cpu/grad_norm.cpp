@@ -1,7 +1,6 @@
-// grad_norm.cpp: the pieces of global-norm gradient clipping.
+// grad_norm.cpp: the global gradient norm that clipping needs.
 //   fsr_sum_squares: sum_i x_i^2 over count values, in double; the caller adds the sums of
-//                    all gradient ranges and takes the square root.
-//   fsr_scale:       x *= s.
+//                    all gradient ranges and takes the square root (AdamW applies the clip).
 //
 // The clipping decision depends on the norm, so the sum must not change with the thread
 // count: an OpenMP reduction adds per-thread partials in an order set by the team size.
@@ -34,18 +33,9 @@ double sum_squares(const T* x, int64_t count) {
     return total;
 }
 
-template <typename T>
-void scale(T* x, double s, int64_t count) {
-    const T st = (T)s;
-    #pragma omp parallel for simd num_threads(fsr_threads()) if(count > FSR_PARALLEL_GRAIN) schedule(static)
-    for (int64_t i = 0; i < count; i++) x[i] *= st;
-}
-
 }  // namespace
 
 extern "C" {
 double fsr_sum_squares_f32(const float* x, int64_t count) { return sum_squares(x, count); }
 double fsr_sum_squares_f64(const double* x, int64_t count) { return sum_squares(x, count); }
-void fsr_scale_f32(float* x, double s, int64_t count) { scale(x, s, count); }
-void fsr_scale_f64(double* x, double s, int64_t count) { scale(x, s, count); }
 }

@@ -36,8 +36,17 @@ public abstract class CommonOptions
         }
         if (Precision == Precision.Bf16 && Device == DeviceKind.Cpu)
             throw new UsageException("--precision bf16 needs a GPU (--device cuda, auto or emulated): the CPU kernels are fp32");
-        IKernels kernels = Backends.Create(Device, out string? note, Precision);
-        BackendNote = note;
-        return kernels;
+        try
+        {
+            IKernels kernels = Backends.Create(Device, out string? note, Precision);
+            BackendNote = note;
+            return kernels;
+        }
+        catch (InvalidOperationException e)
+        {
+            // The library names the device and precision asked for; here they are flags.
+            string flags = $"--device {Device.ToString().ToLowerInvariant()}" + (Precision == Precision.Auto ? "" : $" --precision {Precision.ToString().ToLowerInvariant()}");
+            throw new InvalidOperationException($"{flags}: {e.Message}", e);
+        }
     }
 }

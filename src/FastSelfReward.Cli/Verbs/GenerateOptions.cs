@@ -63,10 +63,7 @@ public sealed class GenerateOptions : CommonOptions
         using var model = ModelCheckpoint.Load(kernels, Model);
 
         var requests = prompts.Select((text, i) => new GenerationRequest(i, Encode(text, tokenizer, template))).ToList();
-        var stopIds = model.Config.EosTokenIds
-            .Concat(tokenizer.EosId is int eos ? [eos] : [])
-            .Concat(template?.StopIds ?? [])
-            .ToHashSet();
+        var stopIds = Completions.StopIds(model.Config, tokenizer, template);
 
         IReadOnlyList<GeneratedSequence> outputs;
         using (var generator = new Generator(model, stopIds, maxRows: Batch))
@@ -88,8 +85,7 @@ public sealed class GenerateOptions : CommonOptions
         for (int i = 0; i < outputs.Count; i++)
         {
             GeneratedSequence output = outputs[i];
-            string completion = tokenizer.Decode(
-                output.FinishReason == FinishReason.Stop ? output.Tokens[..^1] : output.Tokens);
+            string completion = Completions.Text(output, tokenizer);
             if (Json)
             {
                 context.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, string>

@@ -138,12 +138,12 @@ public sealed class ProfilingKernels(IKernels inner) : IKernels
     public void TokenLogProbs(Tensor logits, Tensor logp, Tensor targets, Tensor? gradWeights, long n, long vocab)
     { long t = Begin(); inner.TokenLogProbs(logits, logp, targets, gradWeights, n, vocab); End("TokenLogProbs", t); }
 
-    public void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected, Tensor gradReferenceChosen, Tensor gradReferenceRejected,
+    public void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected,
         Tensor policyChosen, Tensor policyRejected, Tensor referenceChosen, Tensor referenceRejected,
         long pairs, double beta, double labelSmoothing, DpoLossKind kind)
     {
         long t = Begin();
-        inner.DpoLoss(loss, gradPolicyChosen, gradPolicyRejected, gradReferenceChosen, gradReferenceRejected,
+        inner.DpoLoss(loss, gradPolicyChosen, gradPolicyRejected,
             policyChosen, policyRejected, referenceChosen, referenceRejected, pairs, beta, labelSmoothing, kind);
         End("DpoLoss", t);
     }
@@ -153,8 +153,6 @@ public sealed class ProfilingKernels(IKernels inner) : IKernels
 
     public double SumSquares(Tensor x, long count)
     { long t = Begin(); double s = inner.SumSquares(x, count); End("SumSquares", t); return s; }
-    public void Scale(Tensor x, double s, long count)
-    { long t = Begin(); inner.Scale(x, s, count); End("Scale", t); }
 
     public void SampleTopP(Tensor tokens, Tensor probs, Tensor logits, Tensor uniforms, long batch, long vocab, double temperature, double topP)
     { long t = Begin(); inner.SampleTopP(tokens, probs, logits, uniforms, batch, vocab, temperature, topP); End("SampleTopP", t); }

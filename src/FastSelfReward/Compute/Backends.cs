@@ -43,10 +43,10 @@ public static class Backends
         switch (kind)
         {
             case DeviceKind.Cpu:
-                return Cpu(precision, "--device cpu");
+                return Cpu(precision, "the CPU");
             case DeviceKind.Cuda:
                 if (RealCudaDevice.Enumerate(out string? whyNone).Count == 0)
-                    throw new InvalidOperationException($"--device cuda: no GPU: {whyNone}");
+                    throw new InvalidOperationException($"no GPU: {whyNone}");
                 return new CudaKernels(new RealCudaDevice(), modelType: gpuType);
             case DeviceKind.Emulated:
                 return new CudaKernels(new EmulatedCudaDevice(), modelType: gpuType);
@@ -54,7 +54,7 @@ public static class Backends
                 if (RealCudaDevice.Enumerate(out whyNone).Count == 0)
                 {
                     note = $"no GPU ({whyNone}); using the CPU";
-                    return Cpu(precision, "--device auto found no GPU, and the CPU");
+                    return Cpu(precision, "the CPU (no GPU was found)");
                 }
                 try
                 {
@@ -63,12 +63,12 @@ public static class Backends
                 catch (Exception e) when (e is CudaException or DllNotFoundException or NotSupportedException)
                 {
                     note = $"the GPU is not usable ({e.Message}); using the CPU";
-                    return Cpu(precision, "--device auto could not use the GPU, and the CPU");
+                    return Cpu(precision, "the CPU (the GPU was not usable)");
                 }
         }
     }
 
     private static CpuKernels Cpu(Precision precision, string what) => precision == Precision.Bf16
-        ? throw new InvalidOperationException($"--precision bf16: {what} has no bf16 kernels; use --precision fp32 or auto")
+        ? throw new InvalidOperationException($"{what} has no bf16 kernels; fp32 or auto precision runs there")
         : new CpuKernels();
 }

@@ -397,7 +397,7 @@ public sealed unsafe class CpuKernels : IKernels
     }
 
     /// <remarks><paramref name="beta"/> must be positive and <paramref name="labelSmoothing"/> in [0, 0.5).</remarks>
-    public void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected, Tensor gradReferenceChosen, Tensor gradReferenceRejected,
+    public void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected,
         Tensor policyChosen, Tensor policyRejected, Tensor referenceChosen, Tensor referenceRejected,
         long pairs, double beta, double labelSmoothing, DpoLossKind kind)
     {
@@ -409,17 +409,15 @@ public sealed unsafe class CpuKernels : IKernels
         Floats(loss, pairs, nameof(loss));
         Floats(gradPolicyChosen, pairs, nameof(gradPolicyChosen));
         Floats(gradPolicyRejected, pairs, nameof(gradPolicyRejected));
-        Floats(gradReferenceChosen, pairs, nameof(gradReferenceChosen));
-        Floats(gradReferenceRejected, pairs, nameof(gradReferenceRejected));
         Floats(policyChosen, pairs, nameof(policyChosen));
         Floats(policyRejected, pairs, nameof(policyRejected));
         Floats(referenceChosen, pairs, nameof(referenceChosen));
         Floats(referenceRejected, pairs, nameof(referenceRejected));
         if (_f64)
-            FsrNative.fsr_dpo_loss_f64(D(loss), D(gradPolicyChosen), D(gradPolicyRejected), D(gradReferenceChosen), D(gradReferenceRejected),
+            FsrNative.fsr_dpo_loss_f64(D(loss), D(gradPolicyChosen), D(gradPolicyRejected),
                 D(policyChosen), D(policyRejected), D(referenceChosen), D(referenceRejected), pairs, beta, labelSmoothing, (int)kind);
         else
-            FsrNative.fsr_dpo_loss_f32(F(loss), F(gradPolicyChosen), F(gradPolicyRejected), F(gradReferenceChosen), F(gradReferenceRejected),
+            FsrNative.fsr_dpo_loss_f32(F(loss), F(gradPolicyChosen), F(gradPolicyRejected),
                 F(policyChosen), F(policyRejected), F(referenceChosen), F(referenceRejected), pairs, beta, labelSmoothing, (int)kind);
     }
 
@@ -445,14 +443,6 @@ public sealed unsafe class CpuKernels : IKernels
         NonNegative(count, nameof(count));
         Floats(x, count, nameof(x));
         return _f64 ? FsrNative.fsr_sum_squares_f64(D(x), count) : FsrNative.fsr_sum_squares_f32(F(x), count);
-    }
-
-    public void Scale(Tensor x, double s, long count)
-    {
-        NonNegative(count, nameof(count));
-        Floats(x, count, nameof(x));
-        if (_f64) FsrNative.fsr_scale_f64(D(x), s, count);
-        else FsrNative.fsr_scale_f32(F(x), s, count);
     }
 
     /// <remarks><paramref name="temperature"/> must be finite and ≥ 0, <paramref name="topP"/> in (0, 1].</remarks>

@@ -111,8 +111,8 @@ public interface IKernels : IDisposable
     /// </summary>
     void TokenLogProbs(Tensor logits, Tensor logp, Tensor targets, Tensor? gradWeights, long n, long vocab);
 
-    /// <summary>Per-pair DPO loss and its gradient with respect to the four log-prob sums.</summary>
-    void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected, Tensor gradReferenceChosen, Tensor gradReferenceRejected,
+    /// <summary>Per-pair DPO loss and its gradient with respect to the policy's two log-prob sums (the reference is frozen).</summary>
+    void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected,
         Tensor policyChosen, Tensor policyRejected, Tensor referenceChosen, Tensor referenceRejected,
         long pairs, double beta, double labelSmoothing, DpoLossKind kind);
 
@@ -121,8 +121,6 @@ public interface IKernels : IDisposable
 
     /// <summary>Σ x², accumulated in double.</summary>
     double SumSquares(Tensor x, long count);
-    /// <summary>x *= s.</summary>
-    void Scale(Tensor x, double s, long count);
 
     /// <summary>Temperature / top-p sampling as docs/design.md ("Sampling") defines it; one uniform per row; probs is scratch [batch, vocab].</summary>
     void SampleTopP(Tensor tokens, Tensor probs, Tensor logits, Tensor uniforms, long batch, long vocab, double temperature, double topP);

@@ -265,11 +265,10 @@ public static class KernelSelfTest
             var outputs = new List<(string, float[])>();
             foreach (DpoLossKind kind in Enum.GetValues<DpoLossKind>())
             {
-                Tensor loss = b.Zeros(5), gpc = b.Zeros(5), gpr = b.Zeros(5), grc = b.Zeros(5), grr = b.Zeros(5);
-                b.K.DpoLoss(loss, gpc, gpr, grc, grr, b.Random(5, 29, 20, -40), b.Random(5, 30, 20, -40), b.Random(5, 31, 20, -40),
+                Tensor loss = b.Zeros(5), gpc = b.Zeros(5), gpr = b.Zeros(5);
+                b.K.DpoLoss(loss, gpc, gpr, b.Random(5, 29, 20, -40), b.Random(5, 30, 20, -40), b.Random(5, 31, 20, -40),
                     b.Random(5, 32, 20, -40), 5, 0.1, 0.1, kind);
-                outputs.AddRange([b.Read($"{kind} loss", loss), b.Read($"{kind} grad pc", gpc), b.Read($"{kind} grad pr", gpr),
-                    b.Read($"{kind} grad rc", grc), b.Read($"{kind} grad rr", grr)]);
+                outputs.AddRange([b.Read($"{kind} loss", loss), b.Read($"{kind} grad pc", gpc), b.Read($"{kind} grad pr", gpr)]);
             }
             return outputs;
         }),
@@ -282,9 +281,7 @@ public static class KernelSelfTest
         ("grad norm", b =>
         {
             Tensor x = b.Random(100_003, 37);
-            float sum = (float)b.K.SumSquares(x, 100_003);
-            b.K.Scale(x, 0.25, 100_003);
-            return [("sum of squares", [sum]), b.Read("scaled", x)];
+            return [("sum of squares", [(float)b.K.SumSquares(x, 100_003)])];
         }),
         ("top-p sampling", b =>
         {

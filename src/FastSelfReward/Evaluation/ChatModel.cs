@@ -55,15 +55,11 @@ public sealed class ChatModel : IDisposable
             var ids = Template.Render(prompts[i]).PromptIds;
             if (ids.Count < _model.Config.MaxPositionEmbeddings) requests.Add(new GenerationRequest(i, ids, samples));
         }
-        var stopIds = Template.StopIds.Concat(_model.Config.EosTokenIds).Concat(Tokenizer.EosId is int eos ? [eos] : []);
-        using var generator = new Generator(_model, stopIds, _maxRows);
+        using var generator = new Generator(_model, Completions.StopIds(_model.Config, Tokenizer, Template), _maxRows);
         var answers = new List<ChatAnswer>[prompts.Count];
         for (int i = 0; i < answers.Length; i++) answers[i] = [];
         foreach (var sequence in generator.Generate(requests, sampling))
-        {
-            int[] tokens = sequence.FinishReason == FinishReason.Stop ? sequence.Tokens[..^1] : sequence.Tokens;
-            answers[sequence.RecordId].Add(new ChatAnswer(Tokenizer.Decode(tokens).Trim(), sequence.FinishReason));
-        }
+            answers[sequence.RecordId].Add(new ChatAnswer(Completions.Text(sequence, Tokenizer).Trim(), sequence.FinishReason));
         return answers;
     }
 

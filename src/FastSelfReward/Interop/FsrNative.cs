@@ -109,10 +109,10 @@ internal static unsafe partial class FsrNative
 
     // ---- dpo_loss.cpp
     [LibraryImport(Library)]
-    public static partial void fsr_dpo_loss_f32(float* loss, float* grad_pc, float* grad_pr, float* grad_rc, float* grad_rr,
+    public static partial void fsr_dpo_loss_f32(float* loss, float* grad_pc, float* grad_pr,
         float* pc, float* pr, float* rc, float* rr, long pairs, double beta, double label_smoothing, int kind);
     [LibraryImport(Library)]
-    public static partial void fsr_dpo_loss_f64(double* loss, double* grad_pc, double* grad_pr, double* grad_rc, double* grad_rr,
+    public static partial void fsr_dpo_loss_f64(double* loss, double* grad_pc, double* grad_pr,
         double* pc, double* pr, double* rc, double* rr, long pairs, double beta, double label_smoothing, int kind);
 
     // ---- adamw.cpp
@@ -126,8 +126,6 @@ internal static unsafe partial class FsrNative
     // ---- grad_norm.cpp
     [LibraryImport(Library)] public static partial double fsr_sum_squares_f32(float* x, long count);
     [LibraryImport(Library)] public static partial double fsr_sum_squares_f64(double* x, long count);
-    [LibraryImport(Library)] public static partial void fsr_scale_f32(float* x, double s, long count);
-    [LibraryImport(Library)] public static partial void fsr_scale_f64(double* x, double s, long count);
 
     // ---- sample_top_p.cpp
     [LibraryImport(Library)]

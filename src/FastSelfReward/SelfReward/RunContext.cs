@@ -56,7 +56,7 @@ public sealed class RunContext : IDisposable
     public IReadOnlyList<string> TokenizerFiles => _tokenizerFiles;
 
     /// <summary>Generation stops at end-of-turn ids of the template and at the tokenizer's EOS.</summary>
-    public IReadOnlyList<int> StopIds => [.. Template.StopIds.Concat(ModelConfig.EosTokenIds).Concat(Tokenizer.EosId is int e ? [e] : []).Distinct()];
+    public IReadOnlyList<int> StopIds => Completions.StopIds(ModelConfig, Tokenizer, Template);
 
     /// <summary>Absolute path of a file or folder inside the run.</summary>
     public string PathOf(string relative) => Path.Combine(Directory, relative);
@@ -91,8 +91,8 @@ public sealed class RunContext : IDisposable
     public ulong SeedOf(string stage) => StableHash.Of(stage, (ulong)Config.Seed);
 
     /// <summary>
-    /// Completes prompts given as token ids; texts are decoded without special tokens (the stop token
-    /// stays out of the text; the finish reason records it).
+    /// Completes prompts given as token ids; each text is <see cref="Completions.Text"/>, trimmed (the
+    /// stop token stays out of the text; the finish reason records it).
     /// </summary>
     public List<(string Text, FinishReason Finish)[]> Generate(Generator generator, IReadOnlyList<GenerationRequest> requests, SamplingOptions options)
     {
@@ -103,7 +103,7 @@ public sealed class RunContext : IDisposable
         {
             var samples = new (string, FinishReason)[request.Samples];
             for (int s = 0; s < request.Samples; s++, next++)
-                samples[s] = (Tokenizer.Decode(sequences[next].Tokens).Trim(), sequences[next].FinishReason);
+                samples[s] = (Completions.Text(sequences[next], Tokenizer).Trim(), sequences[next].FinishReason);
             results.Add(samples);
         }
         return results;

@@ -145,14 +145,13 @@ public sealed class DpoObjective : ITrainingObjective<DpoExample, DpoMetrics>, I
             refRejected[j] = pairs[j].ReferenceRejected / lr;
         }
         var kernels = _model.Kernels;
-        var buffer = _lossScratch.Get(9L * n);
+        var buffer = _lossScratch.Get(7L * n);
         Tensor Part(int k) => buffer.Slice(k * (long)n, n);
-        kernels.Upload(Part(5), chosen);
-        kernels.Upload(Part(6), rejected);
-        kernels.Upload(Part(7), refChosen);
-        kernels.Upload(Part(8), refRejected);
-        kernels.DpoLoss(Part(0), Part(1), Part(2), Part(3), Part(4), Part(5), Part(6), Part(7), Part(8),
-            n, _options.Beta, _options.LabelSmoothing, _options.Loss);
+        kernels.Upload(Part(3), chosen);
+        kernels.Upload(Part(4), rejected);
+        kernels.Upload(Part(5), refChosen);
+        kernels.Upload(Part(6), refRejected);
+        kernels.DpoLoss(Part(0), Part(1), Part(2), Part(3), Part(4), Part(5), Part(6), n, _options.Beta, _options.LabelSmoothing, _options.Loss);
         var loss = new double[n];
         var gradChosen = new double[n];
         var gradRejected = new double[n];

@@ -63,9 +63,9 @@ public class DpoLossTests
         (double[] pc, double[] pr, double[] rc, double[] rr) = Inputs(21);
         double[] cotangent = new Random(22).Uniform(Pairs);
         (_, double[][] grads) = Run(kernels, pc, pr, rc, rr, labelSmoothing, kind);
-        double[][] inputs = [pc, pr, rc, rr];
-        string[] names = ["gradPolicyChosen", "gradPolicyRejected", "gradReferenceChosen", "gradReferenceRejected"];
-        for (int input = 0; input < 4; input++)
+        double[][] inputs = [pc, pr];
+        string[] names = ["gradPolicyChosen", "gradPolicyRejected"];
+        for (int input = 0; input < inputs.Length; input++)
         {
             // The kernel returns ∂lossᵢ/∂inputᵢ; the cotangent weights pairs differently, as a mean over a step would not.
             double[] analytic = grads[input].Select((g, i) => g * cotangent[i]).ToArray();
@@ -81,7 +81,7 @@ public class DpoLossTests
     {
         var kernels = new CpuKernels();
         using DeviceBuffer t = kernels.Allocate(1, DType.F32);
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => kernels.DpoLoss(t, t, t, t, t, t, t, t, t, 1, Beta, 0.5, DpoLossKind.Robust));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => kernels.DpoLoss(t, t, t, t, t, t, t, 1, Beta, 0.5, DpoLossKind.Robust));
         Assert.Equal("labelSmoothing", error.ParamName);
     }
 
@@ -98,11 +98,10 @@ public class DpoLossTests
         double labelSmoothing, DpoLossKind kind)
     {
         using DeviceBuffer loss = kernels.Allocate(Pairs, kernels.FloatType);
-        using DeviceBuffer gpc = kernels.Filled(Pairs, double.NaN), gpr = kernels.Filled(Pairs, double.NaN),
-            grc = kernels.Filled(Pairs, double.NaN), grr = kernels.Filled(Pairs, double.NaN);
+        using DeviceBuffer gpc = kernels.Filled(Pairs, double.NaN), gpr = kernels.Filled(Pairs, double.NaN);
         using DeviceBuffer tpc = kernels.Floats(pc), tpr = kernels.Floats(pr), trc = kernels.Floats(rc), trr = kernels.Floats(rr);
-        kernels.DpoLoss(loss, gpc, gpr, grc, grr, tpc, tpr, trc, trr, Pairs, Beta, labelSmoothing, kind);
-        return (kernels.Read(loss), [kernels.Read(gpc), kernels.Read(gpr), kernels.Read(grc), kernels.Read(grr)]);
+        kernels.DpoLoss(loss, gpc, gpr, tpc, tpr, trc, trr, Pairs, Beta, labelSmoothing, kind);
+        return (kernels.Read(loss), [kernels.Read(gpc), kernels.Read(gpr)]);
     }
 
     private static double LogSigmoid(double x) => x >= 0 ? -Math.Log(1 + Math.Exp(-x)) : x - Math.Log(1 + Math.Exp(x));

@@ -45,13 +45,12 @@ internal class ForwardingKernels(IKernels inner) : IKernels
     public void ResidualBackward(Tensor destination, Tensor source, long count) => inner.ResidualBackward(destination, source, count);
     public void TokenLogProbs(Tensor logits, Tensor logp, Tensor targets, Tensor? gradWeights, long n, long vocab) =>
         inner.TokenLogProbs(logits, logp, targets, gradWeights, n, vocab);
-    public void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected, Tensor gradReferenceChosen, Tensor gradReferenceRejected,
+    public void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected,
         Tensor policyChosen, Tensor policyRejected, Tensor referenceChosen, Tensor referenceRejected, long pairs, double beta, double labelSmoothing,
-        DpoLossKind kind) => inner.DpoLoss(loss, gradPolicyChosen, gradPolicyRejected, gradReferenceChosen, gradReferenceRejected,
+        DpoLossKind kind) => inner.DpoLoss(loss, gradPolicyChosen, gradPolicyRejected,
         policyChosen, policyRejected, referenceChosen, referenceRejected, pairs, beta, labelSmoothing, kind);
     public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, long count, AdamWStep step) => inner.AdamW(param, grad, m, v, count, step);
     public double SumSquares(Tensor x, long count) => inner.SumSquares(x, count);
-    public void Scale(Tensor x, double s, long count) => inner.Scale(x, s, count);
     public void SampleTopP(Tensor tokens, Tensor probs, Tensor logits, Tensor uniforms, long batch, long vocab, double temperature, double topP) =>
         inner.SampleTopP(tokens, probs, logits, uniforms, batch, vocab, temperature, topP);
     public void Dispose() => inner.Dispose();

@@ -52,10 +52,10 @@ public sealed unsafe partial class CudaKernels
     }
 
     /// <summary>
-    /// All nine tensors F32 or BF16 (the same) [pairs]; computed in double. <paramref name="beta"/> must be
+    /// All seven tensors F32 or BF16 (the same) [pairs]; computed in double. <paramref name="beta"/> must be
     /// positive and finite, <paramref name="labelSmoothing"/> in [0, 0.5).
     /// </summary>
-    public void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected, Tensor gradReferenceChosen, Tensor gradReferenceRejected,
+    public void DpoLoss(Tensor loss, Tensor gradPolicyChosen, Tensor gradPolicyRejected,
         Tensor policyChosen, Tensor policyRejected, Tensor referenceChosen, Tensor referenceRejected,
         long pairs, double beta, double labelSmoothing, DpoLossKind kind)
     {
@@ -68,19 +68,16 @@ public sealed unsafe partial class CudaKernels
         Expect(loss, type, pairs, nameof(loss));
         Expect(gradPolicyChosen, type, pairs, nameof(gradPolicyChosen));
         Expect(gradPolicyRejected, type, pairs, nameof(gradPolicyRejected));
-        Expect(gradReferenceChosen, type, pairs, nameof(gradReferenceChosen));
-        Expect(gradReferenceRejected, type, pairs, nameof(gradReferenceRejected));
         Expect(policyChosen, type, pairs, nameof(policyChosen));
         Expect(policyRejected, type, pairs, nameof(policyRejected));
         Expect(referenceChosen, type, pairs, nameof(referenceChosen));
         Expect(referenceRejected, type, pairs, nameof(referenceRejected));
         if (pairs == 0) return;
-        nint l = loss.Address, gpc = gradPolicyChosen.Address, gpr = gradPolicyRejected.Address, grc = gradReferenceChosen.Address,
-            grr = gradReferenceRejected.Address, pc = policyChosen.Address, pr = policyRejected.Address, rc = referenceChosen.Address,
-            rr = referenceRejected.Address;
+        nint l = loss.Address, gpc = gradPolicyChosen.Address, gpr = gradPolicyRejected.Address, pc = policyChosen.Address,
+            pr = policyRejected.Address, rc = referenceChosen.Address, rr = referenceRejected.Address;
         long betaBits = BitConverter.DoubleToInt64Bits(beta), smoothingBits = BitConverter.DoubleToInt64Bits(labelSmoothing);
         int k = (int)kind;
-        void** args = stackalloc void*[] { &l, &gpc, &gpr, &grc, &grr, &pc, &pr, &rc, &rr, &pairs, &betaBits, &smoothingBits, &k };
+        void** args = stackalloc void*[] { &l, &gpc, &gpr, &pc, &pr, &rc, &rr, &pairs, &betaBits, &smoothingBits, &k };
         Launch("dpo_loss.cu", $"dpo_loss_{Suffix(type)}", new Dim3(Blocks(pairs, ElementwiseBlock)), new Dim3(ElementwiseBlock), args);
     }
 
@@ -125,19 +122,6 @@ public sealed unsafe partial class CudaKernels
         Span<double> result = stackalloc double[1];
         Download(scratch.Slice(MaxSumSquaresBlocks, 1), result);
         return result[0];
-    }
-
-    /// <summary>x *= s for an F32 or BF16 tensor, s rounded to float as the CPU does.</summary>
-    public void Scale(Tensor x, double s, long count)
-    {
-        NonNegative(count, nameof(count));
-        DType type = StorageType(x, nameof(x));
-        Expect(x, type, count, nameof(x));
-        if (count == 0) return;
-        nint xx = x.Address;
-        float sf = (float)s;
-        void** args = stackalloc void*[] { &xx, &sf, &count };
-        Launch("grad_norm.cu", $"scale_{Suffix(type)}", ElementwiseGrid(count, 16 / type.Size()), new Dim3(ElementwiseBlock), args);
     }
 
     private void Rope(string kernel, Tensor x, Tensor positions, long n, long heads, long headDim, double theta, string name)
