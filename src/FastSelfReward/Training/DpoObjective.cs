@@ -99,13 +99,7 @@ public sealed class DpoObjective : ITrainingObjective<DpoExample, DpoMetrics>, I
 
     public DpoMetrics AccumulateGradients(IReadOnlyList<DpoExample> microBatch, double normalizer)
     {
-        var packed = PairBatch.Pack([.. microBatch.Select(e => e.Pair)]);
-        var logp = new double[packed.Batch.Count];
-        _model.Forward(packed.Batch, training: true);
-        _model.TokenLogProbs(packed.Targets, logp);
-        var chosen = new double[microBatch.Count];
-        var rejected = new double[microBatch.Count];
-        packed.Sums(logp, chosen, rejected);
+        var (packed, logp, chosen, rejected) = PairBatch.Forward(_model, [.. microBatch.Select(e => e.Pair)], training: true);
         var (metrics, gradChosen, gradRejected) = Loss(microBatch, chosen, rejected);
         for (int j = 0; j < microBatch.Count; j++)
         {

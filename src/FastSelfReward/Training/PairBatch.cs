@@ -78,18 +78,26 @@ internal sealed class PairBatch
     }
 
     /// <summary>
-    /// Answer log-prob sums of <paramref name="pairs"/> under the model's current weights, by an
-    /// inference forward pass: the code path that scores the policy, without its activations kept.
+    /// Packs <paramref name="pairs"/>, runs the model's forward over them (keeping activations for a
+    /// backward when <paramref name="training"/>) and reads each row's log-prob and each pair's answer sums.
     /// </summary>
-    public static (double[] Chosen, double[] Rejected) Score(LlamaModel model, IReadOnlyList<PreferencePair> pairs)
+    public static (PairBatch Packed, double[] LogProbs, double[] Chosen, double[] Rejected) Forward(LlamaModel model,
+        IReadOnlyList<PreferencePair> pairs, bool training)
     {
         var packed = Pack(pairs);
         var logp = new double[packed.Batch.Count];
-        model.Forward(packed.Batch, training: false);
+        model.Forward(packed.Batch, training);
         model.TokenLogProbs(packed.Targets, logp);
         var chosen = new double[pairs.Count];
         var rejected = new double[pairs.Count];
         packed.Sums(logp, chosen, rejected);
+        return (packed, logp, chosen, rejected);
+    }
+
+    /// <summary>Answer log-prob sums of <paramref name="pairs"/> under the current weights, by an inference forward pass.</summary>
+    public static (double[] Chosen, double[] Rejected) Score(LlamaModel model, IReadOnlyList<PreferencePair> pairs)
+    {
+        var (_, _, chosen, rejected) = Forward(model, pairs, training: false);
         return (chosen, rejected);
     }
 }
