@@ -53,7 +53,7 @@ public sealed class TrainLmOptions : CommonOptions
     [Option("epochs", HelpText = "Passes over the data. (Default: 1)")]
     public int? Epochs { get; set; }
 
-    [Option("lr", Default = 3e-4, HelpText = "Peak learning rate (linear warmup, then cosine decay to --min-lr).")]
+    [Option("lr", Default = PretrainOptions.DefaultLearningRate, HelpText = "Peak learning rate (linear warmup, then cosine decay to --min-lr).")]
     public double LearningRate { get; set; }
 
     [Option("min-lr", HelpText = "Final learning rate. (Default: --lr / 10)")]
@@ -62,10 +62,10 @@ public sealed class TrainLmOptions : CommonOptions
     [Option("warmup", HelpText = "Warmup steps. (Default: a tenth of the run, at most 100)")]
     public int? Warmup { get; set; }
 
-    [Option("weight-decay", Default = 0.1, HelpText = "AdamW weight decay (matrices only).")]
+    [Option("weight-decay", Default = PretrainOptions.DefaultWeightDecay, HelpText = "AdamW weight decay (matrices only).")]
     public double WeightDecay { get; set; }
 
-    [Option("batch-tokens", Default = 8192, HelpText = "Tokens per optimizer step.")]
+    [Option("batch-tokens", Default = PretrainOptions.DefaultBatchTokens, HelpText = "Tokens per optimizer step.")]
     public int BatchTokens { get; set; }
 
     [Option("micro-batch-tokens", HelpText = "Tokens per forward/backward pass; smaller saves memory, the gradient is the same. (Default: --batch-tokens)")]

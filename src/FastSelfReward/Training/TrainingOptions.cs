@@ -89,17 +89,20 @@ public abstract record TrainingOptions
 /// </summary>
 public sealed record PretrainOptions : TrainingOptions
 {
+    public const double DefaultLearningRate = 3e-4, DefaultWeightDecay = 0.1;
+    public const int DefaultBatchTokens = 8192;
+
     public PretrainOptions()
     {
-        LearningRate = 3e-4;
-        WeightDecay = 0.1;
+        LearningRate = DefaultLearningRate;
+        WeightDecay = DefaultWeightDecay;
     }
 
     /// <summary>Optimizer steps; when null, <see cref="TrainingOptions.Epochs"/> whole passes over the data.</summary>
     public int? Steps { get; init; }
 
     /// <summary>Tokens per optimizer step (at most; examples are not split across steps).</summary>
-    public int BatchTokens { get; init; } = 8192;
+    public int BatchTokens { get; init; } = DefaultBatchTokens;
 
     internal override StepShape Shape => new TokenSteps(BatchTokens, MicroBatchTokens);
     internal override int? StepLimit => Steps;
