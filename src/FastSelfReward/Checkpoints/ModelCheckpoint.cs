@@ -79,4 +79,25 @@ public static class ModelCheckpoint
             (offset, destination) => kernels.Download(model.Parameters.Slice(entry.Offset + offset, destination.Length), destination)));
         CheckpointWriter.Save(directory, model.Config, tensors, tokenizerDirectory, dtype);
     }
+
+    /// <summary>
+    /// <see cref="Save"/> into a folder that holds other files (a training run's metrics and state):
+    /// the checkpoint is written whole into a staging folder inside it, then its files are renamed
+    /// into place, weights last. The long write changes nothing in <paramref name="directory"/>, so a
+    /// kill leaves its previous checkpoint, or, for the span of a few renames, a new config with the
+    /// old weights.
+    /// </summary>
+    public static void SaveInto(LlamaModel model, string directory, string? tokenizerDirectory = null)
+    {
+        string staging = Path.Combine(directory, StagingFolderName);
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        Save(model, staging, tokenizerDirectory);
+        File.Delete(Path.Combine(directory, CheckpointFolder.IndexFileName));
+        foreach (string file in Directory.GetFiles(staging).OrderBy(f => Path.GetFileName(f) == CheckpointFolder.SingleFileName))
+            File.Move(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
+        Directory.Delete(staging);
+    }
+
+    /// <summary>The staging folder of <see cref="SaveInto"/>; one left by a killed save is discarded by the next.</summary>
+    public const string StagingFolderName = ".saving";
 }

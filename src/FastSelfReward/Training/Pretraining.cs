@@ -10,8 +10,9 @@ namespace FastSelfReward.Training;
 /// rerun resumes; at the end the model and tokenizer files are saved there and the state removed.
 /// </summary>
 /// <remarks>
-/// Each file of the model is replaced atomically, the weights last, and the state goes only after
-/// them: a kill at any moment leaves the state (a rerun resumes, or only saves again) or the finished model.
+/// The model is written whole beside the folder's files and renamed into place, weights last
+/// (<see cref="ModelCheckpoint.SaveInto"/>), and the state goes only after that: a kill at any
+/// moment leaves the state (a rerun resumes, or only saves again) or the finished model.
 /// </remarks>
 public static class Pretraining
 {
@@ -40,7 +41,7 @@ public static class Pretraining
         using (var metrics = MetricsLog.Open(Path.Combine(folder, MetricsFileName)))
         using (var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, seed))
             summary = training.Run(new TrainingOutput { CheckpointPath = state, Progress = progress, Label = "train-lm step", Metrics = metrics }, cancel);
-        ModelCheckpoint.Save(model, folder, tokenizerFolder);
+        ModelCheckpoint.SaveInto(model, folder, tokenizerFolder);
         // The finished model supersedes the state, which is three times its size.
         File.Delete(state);
         return summary;

@@ -47,6 +47,30 @@ public sealed class ModelCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void SaveIntoReplacesAnotherModelAndKeepsTheFoldersOtherFiles()
+    {
+        using var dir = new ScratchFolder();
+        using var tokenizer = new ScratchFolder();
+        File.WriteAllText(tokenizer.File("tokenizer.json"), "{}");
+        using (var other = TinyModels.Create(_kernels, TinyModels.Config(vocab: 40), DType.F32))
+            ModelCheckpoint.Save(other, dir.Path);
+        File.WriteAllText(dir.File("metrics.jsonl"), "{\"step\":1}\n");
+        // What a save killed midway leaves behind.
+        Directory.CreateDirectory(Path.Combine(dir.Path, ModelCheckpoint.StagingFolderName));
+        File.WriteAllText(Path.Combine(dir.Path, ModelCheckpoint.StagingFolderName, "model.safetensors"), "torn");
+
+        using var model = TinyModels.Create(_kernels, TinyModels.Config(vocab: 23), DType.F32, seed: 5);
+        ModelCheckpoint.SaveInto(model, dir.Path, tokenizer.Path);
+
+        using var loaded = ModelCheckpoint.Load(_kernels, dir.Path);
+        Assert.Equal(23, loaded.Config.VocabSize);
+        Assert.Equal(Bits(_kernels, model), Bits(_kernels, loaded));
+        Assert.Equal("{\"step\":1}\n", File.ReadAllText(dir.File("metrics.jsonl")));
+        Assert.True(File.Exists(dir.File("tokenizer.json")));
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, ModelCheckpoint.StagingFolderName)));
+    }
+
+    [Fact]
     public void SaveCopiesTokenizerFiles()
     {
         using var tokenizer = new ScratchFolder();
