@@ -146,10 +146,18 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     /// <paramref name="microBatches"/>, normalised by their total loss weight (gradients are not
     /// zeroed first), and returns the step's metric sums.
     /// </summary>
-    public TMetrics AccumulateGradients(IReadOnlyList<IReadOnlyList<TExample>> microBatches)
+    public TMetrics AccumulateGradients(IReadOnlyList<IReadOnlyList<TExample>> microBatches) =>
+        AccumulateGradients(microBatches, LossWeight(microBatches));
+
+    /// <summary>The step's normaliser N: the loss weight of all its micro-batches.</summary>
+    private long LossWeight(IReadOnlyList<IReadOnlyList<TExample>> microBatches)
     {
-        long normalizer = microBatches.Sum(m => m.Sum(_objective.LossWeight));
-        if (normalizer <= 0) throw new ArgumentException("the step has nothing to learn from (no loss tokens or pairs)", nameof(microBatches));
+        long weight = microBatches.Sum(m => m.Sum(_objective.LossWeight));
+        return weight > 0 ? weight : throw new ArgumentException("the step has nothing to learn from (no loss tokens or pairs)", nameof(microBatches));
+    }
+
+    private TMetrics AccumulateGradients(IEnumerable<IReadOnlyList<TExample>> microBatches, long normalizer)
+    {
         var sums = TMetrics.Zero;
         foreach (var microBatch in microBatches) sums += _objective.AccumulateGradients(microBatch, normalizer);
         return sums;
@@ -161,8 +169,9 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         using var _ = Nvtx.Range("train step");
         var clock = Stopwatch.StartNew();
         _model.ZeroGradients();
-        var metrics = AccumulateGradients(microBatches);
-        // Data parallelism sums the gradients and the metric sums across ranks here.
+        // The normaliser is the whole step's. With data parallelism each rank accumulates only its
+        // share of the micro-batches, and the gradients and metric sums are then summed across ranks.
+        var metrics = AccumulateGradients(microBatches, LossWeight(microBatches));
         double learningRate = Schedule.At(Optimizer.Step + 1);
         double norm = Optimizer.Update(learningRate);
         long tokens = microBatches.Sum(m => m.Sum(e => (long)_objective.Tokens(e)));
