@@ -42,8 +42,10 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
     /// Data, tokenizer, M0, the loop, then the oracle's evaluation of every model; writes report.md,
     /// report.json and plots/ into the demo folder and returns the report.
     /// </summary>
+    /// <exception cref="FolderInUseException">Another process has the demo folder.</exception>
     public DemoReport Run(CancellationToken cancel = default)
     {
+        using var hold = FolderLock.Acquire(Folder);
         var files = WriteData();
         TrainTokenizer(files);
         PretrainBaseModel(files, cancel);

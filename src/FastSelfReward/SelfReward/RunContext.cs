@@ -15,26 +15,37 @@ namespace FastSelfReward.SelfReward;
 /// </summary>
 public sealed class RunContext : IDisposable
 {
+    private readonly FolderLock _lock;
     private readonly string[] _tokenizerFiles;
 
+    /// <exception cref="FolderInUseException">Another process has the run folder.</exception>
     public RunContext(string directory, RunConfig config, IKernels kernels, IProgressSink progress, TextWriter log)
     {
         Directory = Path.GetFullPath(directory);
-        Config = config.Validate();
-        Kernels = kernels;
-        Progress = progress;
-        Log = log;
-        Manifest = RunManifest.Open(Directory);
-        Tokenizer = TextTokenizer.Load(config.BaseModel);
-        Template = ChatTemplate.Create(Tokenizer, config.Template == "auto" ? null : config.Template);
-        Judge = config.JudgeTemplate is null ? JudgeTemplate.Default : JudgeTemplate.Load(config.JudgeTemplate);
-        ModelConfig = LlamaConfigJson.Read(Path.Combine(config.BaseModel, "config.json"));
-        Exclusion = new PromptExclusion(config.ExcludePrompts is null ? [] : PromptFile.Read(config.ExcludePrompts), config.Prompts.MaxRougeL);
-        Metrics = MetricsLog.Open(Path.Combine(Directory, "metrics.jsonl"));
-        _tokenizerFiles = System.IO.Directory.GetFiles(config.BaseModel)
-            .Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal) && !f.EndsWith(".safetensors.index.json", StringComparison.Ordinal)
-                        && Path.GetFileName(f) != "config.json")
-            .Order(StringComparer.Ordinal).ToArray();
+        _lock = FolderLock.Acquire(Directory);
+        try
+        {
+            Config = config.Validate();
+            Kernels = kernels;
+            Progress = progress;
+            Log = log;
+            Manifest = RunManifest.Open(Directory);
+            Tokenizer = TextTokenizer.Load(config.BaseModel);
+            Template = ChatTemplate.Create(Tokenizer, config.Template == "auto" ? null : config.Template);
+            Judge = config.JudgeTemplate is null ? JudgeTemplate.Default : JudgeTemplate.Load(config.JudgeTemplate);
+            ModelConfig = LlamaConfigJson.Read(Path.Combine(config.BaseModel, "config.json"));
+            Exclusion = new PromptExclusion(config.ExcludePrompts is null ? [] : PromptFile.Read(config.ExcludePrompts), config.Prompts.MaxRougeL);
+            Metrics = MetricsLog.Open(Path.Combine(Directory, "metrics.jsonl"));
+            _tokenizerFiles = System.IO.Directory.GetFiles(config.BaseModel)
+                .Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal) && !f.EndsWith(".safetensors.index.json", StringComparison.Ordinal)
+                            && Path.GetFileName(f) != "config.json" && !Path.GetFileName(f).StartsWith('.'))
+                .Order(StringComparer.Ordinal).ToArray();
+        }
+        catch
+        {
+            _lock.Dispose();
+            throw;
+        }
     }
 
     public string Directory { get; }
@@ -109,5 +120,9 @@ public sealed class RunContext : IDisposable
         return results;
     }
 
-    public void Dispose() => Metrics.Dispose();
+    public void Dispose()
+    {
+        Metrics.Dispose();
+        _lock.Dispose();
+    }
 }

@@ -32,10 +32,11 @@ public static class Pretraining
     /// <param name="progress">Receives every step.</param>
     /// <param name="cancel">Checked between steps; a cancelled run keeps its last state, as a killed one.</param>
     /// <exception cref="InvalidDataException">The folder's state belongs to another model, data, options or seed.</exception>
+    /// <exception cref="FolderInUseException">Another process has the folder.</exception>
     public static TrainingSummary<LmMetrics> Run(LlamaModel model, IReadOnlyList<LmExample> examples, PretrainOptions options, int seed,
         string folder, string tokenizerFolder, IProgressSink progress, CancellationToken cancel = default)
     {
-        Directory.CreateDirectory(folder);
+        using var hold = FolderLock.Acquire(folder);
         string state = Path.Combine(folder, StateFileName);
         TrainingSummary<LmMetrics> summary;
         using (var metrics = MetricsLog.Open(Path.Combine(folder, MetricsFileName)))

@@ -1,3 +1,4 @@
+using FastSelfReward.Checkpoints;
 using FastSelfReward.Tests.Checkpoints;
 
 namespace FastSelfReward.Tests.Cli;
@@ -26,6 +27,20 @@ public sealed class DemoVerbTests
         Assert.Contains("evaluation m3: done, skipped", again.Error);
         Assert.DoesNotContain("running", again.Error);
         Assert.Equal(first.Out, again.Out);
+    }
+
+    [Fact]
+    public void A_demo_folder_another_process_holds_is_refused_before_any_work()
+    {
+        using var dir = new ScratchFolder();
+        string folder = dir.File("demo");
+        using (FolderLock.Acquire(folder))
+        {
+            var result = CliRunner.Run("demo", "--preset", "quick", "--out", folder);
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains($"{folder} is in use by process {Environment.ProcessId}", result.Error);
+            Assert.False(Directory.Exists(Path.Combine(folder, "data")), "the demo wrote data into a folder it did not hold");
+        }
     }
 
     [Fact]

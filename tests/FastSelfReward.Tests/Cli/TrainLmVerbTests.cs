@@ -3,6 +3,7 @@ using FastSelfReward.Checkpoints;
 using FastSelfReward.Compute;
 using FastSelfReward.Tests.Checkpoints;
 using FastSelfReward.Tests.Text;
+using FastSelfReward.Training;
 
 namespace FastSelfReward.Tests.Cli;
 
@@ -104,5 +105,21 @@ public sealed class TrainLmVerbTests : IDisposable
         var result = CliRunner.Run("train-lm", "--data", "d", "--tokenizer", _tokenizer, "--out", "o", "--config", "c.json", "--dim", "32", "--layers", "2");
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("--config cannot be combined with --layers, --dim", result.Error);
+    }
+
+    [Fact]
+    public void An_output_folder_another_process_holds_is_refused_and_left_alone()
+    {
+        string data = _dir.File("held.txt");
+        File.WriteAllText(data, "hello world\n\nworld hello");
+        string output = _dir.File("held");
+        using (FolderLock.Acquire(output))
+        {
+            var result = CliRunner.Run("train-lm", "--data", data, "--tokenizer", _tokenizer, "--out", output, "--steps", "2", "--dim", "16", "--heads", "2", "--layers", "1");
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains($"{output} is in use by process {Environment.ProcessId}", result.Error);
+            Assert.False(File.Exists(Path.Combine(output, "model.safetensors")));
+            Assert.False(File.Exists(Path.Combine(output, Pretraining.MetricsFileName)));
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FastSelfReward.Checkpoints;
 using FastSelfReward.Compute;
 using FastSelfReward.Data;
 using FastSelfReward.Generation;
@@ -187,6 +188,29 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         Assert.Contains(Path.Combine(run, "run.json"), result.Error);
         Assert.Contains("seed", result.Error);
         Assert.False(File.Exists(Path.Combine(run, "manifest.json")), "nothing may run under a disagreeing configuration");
+    }
+
+    [Fact]
+    public void ASecondProcessOnARunFolderRefusesAtOnceAndAKilledHolderBlocksNothing()
+    {
+        string run = fixture.CopyOfPrefix("locked");
+        string holderFile = Path.Combine(run, FolderLock.HolderFileName);
+        using var first = Start(["iterate", "--run", run]);
+        var deadline = Stopwatch.StartNew();
+        while (!(File.Exists(holderFile) && File.ReadAllText(holderFile).Trim() == first.Id.ToString()))
+        {
+            Assert.False(first.HasExited, "the first fsr ended before it took the run folder");
+            Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(2), "the first fsr never took the run folder");
+            Thread.Sleep(1);
+        }
+
+        var second = CliRunner.Run("iterate", "--run", run);
+        Assert.Equal(1, second.ExitCode);
+        Assert.Contains($"{run} is in use by process {first.Id}", second.Error);
+
+        first.Kill(entireProcessTree: true);
+        first.WaitForExit();
+        using var taken = FolderLock.Acquire(run);
     }
 
     [Fact]
