@@ -18,12 +18,19 @@ public sealed record SamplingOptions
     [JsonIgnore]
     public ulong Seed { get; init; }
 
+    /// <summary>Every value out of range: the field as in run.json and what is wrong with it.</summary>
+    public IEnumerable<(string Field, string Message)> Problems()
+    {
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (!(Temperature >= 0) || double.IsInfinity(Temperature)) yield return ("temperature", $"must be a finite value ≥ 0, got {Temperature.ToString(invariant)}");
+        if (!(TopP > 0 && TopP <= 1)) yield return ("top_p", $"must lie in (0, 1], got {TopP.ToString(invariant)}");
+        if (MaxTokens <= 0) yield return ("max_tokens", $"must be positive, got {MaxTokens}");
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the field (as in run.json) when a value is out of range.</summary>
     public SamplingOptions Validate()
     {
-        if (!(Temperature >= 0) || double.IsInfinity(Temperature)) throw new ArgumentException($"temperature must be a finite value ≥ 0, got {Temperature}");
-        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"top_p must lie in (0, 1], got {TopP}");
-        if (MaxTokens <= 0) throw new ArgumentException($"max_tokens must be positive, got {MaxTokens}");
+        foreach (var (field, message) in Problems()) throw new ArgumentException($"{field} {message}");
         return this;
     }
 }

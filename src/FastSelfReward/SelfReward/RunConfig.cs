@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FastSelfReward.Compute;
+using FastSelfReward.Data;
 using FastSelfReward.Generation;
 using FastSelfReward.Training;
 
@@ -29,6 +30,19 @@ public sealed record PromptsConfig
     /// <summary>A checkpoint folder that writes the prompts instead of the current model (the paper used a separate chat model).</summary>
     public string? PromptModel { get; init; }
     public SamplingOptions Sampling { get; init; } = new() { Temperature = 0.6, TopP = 0.9, MaxTokens = 128 };
+
+    /// <summary>Every value out of range: the field (within <c>prompts</c>) and what is wrong with it.</summary>
+    public IEnumerable<(string Field, string Message)> Problems()
+    {
+        if (Count < 1) yield return ("count", $"must be at least 1, got {Count}");
+        if (MaxAttemptsPerPrompt < 1) yield return ("max_attempts_per_prompt", $"must be at least 1, got {MaxAttemptsPerPrompt}");
+        if (Shots < 1) yield return ("shots", $"must be at least 1, got {Shots}");
+        if (MinWords < 0) yield return ("min_words", $"must be ≥ 0, got {MinWords}");
+        if (MaxWords < MinWords) yield return ("max_words", $"must be at least min_words ({MinWords}), got {MaxWords}");
+        if (!(MaxRougeL > 0 && MaxRougeL <= 1)) yield return ("max_rouge_l", $"must lie in (0, 1], got {MaxRougeL.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        if (Sampling is null) yield return ("sampling", "must be an object, not null");
+        else foreach (var (field, message) in Sampling.Problems()) yield return ($"sampling.{field}", message);
+    }
 }
 
 /// <summary>The whole configuration of a run, written once to run.json; a rerun must agree with it.</summary>
@@ -76,19 +90,61 @@ public sealed record RunConfig
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
-    /// <summary>Reads a configuration; unknown fields are errors (a typo must not silently become a default).</summary>
+    /// <summary>
+    /// Reads a configuration and checks all of it before anything runs: its JSON, every field's
+    /// name (a typo must not silently become a default) and kind of value, every range, and that
+    /// the files and folders it names exist. Paths are made absolute against the file's folder.
+    /// </summary>
+    /// <exception cref="InvalidDataException">
+    /// Anything is wrong; the message lists every mistake, one a line, as <c>FILE:LINE: field what</c>.
+    /// </exception>
     public static RunConfig Load(string path)
     {
+        byte[] bytes = File.ReadAllBytes(path);
+        JsonDocument document;
         try
         {
-            var config = JsonSerializer.Deserialize<RunConfig>(File.ReadAllText(path), Json)
-                ?? throw new InvalidDataException($"{path}: the configuration is null");
-            return config.Validate(path).Resolve(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: {e.Message}", e);
+            throw Invalid(path, [JsonFields.Syntax(e)]);
         }
+        var lines = JsonFields.Lines(bytes);
+        using (document)
+        {
+            var shape = JsonFields.Check<RunConfig>(document.RootElement, JsonNamingPolicy.SnakeCaseLower, lines);
+            if (shape.Count > 0) throw Invalid(path, shape);
+        }
+        RunConfig config;
+        try
+        {
+            config = JsonSerializer.Deserialize<RunConfig>(bytes, Json)!;
+        }
+        catch (JsonException e)
+        {
+            throw Invalid(path, [new FieldProblem("the file", (int)(e.LineNumber ?? 0) + 1, "could not be read: " + e.Message)]);
+        }
+        config = config.Resolve(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var problems = config.Problems(checkFiles: true)
+            .Select(p => new FieldProblem(p.Field, LineOf(p.Field, lines), p.Message)).ToList();
+        if (problems.Count > 0) throw Invalid(path, problems);
+        return config;
+    }
+
+    /// <summary>The line of a field, or of the nearest section around it that the file has; 0 when none.</summary>
+    private static int LineOf(string field, IReadOnlyDictionary<string, int> lines)
+    {
+        for (string path = field; path.Length > 0; path = path.Contains('.') ? path[..path.LastIndexOf('.')] : "")
+            if (lines.TryGetValue(path, out int line)) return line;
+        return 0;
+    }
+
+    private static InvalidDataException Invalid(string source, IReadOnlyList<FieldProblem> problems)
+    {
+        problems = [.. problems.OrderBy(p => p.Line == 0 ? int.MaxValue : p.Line)];
+        return new(problems.Count == 1 ? problems[0].Describe(source)
+            : $"{source}: {problems.Count} mistakes:\n" + string.Join("\n", problems.Select(p => "  " + p.Describe(source))));
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
@@ -122,44 +178,49 @@ public sealed record RunConfig
         };
     }
 
-    /// <summary>Throws naming the field when a value is missing or out of range.</summary>
+    /// <summary>
+    /// Every value that is missing or out of range, as (run.json field, what is wrong); with
+    /// <paramref name="checkFiles"/>, also every file or folder named that does not exist.
+    /// </summary>
+    public IEnumerable<(string Field, string Message)> Problems(bool checkFiles = false)
+    {
+        var sections = new (object? Value, string Field)[]
+        {
+            (Sft, "sft"), (Dpo, "dpo"), (Prompts, "prompts"), (CandidateSampling, "candidate_sampling"), (JudgeSampling, "judge_sampling"),
+        };
+        foreach (var (value, field) in sections)
+            if (value is null) yield return (field, "must be an object, not null");
+        if (BaseModel is not { Length: > 0 }) yield return ("base_model", "is required (a checkpoint folder)");
+        if (Ift is not { Length: > 0 }) yield return ("ift", "is required (IFT JSONL)");
+        if (Eft is not { Length: > 0 }) yield return ("eft", "is required (ranked EFT JSONL)");
+        if (Iterations < 0) yield return ("iterations", $"must be ≥ 0, got {Iterations}");
+        if (Candidates < 2) yield return ("candidates", $"must be at least 2 (two answers form a pair), got {Candidates}");
+        if (JudgeSamples < 1) yield return ("judge_samples", $"must be at least 1, got {JudgeSamples}");
+        if (GenerationRows < Math.Max(Candidates, JudgeSamples))
+            yield return ("generation_rows", $"must hold every candidate and every judge sample of one prompt ({Math.Max(Candidates, JudgeSamples)}), got {GenerationRows}");
+        if (GenerationBatch < 1) yield return ("generation_batch", $"must be at least 1, got {GenerationBatch}");
+        var parts = new List<(string Section, IEnumerable<(string Field, string Message)>? Problems)>
+        {
+            ("sft", Sft?.Problems()), ("dpo", Dpo?.Problems()), ("prompts", Prompts?.Problems()),
+            ("candidate_sampling", CandidateSampling?.Problems()), ("judge_sampling", JudgeSampling?.Problems()),
+        };
+        foreach (var (section, problems) in parts)
+            foreach (var (field, message) in problems ?? [])
+                yield return ($"{section}.{field}", message);
+        if (!checkFiles) yield break;
+        if (BaseModel is { Length: > 0 } && !File.Exists(Path.Combine(BaseModel, "config.json")))
+            yield return ("base_model", Directory.Exists(BaseModel) ? $"names {BaseModel}, which has no config.json" : $"names {BaseModel}, which does not exist");
+        foreach (var (file, field) in new[] { (Ift, "ift"), (Eft, "eft"), (ExcludePrompts, "exclude_prompts"), (JudgeTemplate, "judge_template") })
+            if (file is { Length: > 0 } && !File.Exists(file)) yield return (field, $"names {file}, which does not exist");
+        if (Prompts?.PromptModel is { Length: > 0 } writer && !File.Exists(Path.Combine(writer, "config.json")))
+            yield return ("prompts.prompt_model", $"names {writer}, which is not a checkpoint folder (no config.json)");
+    }
+
+    /// <summary>Throws naming every field whose value is missing or out of range (files are not looked at).</summary>
+    /// <exception cref="InvalidDataException">The message lists each mistake as <c>SOURCE: field what</c>.</exception>
     public RunConfig Validate(string source = "run config")
     {
-        void Require(bool ok, string field, string message)
-        {
-            if (!ok) throw new InvalidDataException($"{source}: {field}: {message}");
-        }
-        foreach (var (section, field) in new (object?, string)[]
-                 {
-                     (Sft, "sft"), (Dpo, "dpo"), (Prompts, "prompts"), (Prompts?.Sampling, "prompts.sampling"),
-                     (CandidateSampling, "candidate_sampling"), (JudgeSampling, "judge_sampling"),
-                 })
-            Require(section is not null, field, "must be an object, not null");
-        Require(BaseModel is { Length: > 0 }, "base_model", "required (a checkpoint folder)");
-        Require(Ift is { Length: > 0 }, "ift", "required (IFT JSONL)");
-        Require(Eft is { Length: > 0 }, "eft", "required (ranked EFT JSONL)");
-        Require(Iterations >= 0, "iterations", "must be ≥ 0");
-        Require(Candidates >= 2, "candidates", "at least two answers are needed to form a pair");
-        Require(JudgeSamples >= 1, "judge_samples", "must be ≥ 1");
-        Require(GenerationRows >= Math.Max(Candidates, JudgeSamples), "generation_rows", "must hold every candidate (or judge sample) of one prompt");
-        Require(GenerationBatch >= 1, "generation_batch", "must be ≥ 1");
-        Require(Prompts!.Count >= 1 && Prompts.Shots >= 1, "prompts", "count and shots must be ≥ 1");
-        void Section(string field, Action validate)
-        {
-            try
-            {
-                validate();
-            }
-            catch (ArgumentException e)
-            {
-                throw new InvalidDataException($"{source}: {field}.{e.Message}", e);
-            }
-        }
-        Section("sft", () => Sft.Validate());
-        Section("dpo", () => Dpo.Validate());
-        Section("prompts.sampling", () => Prompts!.Sampling.Validate());
-        Section("candidate_sampling", () => CandidateSampling.Validate());
-        Section("judge_sampling", () => JudgeSampling.Validate());
-        return this;
+        var problems = Problems().Select(p => new FieldProblem(p.Field, 0, p.Message)).ToList();
+        return problems.Count == 0 ? this : throw Invalid(source, problems);
     }
 }

@@ -58,20 +58,31 @@ public abstract record TrainingOptions
     /// <summary>The options with the settings that do not change what is trained (cadences) reset: what a checkpoint's fingerprint covers.</summary>
     internal TrainingOptions WithoutCadences() => this with { EvalEvery = 0, CheckpointEvery = 0, LogEvery = 1 };
 
+    /// <summary>Every value out of range: the field as in run.json and what is wrong with it.</summary>
+    public IEnumerable<(string Field, string Message)> Problems() =>
+        Rules().Where(r => !r.Ok).Select(r => (r.Field, $"{r.Rule}, got {Format(r.Value)}"));
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the field (as in run.json) when a value is out of range.</summary>
     public TrainingOptions Validate()
     {
-        foreach (var (ok, field, rule, value) in Rules())
-            if (!ok) throw new ArgumentException($"{field} {rule}, got {value}");
+        foreach (var (field, message) in Problems()) throw new ArgumentException($"{field} {message}");
         return this;
     }
+
+    private static string Format(object? value) => value switch
+    {
+        null => "null",
+        IFormattable number => number.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
 
     /// <summary>Each range rule: whether it holds, the run.json field, the rule in words, the value.</summary>
     protected virtual IEnumerable<(bool Ok, string Field, string Rule, object? Value)> Rules()
     {
         yield return (Epochs >= 1, "epochs", "must be at least 1", Epochs);
         yield return (LearningRate > 0 && double.IsFinite(LearningRate), "learning_rate", "must be positive", LearningRate);
-        yield return (MinLearningRate is null || (MinLearningRate >= 0 && MinLearningRate <= LearningRate), "min_learning_rate",
+        // Compared with learning_rate only when that is valid, so one mistake is reported once.
+        yield return (MinLearningRate is null || (MinLearningRate >= 0 && !(MinLearningRate > LearningRate && LearningRate > 0)), "min_learning_rate",
             "must lie in [0, learning_rate]", MinLearningRate);
         yield return (WarmupSteps is null or >= 0, "warmup_steps", "must be ≥ 0", WarmupSteps);
         yield return (WeightDecay >= 0 && double.IsFinite(WeightDecay), "weight_decay", "must be ≥ 0", WeightDecay);
