@@ -1,11 +1,11 @@
 // rope.cu: rotary position embedding, in place on x [n, heads, head_dim], Hugging Face
 // rotate-half pairing. Same math as native/cpu/rope.cpp: for i < half = head_dim/2, dimensions i
-// and i + half form a pair rotated by angle = positions[row] * theta^(-2i/head_dim):
+// and i + half form a pair rotated by angle = positions[row] * inv_freq[i] (inv_freq [half] fp64 from
+// the host: theta^(-2i/head_dim), with Llama 3's scaling when the model has it):
 //   forward:  (x_i, x_{i+half}) <- (x_i cos - x_{i+half} sin, x_{i+half} cos + x_i sin)
 //   backward: the inverse rotation of the gradient (the forward with -sin), also in place.
 // Storage fp32 (_f32) or bf16 (_bf16), rotation in fp32. positions [n] int32 (batches are ragged
-// and packed, so a row's position is not its index); theta arrives as the bits of the host's
-// double.
+// and packed, so a row's position is not its index).
 //
 // The angle is computed in double, as on the CPU: positions reach tens of thousands and the
 // slowest frequencies are ~1e-4, so a float angle (or sincosf's range reduction of it) would lose
@@ -16,7 +16,7 @@
 // is a multiple of W and x is 16-byte aligned, else 1; static shared memory 2 KiB.
 // Why fast: one block per row computes cos/sin of each of the row's pairs once into shared memory
 // (in chunks of 256 pairs, so any head_dim fits) and all heads of the row reuse them, so the
-// double-precision pow/sin/cos cost half a head's worth per row, not per element. The rotation
+// double-precision sin/cos cost half a head's worth per row, not per element. The rotation
 // then reads each half of each head with 16-byte loads, consecutive threads taking consecutive
 // packs of a head: a memory stream, one read and one write per value.
 #include "common/common.cuh"
@@ -26,8 +26,8 @@ namespace rope {
 constexpr int kChunk = 256;
 
 template <typename T, int W>
-__device__ void rotate(T* x, const int* positions, long long heads, long long head_dim, double theta, float sign, float* cs,
-        float* sn) {
+__device__ void rotate(T* x, const int* positions, const double* inv_freq, long long heads, long long head_dim, float sign,
+        float* cs, float* sn) {
     using V = fsr::Vec<T, W>;
     const long long row = blockIdx.x;
     const long long half = head_dim / 2;
@@ -37,7 +37,7 @@ __device__ void rotate(T* x, const int* positions, long long heads, long long he
         const long long pb = half - p0 < kChunk ? half - p0 : kChunk;
         if (p0 > 0) __syncthreads();  // the previous chunk's table is fully read
         for (long long p = threadIdx.x; p < pb; p += blockDim.x) {
-            const double angle = pos * pow(theta, -2.0 * (double)(p0 + p) / (double)head_dim);
+            const double angle = pos * inv_freq[p0 + p];
             cs[p] = (float)cos(angle);
             sn[p] = sign * (float)sin(angle);
         }
@@ -62,38 +62,37 @@ __device__ void rotate(T* x, const int* positions, long long heads, long long he
 }
 
 template <typename T>
-__device__ void launch(T* x, const int* positions, long long heads, long long head_dim, long long theta_bits, float sign) {
+__device__ void launch(T* x, const int* positions, const double* inv_freq, long long heads, long long head_dim, float sign) {
     // One table for both instantiations (static shared arrays in each would be allocated twice).
     __shared__ float cs[kChunk], sn[kChunk];
-    const double theta = fsr::bits_double(theta_bits);
     if ((head_dim / 2) % fsr::Pack16<T>::N == 0 && fsr::aligned16(x))
-        rotate<T, fsr::Pack16<T>::N>(x, positions, heads, head_dim, theta, sign, cs, sn);
+        rotate<T, fsr::Pack16<T>::N>(x, positions, inv_freq, heads, head_dim, sign, cs, sn);
     else
-        rotate<T, 1>(x, positions, heads, head_dim, theta, sign, cs, sn);
+        rotate<T, 1>(x, positions, inv_freq, heads, head_dim, sign, cs, sn);
 }
 
 }  // namespace rope
 
-extern "C" __global__ void __launch_bounds__(256) rope_forward_f32(float* x, const int* positions, long long heads,
-        long long head_dim, long long theta_bits) {
-    rope::launch(x, positions, heads, head_dim, theta_bits, 1.0f);
+extern "C" __global__ void __launch_bounds__(256) rope_forward_f32(float* x, const int* positions, const double* inv_freq,
+        long long heads, long long head_dim) {
+    rope::launch(x, positions, inv_freq, heads, head_dim, 1.0f);
 }
 FSR_REGISTER_KERNEL(rope_forward_f32)
 
-extern "C" __global__ void __launch_bounds__(256) rope_forward_bf16(fsr::bf16* x, const int* positions, long long heads,
-        long long head_dim, long long theta_bits) {
-    rope::launch(x, positions, heads, head_dim, theta_bits, 1.0f);
+extern "C" __global__ void __launch_bounds__(256) rope_forward_bf16(fsr::bf16* x, const int* positions, const double* inv_freq,
+        long long heads, long long head_dim) {
+    rope::launch(x, positions, inv_freq, heads, head_dim, 1.0f);
 }
 FSR_REGISTER_KERNEL(rope_forward_bf16)
 
-extern "C" __global__ void __launch_bounds__(256) rope_backward_f32(float* dx, const int* positions, long long heads,
-        long long head_dim, long long theta_bits) {
-    rope::launch(dx, positions, heads, head_dim, theta_bits, -1.0f);
+extern "C" __global__ void __launch_bounds__(256) rope_backward_f32(float* dx, const int* positions, const double* inv_freq,
+        long long heads, long long head_dim) {
+    rope::launch(dx, positions, inv_freq, heads, head_dim, -1.0f);
 }
 FSR_REGISTER_KERNEL(rope_backward_f32)
 
-extern "C" __global__ void __launch_bounds__(256) rope_backward_bf16(fsr::bf16* dx, const int* positions, long long heads,
-        long long head_dim, long long theta_bits) {
-    rope::launch(dx, positions, heads, head_dim, theta_bits, -1.0f);
+extern "C" __global__ void __launch_bounds__(256) rope_backward_bf16(fsr::bf16* dx, const int* positions, const double* inv_freq,
+        long long heads, long long head_dim) {
+    rope::launch(dx, positions, inv_freq, heads, head_dim, -1.0f);
 }
 FSR_REGISTER_KERNEL(rope_backward_bf16)

@@ -68,13 +68,13 @@ FSR_API void fsr_rmsnorm_backward_f64(double* dx, double* dw, const double* dout
 
 // ---- rope.cpp -----------------------------------------------------------------------
 // In place on x [n, heads, head_dim]. Hugging Face rotate-half pairing: for i < head_dim/2,
-// angle = positions[row] * theta^(-2i/head_dim) (computed in double),
+// angle = positions[row] * inv_freq[i] (computed in double; inv_freq [head_dim/2] from the host),
 // (x_i, x_{i+h/2}) <- (x_i cos - x_{i+h/2} sin, x_{i+h/2} cos + x_i sin).
 // Backward applies the inverse rotation to the gradient (also in place).
-FSR_API void fsr_rope_forward_f32(float* x, const int32_t* positions, int64_t n, int64_t heads, int64_t head_dim, double theta);
-FSR_API void fsr_rope_forward_f64(double* x, const int32_t* positions, int64_t n, int64_t heads, int64_t head_dim, double theta);
-FSR_API void fsr_rope_backward_f32(float* dx, const int32_t* positions, int64_t n, int64_t heads, int64_t head_dim, double theta);
-FSR_API void fsr_rope_backward_f64(double* dx, const int32_t* positions, int64_t n, int64_t heads, int64_t head_dim, double theta);
+FSR_API void fsr_rope_forward_f32(float* x, const int32_t* positions, const double* inv_freq, int64_t n, int64_t heads, int64_t head_dim);
+FSR_API void fsr_rope_forward_f64(double* x, const int32_t* positions, const double* inv_freq, int64_t n, int64_t heads, int64_t head_dim);
+FSR_API void fsr_rope_backward_f32(float* dx, const int32_t* positions, const double* inv_freq, int64_t n, int64_t heads, int64_t head_dim);
+FSR_API void fsr_rope_backward_f64(double* dx, const int32_t* positions, const double* inv_freq, int64_t n, int64_t heads, int64_t head_dim);
 
 // ---- attention.cpp ------------------------------------------------------------------
 // Causal grouped-query attention over packed ragged sequences.

@@ -107,10 +107,10 @@ public sealed class ProfilingKernels(IKernels inner) : IKernels
     { long t = Begin(); inner.RmsNormForward(output, rstd, x, weight, n, dim, eps); End("RmsNormForward", t); }
     public void RmsNormBackward(Tensor dx, Tensor dWeight, Tensor dOutput, Tensor x, Tensor weight, Tensor rstd, long n, long dim)
     { long t = Begin(); inner.RmsNormBackward(dx, dWeight, dOutput, x, weight, rstd, n, dim); End("RmsNormBackward", t); }
-    public void RopeForward(Tensor x, Tensor positions, long n, long heads, long headDim, double theta)
-    { long t = Begin(); inner.RopeForward(x, positions, n, heads, headDim, theta); End("RopeForward", t); }
-    public void RopeBackward(Tensor dx, Tensor positions, long n, long heads, long headDim, double theta)
-    { long t = Begin(); inner.RopeBackward(dx, positions, n, heads, headDim, theta); End("RopeBackward", t); }
+    public void RopeForward(Tensor x, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim)
+    { long t = Begin(); inner.RopeForward(x, positions, inverseFrequencies, n, heads, headDim); End("RopeForward", t); }
+    public void RopeBackward(Tensor dx, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim)
+    { long t = Begin(); inner.RopeBackward(dx, positions, inverseFrequencies, n, heads, headDim); End("RopeBackward", t); }
 
     public void AttentionForward(Tensor output, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor cuSeqlens, long batch, AttentionShape shape)
     { long t = Begin(); inner.AttentionForward(output, lse, q, k, v, cuSeqlens, batch, shape); End("AttentionForward", t); }

@@ -9,7 +9,10 @@ namespace FastSelfReward.Checkpoints;
 /// Reads and writes Hugging Face <c>config.json</c> for Llama-family models. Missing keys take
 /// transformers' defaults; unknown keys are ignored; a key of the wrong type is an error naming it.
 /// <c>rope_theta</c> is read at the top level (transformers ≤ 4) or inside <c>rope_parameters</c>
-/// (transformers 5), since reading only one silently yields the default for the other.
+/// (transformers 5), since reading only one silently yields the default for the other. What the
+/// model here could not run as written is refused rather than run wrongly: a RoPE type other than
+/// the default and Llama 3's (<c>rope_scaling</c> or <c>rope_parameters</c>), an activation other
+/// than SiLU, special token ids outside the vocabulary.
 /// </summary>
 public static class LlamaConfigJson
 {
@@ -36,6 +39,9 @@ public static class LlamaConfigJson
             throw new InvalidDataException($"{source}: config must be a JSON object");
 
         var defaults = new LlamaConfig();
+        if (Present(obj, "hidden_act") is JsonNode act && !(act is JsonValue a && a.GetValueKind() == JsonValueKind.String && a.GetValue<string>() == "silu"))
+            throw new InvalidDataException($"{source}: hidden_act {act.ToJsonString()} is not supported: these Llama models compute SwiGLU with SiLU (\"silu\")");
+        var ropeScaling = RopeScaling(obj, source);
         double ropeTheta = defaults.RopeTheta;
         if (obj["rope_parameters"] is JsonNode ropeNode)
         {
@@ -62,6 +68,7 @@ public static class LlamaConfigJson
                 HeadDimOverride = GetInt(obj, "head_dim", source) ?? 0,
                 RmsNormEps = GetDouble(obj, "rms_norm_eps", source) ?? defaults.RmsNormEps,
                 RopeTheta = ropeTheta,
+                RopeScaling = ropeScaling,
                 MaxPositionEmbeddings = GetInt(obj, "max_position_embeddings", source) ?? defaults.MaxPositionEmbeddings,
                 TieWordEmbeddings = GetBool(obj, "tie_word_embeddings", source) ?? defaults.TieWordEmbeddings,
                 BosTokenId = GetInt(obj, "bos_token_id", source) ?? defaults.BosTokenId,
@@ -103,7 +110,8 @@ public static class LlamaConfigJson
             ["rms_norm_eps"] = config.RmsNormEps,
             // Both spellings: transformers 5 reads rope_parameters, older versions rope_theta.
             ["rope_theta"] = config.RopeTheta,
-            ["rope_parameters"] = new JsonObject { ["rope_type"] = "default", ["rope_theta"] = config.RopeTheta },
+            ["rope_parameters"] = RopeParameters(config, withTheta: true),
+            ["rope_scaling"] = config.RopeScaling is null ? null : RopeParameters(config, withTheta: false),
             ["max_position_embeddings"] = config.MaxPositionEmbeddings,
             ["tie_word_embeddings"] = config.TieWordEmbeddings,
             ["bos_token_id"] = config.BosTokenId,
@@ -113,6 +121,50 @@ public static class LlamaConfigJson
             ["torch_dtype"] = torchDtype,
         };
         return obj.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    /// <summary>
+    /// Llama 3's scaling from <c>rope_parameters</c> (transformers 5) or else <c>rope_scaling</c>
+    /// (transformers 4, its type under <c>rope_type</c> or the older <c>type</c>); null for plain RoPE.
+    /// </summary>
+    private static Llama3RopeScaling? RopeScaling(JsonObject obj, string source)
+    {
+        string key = Present(obj, "rope_parameters") is not null ? "rope_parameters" : "rope_scaling";
+        if (Present(obj, key) is not JsonNode node) return null;
+        if (node is not JsonObject rope) throw Field(source, key, "an object", node);
+        JsonNode? typeNode = Present(rope, "rope_type") ?? Present(rope, "type");
+        string? type = typeNode is JsonValue t && t.GetValueKind() == JsonValueKind.String ? t.GetValue<string>() : null;
+        if (typeNode is not null && type is null) throw Field(source, $"{key}.rope_type", "text", typeNode);
+        switch (type)
+        {
+            case null when key == "rope_parameters":
+            case "default":
+                return null;
+            case "llama3":
+                double Required(string field) => GetDouble(rope, field, source, $"{key}.{field}")
+                    ?? throw new InvalidDataException($"{source}: {key}.{field} is missing; rope_type llama3 needs factor, low_freq_factor, high_freq_factor and original_max_position_embeddings");
+                return new Llama3RopeScaling(Required("factor"), Required("low_freq_factor"), Required("high_freq_factor"),
+                    GetInt(rope, "original_max_position_embeddings", source, $"{key}.original_max_position_embeddings")
+                    ?? throw new InvalidDataException($"{source}: {key}.original_max_position_embeddings is missing; rope_type llama3 needs it"));
+            default:
+                throw new InvalidDataException($"{source}: {key}.rope_type {(type is null ? "is missing" : $"'{type}' is not supported")} " +
+                                               "(supported: default, llama3); running the model with other positions would give wrong answers silently");
+        }
+    }
+
+    /// <summary>The RoPE settings as transformers writes them (with rope_theta inside for transformers 5's rope_parameters).</summary>
+    private static JsonObject RopeParameters(LlamaConfig config, bool withTheta)
+    {
+        var rope = new JsonObject { ["rope_type"] = config.RopeScaling is null ? "default" : "llama3" };
+        if (withTheta) rope["rope_theta"] = config.RopeTheta;
+        if (config.RopeScaling is { } s)
+        {
+            rope["factor"] = s.Factor;
+            rope["low_freq_factor"] = s.LowFreqFactor;
+            rope["high_freq_factor"] = s.HighFreqFactor;
+            rope["original_max_position_embeddings"] = s.OriginalMaxPositionEmbeddings;
+        }
+        return rope;
     }
 
     // A JSON null means "unset" in transformers (e.g. num_key_value_heads: null), so it reads as absent.

@@ -230,18 +230,18 @@ public sealed unsafe class CpuKernels : IKernels
         else FsrNative.fsr_rmsnorm_backward_f32(F(dx), F(dWeight), F(dOutput), F(x), F(weight), F(rstd), n, dim);
     }
 
-    public void RopeForward(Tensor x, Tensor positions, long n, long heads, long headDim, double theta)
+    public void RopeForward(Tensor x, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim)
     {
-        CheckRope(x, positions, n, heads, headDim, nameof(x));
-        if (_f64) FsrNative.fsr_rope_forward_f64(D(x), I(positions), n, heads, headDim, theta);
-        else FsrNative.fsr_rope_forward_f32(F(x), I(positions), n, heads, headDim, theta);
+        CheckRope(x, positions, inverseFrequencies, n, heads, headDim, nameof(x));
+        if (_f64) FsrNative.fsr_rope_forward_f64(D(x), I(positions), D(inverseFrequencies), n, heads, headDim);
+        else FsrNative.fsr_rope_forward_f32(F(x), I(positions), D(inverseFrequencies), n, heads, headDim);
     }
 
-    public void RopeBackward(Tensor dx, Tensor positions, long n, long heads, long headDim, double theta)
+    public void RopeBackward(Tensor dx, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim)
     {
-        CheckRope(dx, positions, n, heads, headDim, nameof(dx));
-        if (_f64) FsrNative.fsr_rope_backward_f64(D(dx), I(positions), n, heads, headDim, theta);
-        else FsrNative.fsr_rope_backward_f32(F(dx), I(positions), n, heads, headDim, theta);
+        CheckRope(dx, positions, inverseFrequencies, n, heads, headDim, nameof(dx));
+        if (_f64) FsrNative.fsr_rope_backward_f64(D(dx), I(positions), D(inverseFrequencies), n, heads, headDim);
+        else FsrNative.fsr_rope_backward_f32(F(dx), I(positions), D(inverseFrequencies), n, heads, headDim);
     }
 
     public void AttentionForward(Tensor output, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor cuSeqlens, long batch, AttentionShape shape)
@@ -547,7 +547,7 @@ public sealed unsafe class CpuKernels : IKernels
         return offsets[(int)batch];
     }
 
-    private void CheckRope(Tensor x, Tensor positions, long n, long heads, long headDim, string name)
+    private void CheckRope(Tensor x, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim, string name)
     {
         Positive(heads, nameof(heads));
         Positive(headDim, nameof(headDim));
@@ -555,5 +555,6 @@ public sealed unsafe class CpuKernels : IKernels
         if (headDim % 2 != 0) throw new ArgumentException($"headDim: expected an even size, got {headDim}", nameof(headDim));
         Floats(x, Elements(n, checked(heads * headDim), nameof(n), nameof(heads)), name);
         Check(positions, DType.I32, n, nameof(positions));
+        Check(inverseFrequencies, DType.F64, headDim / 2, nameof(inverseFrequencies));
     }
 }

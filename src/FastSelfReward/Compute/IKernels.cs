@@ -78,10 +78,13 @@ public interface IKernels : IDisposable
     /// <summary>dx = ∂/∂x, dWeight += ∂/∂w of RMSNorm.</summary>
     void RmsNormBackward(Tensor dx, Tensor dWeight, Tensor dOutput, Tensor x, Tensor weight, Tensor rstd, long n, long dim);
 
-    /// <summary>Rotate-half RoPE in place over [n, heads, headDim] at the given positions.</summary>
-    void RopeForward(Tensor x, Tensor positions, long n, long heads, long headDim, double theta);
+    /// <summary>
+    /// Rotate-half RoPE in place over [n, heads, headDim]: dimensions i and i + headDim/2 of row r
+    /// turn by positions[r] · inverseFrequencies[i] (F64 [headDim/2], <c>Model.RopeFrequencies</c>).
+    /// </summary>
+    void RopeForward(Tensor x, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim);
     /// <summary>The inverse rotation, applied in place to a gradient.</summary>
-    void RopeBackward(Tensor dx, Tensor positions, long n, long heads, long headDim, double theta);
+    void RopeBackward(Tensor dx, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim);
 
     /// <summary>Causal grouped-query attention over packed sequences (rows cuSeqlens[b]..cuSeqlens[b+1]); saves lse [n, heads].</summary>
     void AttentionForward(Tensor output, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor cuSeqlens, long batch, AttentionShape shape);

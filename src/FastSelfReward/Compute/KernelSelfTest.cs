@@ -195,8 +195,10 @@ public static class KernelSelfTest
     private static Case Rope => b =>
     {
         Tensor x = b.Random(5 * 4 * 16, 13), dx = b.Random(5 * 4 * 16, 14), positions = b.Put([0, 1, 2, 7, 40]);
-        b.K.RopeForward(x, positions, 5, 4, 16, 10000);
-        b.K.RopeBackward(dx, positions, 5, 4, 16, 10000);
+        Tensor frequencies = b.Zeros(8, DType.F64);
+        b.K.Upload(frequencies, Enumerable.Range(0, 8).Select(i => Math.Pow(10000, -2.0 * i / 16)).ToArray());
+        b.K.RopeForward(x, positions, frequencies, 5, 4, 16);
+        b.K.RopeBackward(dx, positions, frequencies, 5, 4, 16);
         return [b.Read("x", x), b.Read("dx", dx)];
     };
 

@@ -58,10 +58,10 @@ internal static unsafe partial class FsrNative
     [LibraryImport(Library)] public static partial void fsr_rmsnorm_backward_f64(double* dx, double* dw, double* dout, double* x, double* w, double* rstd, long n, long C);
 
     // ---- rope.cpp
-    [LibraryImport(Library)] public static partial void fsr_rope_forward_f32(float* x, int* positions, long n, long heads, long head_dim, double theta);
-    [LibraryImport(Library)] public static partial void fsr_rope_forward_f64(double* x, int* positions, long n, long heads, long head_dim, double theta);
-    [LibraryImport(Library)] public static partial void fsr_rope_backward_f32(float* dx, int* positions, long n, long heads, long head_dim, double theta);
-    [LibraryImport(Library)] public static partial void fsr_rope_backward_f64(double* dx, int* positions, long n, long heads, long head_dim, double theta);
+    [LibraryImport(Library)] public static partial void fsr_rope_forward_f32(float* x, int* positions, double* inv_freq, long n, long heads, long head_dim);
+    [LibraryImport(Library)] public static partial void fsr_rope_forward_f64(double* x, int* positions, double* inv_freq, long n, long heads, long head_dim);
+    [LibraryImport(Library)] public static partial void fsr_rope_backward_f32(float* dx, int* positions, double* inv_freq, long n, long heads, long head_dim);
+    [LibraryImport(Library)] public static partial void fsr_rope_backward_f64(double* dx, int* positions, double* inv_freq, long n, long heads, long head_dim);
 
     // ---- attention.cpp
     [LibraryImport(Library)]

@@ -16,6 +16,8 @@ public sealed record LlamaConfig
     public int HeadDimOverride { get; init; }
     public double RmsNormEps { get; init; } = 1e-6;
     public double RopeTheta { get; init; } = 10000.0;
+    /// <summary>Llama 3's RoPE scaling (<c>rope_type: llama3</c>); null for plain RoPE.</summary>
+    public Llama3RopeScaling? RopeScaling { get; init; }
     public int MaxPositionEmbeddings { get; init; } = 2048;
     public bool TieWordEmbeddings { get; init; }
     public int BosTokenId { get; init; } = 1;
@@ -52,7 +54,11 @@ public sealed record LlamaConfig
             $"hidden_size ({HiddenSize}) must be divisible by num_attention_heads ({NumAttentionHeads}) when head_dim is unset");
         Require(RmsNormEps > 0, $"rms_norm_eps must be positive, got {RmsNormEps}");
         Require(RopeTheta > 0, $"rope_theta must be positive, got {RopeTheta}");
+        Require(RopeScaling?.Problem() is null, $"rope_scaling: {RopeScaling?.Problem()}");
         Require(MaxPositionEmbeddings > 0, $"max_position_embeddings must be positive, got {MaxPositionEmbeddings}");
+        Require(BosTokenId >= 0 && BosTokenId < VocabSize, $"bos_token_id {BosTokenId} lies outside the vocabulary (vocab_size {VocabSize})");
+        foreach (int eos in EosTokenIds)
+            Require(eos >= 0 && eos < VocabSize, $"eos_token_id {eos} lies outside the vocabulary (vocab_size {VocabSize})");
         return this;
     }
 

@@ -32,6 +32,7 @@ public sealed class LlamaModel : IDisposable
     private readonly LayerWeights[] _layers;
     // The weights the forward reads: Parameters itself, or their bf16 copy in a mixed-precision model.
     private readonly DeviceBuffer _computeWeights;
+    private readonly DeviceBuffer _ropeFrequencies;
     private readonly bool _mixed;
     private bool _computeWeightsCurrent;
     private LayerWeights[]? _layerGradients;
@@ -78,6 +79,8 @@ public sealed class LlamaModel : IDisposable
         _dSelected = new(kernels, Type);
         _dLogits = new(kernels, Type);
         _dFinal = new(kernels, wide);
+        _ropeFrequencies = kernels.Allocate(config.HeadDim / 2, DType.F64);
+        kernels.Upload(_ropeFrequencies, RopeFrequencies.Of(config));
     }
 
     public IKernels Kernels { get; }
@@ -265,8 +268,8 @@ public sealed class LlamaModel : IDisposable
             Linear(s.Q, s.Norm1, w.Q, n, qd, c);
             Linear(s.K, s.Norm1, w.K, n, kvd, c);
             Linear(s.V, s.Norm1, w.V, n, kvd, c);
-            Kernels.RopeForward(s.Q, positions, n, Config.NumAttentionHeads, Config.HeadDim, Config.RopeTheta);
-            Kernels.RopeForward(s.K, positions, n, Config.KvHeads, Config.HeadDim, Config.RopeTheta);
+            Kernels.RopeForward(s.Q, positions, _ropeFrequencies, n, Config.NumAttentionHeads, Config.HeadDim);
+            Kernels.RopeForward(s.K, positions, _ropeFrequencies, n, Config.KvHeads, Config.HeadDim);
             attend(l, s.Q, s.K, s.V, s.Attention, s.Lse);
             Linear(a.Projection, s.Attention, w.O, n, c, qd);
             Kernels.ResidualForward(s.Middle, x, a.Projection, (long)n * c);
@@ -368,8 +371,8 @@ public sealed class LlamaModel : IDisposable
             // middle = x + attention Woᵀ
             LinearBackward(g.Attention, dw.O, dx, s.Attention, w.O, n, c, qd);
             Kernels.AttentionBackward(g.Q, g.K, g.V, g.Attention, s.Attention, s.Lse, s.Q, s.K, s.V, cu, sequences, Shape);
-            Kernels.RopeBackward(g.Q, positions, n, Config.NumAttentionHeads, Config.HeadDim, Config.RopeTheta);
-            Kernels.RopeBackward(g.K, positions, n, Config.KvHeads, Config.HeadDim, Config.RopeTheta);
+            Kernels.RopeBackward(g.Q, positions, _ropeFrequencies, n, Config.NumAttentionHeads, Config.HeadDim);
+            Kernels.RopeBackward(g.K, positions, _ropeFrequencies, n, Config.KvHeads, Config.HeadDim);
             LinearBackward(g.Norm, dw.Q, g.Q, s.Norm1, w.Q, n, qd, c);
             LinearBackward(g.Norm, dw.K, g.K, s.Norm1, w.K, n, kvd, c, accumulate: true);
             LinearBackward(g.Norm, dw.V, g.V, s.Norm1, w.V, n, kvd, c, accumulate: true);
@@ -450,6 +453,7 @@ public sealed class LlamaModel : IDisposable
         _gradients?.Dispose();
         if (_mixed) _computeWeights.Dispose();
         Parameters.Dispose();
+        _ropeFrequencies.Dispose();
         foreach (var b in new[] { _tokens, _positions, _cuSeqlens, _slots, _blockTables, _lengths, _rowIndex, _targets, _gradWeights, _logp, _logits,
                      _selected, _dSelected, _dLogits, _dFinal })
             b.Dispose();

@@ -34,7 +34,8 @@ public class LlamaConfigJsonTests
         LlamaConfig c = Parse("""
             {"hidden_size":2048,"intermediate_size":8192,"num_hidden_layers":16,"num_attention_heads":32,
              "num_key_value_heads":8,"head_dim":64,"rms_norm_eps":1e-05,
-             "rope_parameters":{"rope_type":"llama3","rope_theta":500000.0,"factor":32.0},
+             "rope_parameters":{"rope_type":"llama3","rope_theta":500000.0,"factor":32.0,"low_freq_factor":1.0,
+                                "high_freq_factor":4.0,"original_max_position_embeddings":8192},
              "vocab_size":128256,"max_position_embeddings":131072,"tie_word_embeddings":true,
              "bos_token_id":128000,"eos_token_id":[128001,128008,128009]}
             """);
@@ -44,6 +45,42 @@ public class LlamaConfigJsonTests
         Assert.True(c.TieWordEmbeddings);
         Assert.Equal(128000, c.BosTokenId);
         Assert.Equal([128001, 128008, 128009], c.EosTokenIds);
+        Assert.Equal(new Llama3RopeScaling(32, 1, 4, 8192), c.RopeScaling);
+    }
+
+    [Fact]
+    public void ALlama31ConfigOfTransformers4HasItsRopeScalingAndItSurvivesASave()
+    {
+        LlamaConfig c = Parse("""
+            {"hidden_size":4096,"intermediate_size":14336,"num_hidden_layers":32,"num_attention_heads":32,"num_key_value_heads":8,
+             "rope_theta":500000.0,"rope_scaling":{"factor":8.0,"high_freq_factor":4.0,"low_freq_factor":1.0,
+             "original_max_position_embeddings":8192,"rope_type":"llama3"},"hidden_act":"silu",
+             "vocab_size":128256,"max_position_embeddings":131072,"bos_token_id":128000,"eos_token_id":128001}
+            """);
+        Assert.Equal(new Llama3RopeScaling(8, 1, 4, 8192), c.RopeScaling);
+        string written = LlamaConfigJson.ToJson(c);
+        Assert.Contains("\"rope_type\": \"llama3\"", written);
+        Assert.Equal(c, Parse(written) with { HeadDimOverride = 0, EosTokenIds = c.EosTokenIds });
+        // transformers 4 reads rope_scaling, 5 rope_parameters: both carry it.
+        var node = System.Text.Json.Nodes.JsonNode.Parse(written)!;
+        Assert.Equal(8.0, (double)node["rope_scaling"]!["factor"]!);
+        Assert.Equal(8192, (int)node["rope_parameters"]!["original_max_position_embeddings"]!);
+    }
+
+    [Theory]
+    [InlineData("""{"rope_scaling":{"rope_type":"yarn","factor":4.0}}""", "config.json: rope_scaling.rope_type 'yarn' is not supported (supported: default, llama3)")]
+    [InlineData("""{"rope_scaling":{"type":"linear","factor":2.0}}""", "config.json: rope_scaling.rope_type 'linear' is not supported")]
+    [InlineData("""{"rope_parameters":{"rope_type":"dynamic","rope_theta":10000,"factor":2.0}}""", "config.json: rope_parameters.rope_type 'dynamic' is not supported")]
+    [InlineData("""{"rope_scaling":{"factor":2.0}}""", "config.json: rope_scaling.rope_type is missing")]
+    [InlineData("""{"rope_scaling":{"rope_type":"llama3","factor":8.0}}""", "config.json: rope_scaling.low_freq_factor is missing")]
+    [InlineData("""{"rope_scaling":{"rope_type":"llama3","factor":0.5,"low_freq_factor":1,"high_freq_factor":4,"original_max_position_embeddings":8192}}""", "rope_scaling: factor must be at least 1, got 0.5")]
+    [InlineData("""{"hidden_act":"gelu"}""", "config.json: hidden_act \"gelu\" is not supported")]
+    [InlineData("""{"vocab_size":100,"bos_token_id":128000}""", "config.json: invalid Llama config: bos_token_id 128000 lies outside the vocabulary (vocab_size 100)")]
+    [InlineData("""{"vocab_size":100,"bos_token_id":1,"eos_token_id":[2,100]}""", "eos_token_id 100 lies outside the vocabulary (vocab_size 100)")]
+    public void WhatTheModelCannotRunAsWrittenIsRefusedNamingFileAndKey(string extra, string expected)
+    {
+        string json = """{"hidden_size":64,"intermediate_size":128,"num_hidden_layers":1,"num_attention_heads":4,""" + extra[1..];
+        Assert.Contains(expected, Fails(json));
     }
 
     [Fact]

@@ -47,6 +47,31 @@ public sealed class ModelCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void ALlama3ScaledModelKeepsItsScalingThroughASaveAndRotatesByIt()
+    {
+        using var dir = new ScratchFolder();
+        var config = TinyModels.Config() with { RopeScaling = new Llama3RopeScaling(4, 1, 4, 8) };
+        using var model = TinyModels.Create(_kernels, config, DType.F32);
+        ModelCheckpoint.Save(model, dir.Path);
+        using var loaded = ModelCheckpoint.Load(_kernels, dir.Path);
+        Assert.Equal(config.RopeScaling, loaded.Config.RopeScaling);
+
+        using var unscaled = TinyModels.Create(_kernels, config with { RopeScaling = null }, DType.F32);
+        _kernels.Upload(unscaled.Parameters, Bits(_kernels, model).Select(BitConverter.Int32BitsToSingle).ToArray());
+        unscaled.ParametersChanged();
+        int[] sequence = TinyModels.Sequences(config.VocabSize, 1, 40)[0];
+        double[] LogProbs(LlamaModel m)
+        {
+            var logp = new double[sequence.Length];
+            m.Forward(TokenBatch.Pack([sequence]), training: false);
+            m.TokenLogProbs([.. sequence.Skip(1), -1], logp);
+            return logp;
+        }
+        Assert.Equal(LogProbs(model), LogProbs(loaded));
+        Assert.NotEqual(LogProbs(model), LogProbs(unscaled));
+    }
+
+    [Fact]
     public void SaveIntoReplacesAnotherModelAndKeepsTheFoldersOtherFiles()
     {
         using var dir = new ScratchFolder();

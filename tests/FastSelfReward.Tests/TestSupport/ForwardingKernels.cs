@@ -29,8 +29,10 @@ internal class ForwardingKernels(IKernels inner) : IKernels
         inner.RmsNormForward(output, rstd, x, weight, n, dim, eps);
     public void RmsNormBackward(Tensor dx, Tensor dWeight, Tensor dOutput, Tensor x, Tensor weight, Tensor rstd, long n, long dim) =>
         inner.RmsNormBackward(dx, dWeight, dOutput, x, weight, rstd, n, dim);
-    public void RopeForward(Tensor x, Tensor positions, long n, long heads, long headDim, double theta) => inner.RopeForward(x, positions, n, heads, headDim, theta);
-    public void RopeBackward(Tensor dx, Tensor positions, long n, long heads, long headDim, double theta) => inner.RopeBackward(dx, positions, n, heads, headDim, theta);
+    public void RopeForward(Tensor x, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim) =>
+        inner.RopeForward(x, positions, inverseFrequencies, n, heads, headDim);
+    public void RopeBackward(Tensor dx, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim) =>
+        inner.RopeBackward(dx, positions, inverseFrequencies, n, heads, headDim);
     public void AttentionForward(Tensor output, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor cuSeqlens, long batch, AttentionShape shape) =>
         inner.AttentionForward(output, lse, q, k, v, cuSeqlens, batch, shape);
     public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dOutput, Tensor output, Tensor lse, Tensor q, Tensor k, Tensor v,

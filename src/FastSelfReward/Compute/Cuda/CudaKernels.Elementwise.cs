@@ -14,12 +14,12 @@ public sealed unsafe partial class CudaKernels
     private DeviceBuffer? _sumSquaresScratch;
 
     /// <summary>x F32 or BF16 [n, heads, headDim], in place; the angle in double as on the CPU.</summary>
-    public void RopeForward(Tensor x, Tensor positions, long n, long heads, long headDim, double theta) =>
-        Rope("rope_forward", x, positions, n, heads, headDim, theta, nameof(x));
+    public void RopeForward(Tensor x, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim) =>
+        Rope("rope_forward", x, positions, inverseFrequencies, n, heads, headDim, nameof(x));
 
     /// <summary>dx F32 or BF16 [n, heads, headDim], in place: the inverse rotation.</summary>
-    public void RopeBackward(Tensor dx, Tensor positions, long n, long heads, long headDim, double theta) =>
-        Rope("rope_backward", dx, positions, n, heads, headDim, theta, nameof(dx));
+    public void RopeBackward(Tensor dx, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim) =>
+        Rope("rope_backward", dx, positions, inverseFrequencies, n, heads, headDim, nameof(dx));
 
     /// <summary>output, gate, up F32 or BF16 (the same).</summary>
     public void SwiGluForward(Tensor output, Tensor gate, Tensor up, long count)
@@ -124,7 +124,7 @@ public sealed unsafe partial class CudaKernels
         return result[0];
     }
 
-    private void Rope(string kernel, Tensor x, Tensor positions, long n, long heads, long headDim, double theta, string name)
+    private void Rope(string kernel, Tensor x, Tensor positions, Tensor inverseFrequencies, long n, long heads, long headDim, string name)
     {
         if (heads < 1) throw new ArgumentOutOfRangeException(nameof(heads), heads, "heads must be >= 1");
         if (headDim < 1) throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "headDim must be >= 1");
@@ -133,13 +133,13 @@ public sealed unsafe partial class CudaKernels
         DType type = StorageType(x, name);
         Expect(x, type, Elements(n, checked(heads * headDim), nameof(n), nameof(heads)), name);
         Expect(positions, DType.I32, n, nameof(positions));
+        Expect(inverseFrequencies, DType.F64, headDim / 2, nameof(inverseFrequencies));
         if (n == 0) return;
         // A thread per 16-byte pack of a half head (when the kernel can pack), the row's heads spread over the block.
         long items = heads * (headDim / 2) / (16 / type.Size());
         uint block = (uint)Math.Clamp((items + 31) / 32 * 32, 32, RopeBlock);
-        nint xx = x.Address, pos = positions.Address;
-        long thetaBits = BitConverter.DoubleToInt64Bits(theta);
-        void** args = stackalloc void*[] { &xx, &pos, &heads, &headDim, &thetaBits };
+        nint xx = x.Address, pos = positions.Address, freq = inverseFrequencies.Address;
+        void** args = stackalloc void*[] { &xx, &pos, &freq, &heads, &headDim };
         Launch("rope.cu", $"{kernel}_{Suffix(type)}", new Dim3(Blocks(n, 1)), new Dim3(block), args);
     }
 }

@@ -39,6 +39,14 @@ internal static class CudaParity
         return buffer;
     }
 
+    /// <summary>RoPE's inverse-frequency table (F64) for base <paramref name="theta"/>, optionally with Llama 3's scaling.</summary>
+    public static DeviceBuffer Frequencies(IKernels kernels, int headDim, double theta, FastSelfReward.Model.Llama3RopeScaling? scaling = null)
+    {
+        DeviceBuffer buffer = kernels.Allocate(headDim / 2, DType.F64);
+        kernels.Upload(buffer, FastSelfReward.Model.RopeFrequencies.Of(theta, headDim, scaling));
+        return buffer;
+    }
+
     public static float[] Get(IKernels kernels, Tensor tensor)
     {
         var values = new float[tensor.Length];

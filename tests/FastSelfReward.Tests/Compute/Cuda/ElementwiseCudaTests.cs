@@ -36,25 +36,29 @@ public sealed class ElementwiseCudaTests
         int n = positions.Length;
         // (heads, headDim): 16 packs for both types; 6 packs for neither (half 3); 520 has two 256-pair
         // chunks, packed in fp32, not in bf16 (half 260); 128 the Llama head, one head (a short block).
-        foreach (var (heads, headDim, theta) in new[] { (3, 16, 10000.0), (2, 6, 10000.0), (2, 520, 500000.0), (1, 128, 1234.5) })
+        // The last: Llama 3.1's table (kept, blended and slowed frequencies).
+        var llama31 = new FastSelfReward.Model.Llama3RopeScaling(8, 1, 4, 8192);
+        foreach (var (heads, headDim, theta, scaling) in new (int, int, double, FastSelfReward.Model.Llama3RopeScaling?)[]
+                 { (3, 16, 10000.0, null), (2, 6, 10000.0, null), (2, 520, 500000.0, null), (1, 128, 1234.5, null), (2, 128, 500000.0, llama31) })
         foreach (DType type in new[] { DType.F32, DType.BF16 })
         {
+            using DeviceBuffer cf = Frequencies(cpu, headDim, theta, scaling), gf = Frequencies(cuda, headDim, theta, scaling);
             int count = n * heads * headDim;
             float[] x = Stored(Random(count, 21, 2.0), type);
             double rtol = type == DType.BF16 ? Bf16Rtol : 1e-6;
             string shape = $"(heads {heads}, headDim {headDim}, {type})";
             using DeviceBuffer cp = Put(cpu, positions), gp = Put(cuda, positions);
             using DeviceBuffer cx = Put(cpu, x, DType.F32), gx = Put(cuda, x, type);
-            cpu.RopeForward(cx, cp, n, heads, headDim, theta);
-            cuda.RopeForward(gx, gp, n, heads, headDim, theta);
+            cpu.RopeForward(cx, cp, cf, n, heads, headDim);
+            cuda.RopeForward(gx, gp, gf, n, heads, headDim);
             Close(Stored(Get(cpu, cx), type), Get(cuda, gx), rtol, 1e-6, $"forward {shape}");
 
             // The backward gets the same gradient on both sides, so it is compared alone.
             float[] dx = Stored(Random(count, 22), type);
             cpu.Upload(cx, dx);
             cuda.Upload(gx, dx);
-            cpu.RopeBackward(cx, cp, n, heads, headDim, theta);
-            cuda.RopeBackward(gx, gp, n, heads, headDim, theta);
+            cpu.RopeBackward(cx, cp, cf, n, heads, headDim);
+            cuda.RopeBackward(gx, gp, gf, n, heads, headDim);
             Close(Stored(Get(cpu, cx), type), Get(cuda, gx), rtol, 1e-6, $"backward {shape}");
         }
     }
@@ -69,12 +73,13 @@ public sealed class ElementwiseCudaTests
         const int heads = 2, headDim = 16, count = 3 * heads * headDim;
         float[] x = Random(count, 23);
         using DeviceBuffer cp = Put(cpu, positions), gp = Put(cuda, positions);
+        using DeviceBuffer cf = Frequencies(cpu, headDim, 10000), gf = Frequencies(cuda, headDim, 10000);
         using DeviceBuffer cx = Put(cpu, x, DType.F32), gx = Put(cuda, [0f, .. x], DType.F32);
         Tensor slice = gx.Slice(1, count);
-        cpu.RopeForward(cx, cp, 3, heads, headDim, 10000);
-        cuda.RopeForward(slice, gp, 3, heads, headDim, 10000);
+        cpu.RopeForward(cx, cp, cf, 3, heads, headDim);
+        cuda.RopeForward(slice, gp, gf, 3, heads, headDim);
         Close(Get(cpu, cx), Get(cuda, slice), 1e-6, 1e-6, "forward of a slice at offset 1");
-        cuda.RopeBackward(slice, gp, 3, heads, headDim, 10000);
+        cuda.RopeBackward(slice, gp, gf, 3, heads, headDim);
         Close(x, Get(cuda, slice), 0, 1e-6, "backward after forward");
         Assert.Equal(0f, Get(cuda, gx)[0]);
     }
@@ -234,8 +239,11 @@ public sealed class ElementwiseCudaTests
         Assert.Throws<ArgumentOutOfRangeException>(() => cuda.DpoLoss(p, p, p, p, p, p, p, 4, 0.1, 0.0, (DpoLossKind)7));
         Assert.Throws<ArgumentOutOfRangeException>(() => cuda.AdamW(x, x, x, x, 16, new AdamWStep(1e-3, 0.9, 0.95, 1e-8, 0, 1, 0)));
         Assert.Throws<ArgumentException>(() => cuda.AdamW(bf16, bf16, bf16, bf16, 16, new AdamWStep(1e-3, 0.9, 0.95, 1e-8, 0, 1, 1)));
-        Assert.Throws<ArgumentException>(() => cuda.RopeForward(x, positions, 2, 2, 3, 10000));
-        Assert.Throws<ArgumentException>(() => cuda.RopeForward(x, positions, 2, 2, 8, 10000));
+        Assert.Throws<ArgumentException>(() => cuda.RopeForward(x, positions, f64.Slice(0, 1), 2, 2, 3));
+        Assert.Throws<ArgumentException>(() => cuda.RopeForward(x, positions, f64.Slice(0, 4), 2, 2, 8));
+        // The frequency table must be F64 with headDim/2 entries.
+        Assert.Throws<ArgumentException>(() => cuda.RopeForward(x.Slice(0, 8), positions, x.Slice(0, 2), 2, 1, 4));
+        Assert.Throws<ArgumentException>(() => cuda.RopeForward(x.Slice(0, 8), positions, f64.Slice(0, 1), 2, 1, 4));
         Assert.Throws<ArgumentException>(() => cuda.SwiGluForward(f64, f64, f64, 16));
         Assert.Throws<ArgumentException>(() => cuda.SumSquares(x, 17));
     }
