@@ -102,6 +102,9 @@ public sealed class TextTokenizer : ITextTokenizer
         string vocab = Path.Combine(directory, "vocab.json"), merges = Path.Combine(directory, "merges.txt");
         if (File.Exists(vocab) && File.Exists(merges))
         {
+            // Without merges every word would be cut into bytes: valid to the library, useless to a model trained with them.
+            if (!File.ReadLines(merges).Any(line => line.Trim().Length > 0 && !line.StartsWith("#version", StringComparison.Ordinal)))
+                throw new InvalidDataException($"{merges}: no merges (an empty merges.txt would cut every word into bytes)");
             BpeTokenizer bpe;
             try
             {

@@ -32,7 +32,8 @@ public sealed class FolderLockTests
     {
         using var dir = new ScratchFolder();
         string lockFile = Path.Combine(dir.Path, FolderLock.FileName);
-        var info = new ProcessStartInfo("flock", ["--exclusive", lockFile, "--command", "echo locked; exec sleep 120"])
+        // --close: the command does not inherit the lock, so flock alone holds it, as one fsr would.
+        var info = new ProcessStartInfo("flock", ["--exclusive", "--close", lockFile, "--command", "echo locked; sleep 120"])
         {
             RedirectStandardOutput = true, UseShellExecute = false,
         };

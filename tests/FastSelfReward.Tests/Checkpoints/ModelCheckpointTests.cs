@@ -71,6 +71,39 @@ public sealed class ModelCheckpointTests : IDisposable
         Assert.NotEqual(LogProbs(model), LogProbs(unscaled));
     }
 
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    [InlineData(float.NegativeInfinity)]
+    public void AWeightThatIsNotFiniteIsRefusedOnLoadNamingTheTensorAndElement(float poison)
+    {
+        using var dir = new ScratchFolder();
+        using var model = TinyModels.Create(_kernels, TinyModels.Config(), DType.F32);
+        var entry = model.Layout["model.layers.1.mlp.up_proj.weight"];
+        _kernels.Upload(model.Parameters.Slice(entry.Offset + 37, 1), [poison]);
+        ModelCheckpoint.Save(model, dir.Path);
+        var error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(_kernels, dir.Path));
+        Assert.Contains("tensor 'model.layers.1.mlp.up_proj.weight' holds", error.Message);
+        Assert.Contains("at element 37", error.Message);
+    }
+
+    [Fact]
+    public void TheFiniteCheckFindsAPoisonAnywhereInAChunk()
+    {
+        var values = new float[1003];
+        for (int i = 0; i < values.Length; i++) values[i] = (i % 7 - 3) * 1e30f;
+        Assert.Null(ModelCheckpoint.FirstNonFinite(values));
+        foreach (int at in new[] { 0, 5, 512, 1001, 1002 })
+        {
+            float saved = values[at];
+            values[at] = float.NaN;
+            Assert.Equal(at, ModelCheckpoint.FirstNonFinite(values));
+            values[at] = float.NegativeInfinity;
+            Assert.Equal(at, ModelCheckpoint.FirstNonFinite(values));
+            values[at] = saved;
+        }
+    }
+
     [Fact]
     public void SaveIntoReplacesAnotherModelAndKeepsTheFoldersOtherFiles()
     {

@@ -63,6 +63,16 @@ public class TextTokenizerTests(ITestOutputHelper output)
         Assert.Equal(0, tok.EosId);
     }
 
+    [Fact]
+    public void AnEmptyMergesTxtIsRefusedNamingTheFile()
+    {
+        using var dir = new ScratchFolder();
+        TokenizerFixture.WriteVocabAndMerges(dir);
+        File.WriteAllLines(dir.File("merges.txt"), ["#version: 0.2", ""]);
+        var error = Assert.Throws<InvalidDataException>(() => TextTokenizer.Load(dir.Path));
+        Assert.Equal($"{dir.File("merges.txt")}: no merges (an empty merges.txt would cut every word into bytes)", error.Message);
+    }
+
     private static void WriteTiktoken(string path)
     {
         var lines = new List<string>();
