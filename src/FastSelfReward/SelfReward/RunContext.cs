@@ -19,6 +19,7 @@ public sealed class RunContext : IDisposable
     private readonly string[] _tokenizerFiles;
 
     /// <exception cref="FolderInUseException">Another process has the run folder.</exception>
+    /// <exception cref="InvalidOperationException">The run was computed with another backend or CPU thread count (<see cref="ComputeRecord"/>).</exception>
     public RunContext(string directory, RunConfig config, IKernels kernels, IProgressSink progress, TextWriter log)
     {
         Directory = Path.GetFullPath(directory);
@@ -40,6 +41,7 @@ public sealed class RunContext : IDisposable
                 .Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal) && !f.EndsWith(".safetensors.index.json", StringComparison.Ordinal)
                             && Path.GetFileName(f) != "config.json" && !Path.GetFileName(f).StartsWith('.'))
                 .Order(StringComparer.Ordinal).ToArray();
+            ComputeRecord.Of(kernels).CheckOrWrite(Directory);
         }
         catch
         {

@@ -59,6 +59,7 @@ public static class TrainingCheckpoint
             ["seed"] = seed.ToString(CultureInfo.InvariantCulture),
             ["fingerprint"] = fingerprint,
         };
+        if (CpuThreads(model) is int threads) metadata["cpu_threads"] = threads.ToString(CultureInfo.InvariantCulture);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         SafetensorsWriter.Write(path, tensors, SafetensorsDtype.F32, metadata);
     }
@@ -68,8 +69,8 @@ public static class TrainingCheckpoint
     /// <paramref name="model"/> and <paramref name="optimizer"/>, and returns the step and cursor.
     /// </summary>
     /// <exception cref="InvalidDataException">
-    /// The file is not a training state, was written with another seed or fingerprint, or lacks a
-    /// tensor of this model or has it in another shape. Nothing is restored then.
+    /// The file is not a training state, was written with another seed, fingerprint or CPU thread
+    /// count, or lacks a tensor of this model or has it in another shape. Nothing is restored then.
     /// </exception>
     public static TrainingState Load(string path, LlamaModel model, AdamWOptimizer optimizer, int seed, string fingerprint)
     {
@@ -85,6 +86,10 @@ public static class TrainingCheckpoint
             throw new InvalidDataException($"{path}: written with seed {Meta("seed")}, this run has seed {seed}");
         if (Meta("fingerprint") != fingerprint)
             throw new InvalidDataException($"{path}: written for another configuration or dataset (fingerprint {Meta("fingerprint")}, this run {fingerprint})");
+        // The BLAS may sum in another order with another thread count: the rest of the run would match no uninterrupted one.
+        if (CpuThreads(model) is int threads && file.Metadata.TryGetValue("cpu_threads", out string? saved)
+            && saved != threads.ToString(CultureInfo.InvariantCulture))
+            throw new InvalidDataException($"{path}: written with {saved} CPU threads, this process has {threads}; continue with {saved} threads, or remove the file to start over");
         long step = Number("step");
         var cursor = new TrainingCursor(checked((int)Number("epoch")), checked((int)Number("step_in_epoch")));
         foreach (var entry in model.Layout.Entries)
@@ -107,6 +112,8 @@ public static class TrainingCheckpoint
         optimizer.Restore(step);
         return new TrainingState(step, cursor);
     }
+
+    private static int? CpuThreads(LlamaModel model) => model.Kernels is CpuKernels ? CpuKernels.Threads : null;
 
     private static TensorToSave Source(string name, ParameterEntry entry, IKernels kernels, Tensor buffer) =>
         new(name, entry.Shape, (offset, destination) => kernels.Download(buffer.Slice(entry.Offset + offset, destination.Length), destination));

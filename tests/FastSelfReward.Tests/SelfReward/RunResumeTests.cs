@@ -214,6 +214,30 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public void ARunIsRefusedByAProcessWithAnotherThreadCountNamingBoth()
+    {
+        string folder = Path.Combine(fixture.Folder, "threads");
+        using var kernels = new CpuKernels();
+        var progress = new PlainProgress(TextWriter.Null);
+        int threads = CpuKernels.Threads;
+        try
+        {
+            CpuKernels.Threads = 2;
+            using (RunFolder.Open(folder, fixture.Config, "run.json", kernels, progress, TextWriter.Null)) { }
+            CpuKernels.Threads = 1;
+            var error = Assert.Throws<InvalidOperationException>(() => RunFolder.Open(folder, null, "", kernels, progress, TextWriter.Null));
+            Assert.Contains("this run was computed with 2 CPU threads and this process has 1", error.Message);
+            Assert.Contains("continue it with 2 threads", error.Message);
+            CpuKernels.Threads = 2;
+            using (RunFolder.Open(folder, null, "", kernels, progress, TextWriter.Null)) { }
+        }
+        finally
+        {
+            CpuKernels.Threads = threads;
+        }
+    }
+
+    [Fact]
     public void AFailedFirstOpeningStoresNoConfigurationAndTheCorrectedOneStarts()
     {
         string folder = Path.Combine(fixture.Folder, "first-open");
