@@ -73,6 +73,8 @@ public static class Program
             h.Heading = $"fsr {Version}";
             h.Copyright = "";
             h.AdditionalNewLineAfterOption = false;
+            // A verb index would print option names without their dashes; users type them with.
+            h.AddDashesToOption = true;
             if (result.TypeInfo.Current.GetCustomAttribute<VerbAttribute>() is { Name: var name, HelpText: var text } && name.Contains(':'))
                 h.AddPreOptionsLine($"fsr {ModedVerb.Spoken(name)} [options]: {text}");
             return h;
@@ -82,9 +84,30 @@ public static class Program
             context.Out.WriteLine(help);
             return 0;
         }
-        context.Error.WriteLine(help);
+        // What was wrong first, one line each; then where the whole usage is.
+        string verb = result.TypeInfo.Current.GetCustomAttribute<VerbAttribute>() is { Name: var name } ? ModedVerb.Spoken(name) : "";
+        string prefix = verb.Length > 0 ? $"fsr {verb}" : "fsr";
+        foreach (var error in list) context.Error.WriteLine($"{prefix}: {Describe(error)}");
+        context.Error.WriteLine($"(see {prefix} --help)");
         return 2;
     }
+
+    /// <summary>A parse error in words, options with their dashes.</summary>
+    private static string Describe(Error error) => error switch
+    {
+        UnknownOptionError e => $"unknown option '{(e.Token.Length == 1 ? "-" : "--")}{e.Token}'",
+        MissingRequiredOptionError e => $"missing {Option(e.NameInfo)}",
+        MissingValueOptionError e => $"{Option(e.NameInfo)} needs a value",
+        BadFormatConversionError e => $"{Option(e.NameInfo)}: the value is not of the expected kind",
+        RepeatedOptionError e => $"{Option(e.NameInfo)} is given more than once",
+        SetValueExceptionError e => $"{Option(e.NameInfo)}: {e.Exception.Message}",
+        MutuallyExclusiveSetError e => $"{Option(e.NameInfo)} cannot be combined with the options given",
+        BadVerbSelectedError e => $"unknown verb '{e.Token}' (fsr --help lists them)",
+        NoVerbSelectedError => "no verb given (fsr --help lists them)",
+        _ => error.Tag.ToString(),
+    };
+
+    private static string Option(NameInfo name) => name.LongName.Length > 0 ? $"--{name.LongName}" : $"-{name.ShortName}";
 
     private static string Version =>
         typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "";

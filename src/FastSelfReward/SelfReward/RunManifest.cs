@@ -68,13 +68,17 @@ public sealed class RunManifest
         Save();
     }
 
-    /// <summary>Throws naming the file when a finished stage's artifact is missing or differs from its recorded hash.</summary>
-    public void Verify(string stage, string runDirectory)
+    /// <summary>
+    /// Throws naming the file when a finished stage's artifact is missing or differs from its
+    /// recorded hash; <paramref name="which"/> picks the artifacts to check (all when null).
+    /// </summary>
+    public void Verify(string stage, string runDirectory, Func<string, bool>? which = null)
     {
         if (!_stages.TryGetValue(stage, out var entry) || entry.Status != StageStatus.Done)
             throw new InvalidOperationException($"stage {stage} has not finished");
         foreach (var (artifact, hash) in entry.Artifacts)
         {
+            if (which is not null && !which(artifact)) continue;
             string path = Path.Combine(runDirectory, artifact);
             if (!File.Exists(path)) throw new InvalidDataException($"{path}: artifact of finished stage {stage} is missing");
             if (Hash(path) != hash) throw new InvalidDataException($"{path}: artifact of finished stage {stage} changed since it was written");

@@ -43,17 +43,20 @@ public sealed class SelfRewardingRun(RunContext run)
         using var _ = Nvtx.Range(name);
         if (run.Manifest.IsDone(name))
         {
-            run.Manifest.Verify(name, run.Directory);
+            // Its data files must be as finished; a model no stage still to run needs may be gone.
+            run.Manifest.Verify(name, run.Directory, artifact => !IsModel(artifact));
             run.Log.WriteLine($"{name}: done, skipped");
             return;
         }
         var stages = StageId.All(run.Config.Iterations);
         int index = stages.ToList().IndexOf(stage);
         if (index < 0) throw new ArgumentException($"stage {name} is not part of this run of {run.Config.Iterations} iterations");
+        string? needed = ModelRead(stage);
         foreach (var before in stages.Take(index))
         {
             if (!run.Manifest.IsDone(before.Name)) throw new InvalidOperationException($"stage {name} needs {before}, which has not finished");
-            run.Manifest.Verify(before.Name, run.Directory);
+            run.Manifest.Verify(before.Name, run.Directory,
+                artifact => !IsModel(artifact) || (needed is not null && artifact.StartsWith(RunContext.ModelFolder(needed) + Path.DirectorySeparatorChar, StringComparison.Ordinal)));
         }
         run.Log.WriteLine($"{name}: running");
         run.Manifest.MarkPartial(name);
@@ -61,6 +64,16 @@ public sealed class SelfRewardingRun(RunContext run)
         run.Manifest.MarkDone(name, run.Directory, artifacts);
         run.Log.WriteLine($"{name}: done");
     }
+
+    private static bool IsModel(string artifact) => artifact.StartsWith("models" + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+
+    /// <summary>The run model a stage loads (sft, m1, ...), or null when it reads none (M0 is outside the run).</summary>
+    private string? ModelRead(StageId stage) => stage.Kind switch
+    {
+        StageKind.Eft => run.Config.EftMode == EftMode.Model ? "sft" : null,
+        StageKind.Prompts or StageKind.Candidates or StageKind.Judgments or StageKind.Dpo => stage.Model,
+        _ => null,
+    };
 
     private IReadOnlyList<string> Execute(StageId stage, CancellationToken cancel)
     {

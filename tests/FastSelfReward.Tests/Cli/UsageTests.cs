@@ -32,6 +32,27 @@ public class UsageTests
     }
 
     [Theory]
+    [InlineData("fsr iterate: unknown option '--confg'", "iterate", "--confg", "run.json", "--run", "r")]
+    [InlineData("fsr iterate: missing --run", "iterate")]
+    [InlineData("fsr: unknown verb 'iterat'", "iterat")]
+    [InlineData("fsr generate: --max-tokens: the value is not of the expected kind", "generate", "--model", "m", "--max-tokens", "many", "--prompt", "x")]
+    public void ParserErrorsSayWhatWasWrongBeforeAnythingElse(string first, params string[] args)
+    {
+        var result = CliRunner.Run(args);
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith(first, result.Error);
+        Assert.DoesNotContain("Required.", result.Error);
+    }
+
+    [Fact]
+    public void HelpNamesOptionsAsTheyAreTyped()
+    {
+        string help = CliRunner.Run("iterate", "--help").Out;
+        Assert.Contains("--run ", help);
+        Assert.Contains("--config ", help);
+    }
+
+    [Theory]
     [InlineData("no-such-verb")]
     [InlineData("generate", "--prompt", "hi")]                                  // --model is required
     [InlineData("generate", "--model", "m", "--no-such-option")]

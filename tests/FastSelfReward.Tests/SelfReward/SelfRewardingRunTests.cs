@@ -60,6 +60,12 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
             Assert.DoesNotContain("answering", again.ToString());
             Assert.Equal(hashes.Keys, RunManifest.Open(runFolder).Stages.Keys);
 
+            // A model that no stage still to run needs may be deleted: the finished run still reruns and reports.
+            Directory.Delete(Path.Combine(runFolder, "models", "sft"), recursive: true);
+            var withoutSft = new StringWriter();
+            new DemoPipeline(DemoPreset.Test, folder, kernels, new PlainProgress(TextWriter.Null), withoutSft).Run();
+            Assert.DoesNotContain("running", withoutSft.ToString());
+
             // A finished artifact changed on disk is an error, not silently different input.
             File.AppendAllText(Path.Combine(runFolder, "iter1", "pairs.jsonl"), "\n");
             var error = Assert.Throws<InvalidDataException>(() => new DemoPipeline(DemoPreset.Test, folder, kernels, new PlainProgress(TextWriter.Null), TextWriter.Null).Run());
