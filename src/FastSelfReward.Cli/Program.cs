@@ -1,8 +1,10 @@
 using System.Reflection;
+using System.Runtime.InteropServices;
 using CommandLine;
 using CommandLine.Text;
 using FastSelfReward.Compute.Cuda;
 using FastSelfReward.Data;
+using FastSelfReward.Training;
 
 namespace FastSelfReward.Cli;
 
@@ -33,7 +35,22 @@ public static class Program
     /// <summary>What the parser knows: the top-level verbs and every mode's hidden verb.</summary>
     private static readonly Type[] Verbs = [.. TopLevelVerbs, .. ModedVerbs.Values.SelectMany(v => v.Modes)];
 
-    public static int Main(string[] args) => Run(args, VerbContext.FromConsole());
+    public static int Main(string[] args)
+    {
+        // The first Ctrl-C or SIGTERM asks the verb to stop at a safe point (saving its state); a
+        // second one ends the process at once, as the signal would.
+        using var interrupt = new CancellationTokenSource();
+        void Stop(PosixSignalContext signal)
+        {
+            if (interrupt.IsCancellationRequested) return;
+            signal.Cancel = true;
+            Console.Error.WriteLine("fsr: stopping at the next safe point (a second signal ends the process now)");
+            interrupt.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        return Run(args, VerbContext.FromConsole(interrupt.Token));
+    }
 
     /// <summary>Parses <paramref name="args"/> and runs the verb with <paramref name="context"/>'s streams; returns the exit code.</summary>
     public static int Run(string[] args, VerbContext context)
@@ -123,6 +140,12 @@ public static class Program
         {
             context.Error.WriteLine($"fsr {verb}: {e.Message} (see fsr {verb} --help)");
             return 2;
+        }
+        catch (OperationCanceledException e) when (context.Interrupt.IsCancellationRequested)
+        {
+            string where = e is TrainingInterruptedException stopped ? $" at step {stopped.Step}" : "";
+            context.Error.WriteLine($"fsr {verb}: interrupted{where}; rerun the same command to resume");
+            return 130;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException
                                       or JsonlFormatException or KeyNotFoundException or DllNotFoundException or UnauthorizedAccessException

@@ -10,21 +10,30 @@ public sealed class VerbContext
 {
     private readonly Func<int, IProgressSink> _progress;
 
-    private VerbContext(TextWriter output, TextWriter error, Func<int, IProgressSink> progress)
+    private VerbContext(TextWriter output, TextWriter error, Func<int, IProgressSink> progress, CancellationToken interrupt)
     {
         Out = output;
         Error = error;
         _progress = progress;
+        Interrupt = interrupt;
     }
 
     public TextWriter Out { get; }
     public TextWriter Error { get; }
 
+    /// <summary>
+    /// Fires when the user asks the process to stop (Ctrl-C, SIGTERM): long work stops at its next
+    /// safe point (a training step boundary, with its state saved; a generation batch) and the verb
+    /// says how to resume.
+    /// </summary>
+    public CancellationToken Interrupt { get; }
+
     /// <summary>The process's console: a live bar when standard error is a terminal, plain lines otherwise.</summary>
-    public static VerbContext FromConsole() => new(Console.Out, Console.Error, every => ConsoleProgress.Create(every));
+    public static VerbContext FromConsole(CancellationToken interrupt) => new(Console.Out, Console.Error, every => ConsoleProgress.Create(every), interrupt);
 
     /// <summary>Given writers, with progress as plain lines on <paramref name="error"/>.</summary>
-    public static VerbContext FromWriters(TextWriter output, TextWriter error) => new(output, error, every => new PlainProgress(error, every));
+    public static VerbContext FromWriters(TextWriter output, TextWriter error, CancellationToken interrupt = default) =>
+        new(output, error, every => new PlainProgress(error, every), interrupt);
 
     /// <summary>
     /// A progress display that warns when a training stage's gradient norms explode; as plain lines it

@@ -23,7 +23,7 @@ public sealed class DemoOptions : CommonOptions
         using var kernels = OpenBackend();
         using var progress = context.CreateProgress();
         var pipeline = new DemoPipeline(preset, Out, kernels, progress, context.Error);
-        var report = pipeline.Run();
+        var report = pipeline.Run(context.Interrupt);
         context.Out.Write(report.ToMarkdown());
         context.Out.WriteLine();
         context.Out.WriteLine($"report: {Path.Combine(pipeline.Folder, "report.md")} (and report.json, plots/)");

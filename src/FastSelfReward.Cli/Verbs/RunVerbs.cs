@@ -33,7 +33,7 @@ public abstract class RunOptions : CommonOptions
 [Verb("iterate", HelpText = "Run the whole method: SFT baseline, EFT, M1, then (prompts, candidates, judgments, pairs, DPO) per iteration; resumes a killed run.")]
 public sealed class IterateOptions : RunOptions
 {
-    public override int Run(VerbContext context) => WithRun(context, (stages, _) => stages.RunAll());
+    public override int Run(VerbContext context) => WithRun(context, (stages, _) => stages.RunAll(context.Interrupt));
 }
 
 /// <summary>A verb that runs one stage; the iteration defaults to the first whose stage is unfinished.</summary>
@@ -47,7 +47,7 @@ public abstract class StageOptions : RunOptions
     public override int Run(VerbContext context) => WithRun(context, (stages, run) =>
     {
         var stage = Kind < StageKind.Prompts ? new StageId(Kind) : new StageId(Kind, IterationFor(run));
-        stages.RunStage(stage);
+        stages.RunStage(stage, context.Interrupt);
     });
 
     private int IterationFor(RunContext run)

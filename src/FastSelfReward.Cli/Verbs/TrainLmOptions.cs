@@ -108,7 +108,7 @@ public sealed class TrainLmOptions : CommonOptions
         if (File.Exists(Path.Combine(Out, Pretraining.StateFileName))) context.Out.WriteLine($"train-lm: resuming from {Path.Combine(Out, Pretraining.StateFileName)}");
         TrainingSummary<LmMetrics> result;
         using (var progress = context.CreateProgress(LogEvery))
-            result = Pretraining.Run(model, examples, options, Seed, Out, Tokenizer, progress);
+            result = Pretraining.Run(model, examples, options, Seed, Out, Tokenizer, progress, context.Interrupt);
         string resumed = result.ResumedFrom is long from ? $" (resumed after step {from})" : "";
         double firstLoss = result.First?.Metrics.Loss ?? double.NaN, lastLoss = result.Last?.Metrics.Loss ?? double.NaN;
         context.Out.WriteLine(FormattableString.Invariant(

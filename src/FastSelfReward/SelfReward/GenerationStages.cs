@@ -29,6 +29,7 @@ internal sealed class GenerationStages(RunContext run)
         long attempt = written.Count == 0 ? 0 : AttemptOf(written[^1].Id) + 1;
         long maxAttempts = (long)c.Count * c.MaxAttemptsPerPrompt;
         int accepted = written.Count;
+        if (accepted > 0) run.Log.WriteLine($"{stage}: resumed after {accepted} of {c.Count} prompts ({attempt} attempts)");
 
         using var model = run.LoadModel(c.PromptModel is null ? modelName : null, c.PromptModel);
         using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
@@ -72,6 +73,7 @@ internal sealed class GenerationStages(RunContext run)
         var prompts = Jsonl.ReadAll<PromptRecord>(run.PathOf(promptsArtifact)).Records;
         using var appender = JsonlAppender<CandidatesRecord>.Open(run.PathOf(artifact));
         int done = Jsonl.ReadAll<CandidatesRecord>(run.PathOf(artifact)).Records.Count;
+        if (done > 0) run.Log.WriteLine($"{stage}: resumed after {done} of {prompts.Count} prompts");
         using var model = run.LoadModel(modelName);
         using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
         var sampling = run.Config.CandidateSampling with { Seed = run.SeedOf(stage) };
@@ -119,6 +121,7 @@ internal sealed class GenerationStages(RunContext run)
 
         using var appender = JsonlAppender<JudgmentRecord>.Open(run.PathOf(artifact));
         int done = Jsonl.ReadAll<JudgmentRecord>(run.PathOf(artifact)).Records.Count;
+        if (done > 0) run.Log.WriteLine($"{stage}: resumed after {done} of {jobs.Count} answers judged");
         using var model = run.LoadModel(modelName);
         using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
         var sampling = run.Config.JudgeSampling with { Seed = run.SeedOf(stage) };
@@ -169,6 +172,7 @@ internal sealed class GenerationStages(RunContext run)
         using (var appender = JsonlAppender<JudgmentRecord>.Open(artifact))
         {
             int done = Jsonl.ReadAll<JudgmentRecord>(artifact).Records.Count;
+            if (done > 0) run.Log.WriteLine($"eft: resumed after {done} of {jobs.Count} responses judged");
             using var model = run.LoadModel("sft");
             using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
             var sampling = run.Config.JudgeSampling with { Seed = run.SeedOf("eft") };

@@ -52,6 +52,20 @@ public sealed record TrainingOutput
 public sealed record TrainingSummary<TMetrics>(long Steps, long? ResumedFrom, StepReport<TMetrics>? First, StepReport<TMetrics>? Last,
     TMetrics? HeldOut, long Tokens, double Seconds) where TMetrics : class;
 
+/// <summary>A training run stopped by its cancellation token at a step boundary, its state saved there when it has a checkpoint path.</summary>
+/// <param name="step">The last step taken.</param>
+/// <param name="saved">Whether the state of that step is saved.</param>
+/// <param name="token">The token that stopped it.</param>
+public sealed class TrainingInterruptedException(long step, bool saved, CancellationToken token)
+    : OperationCanceledException($"interrupted at step {step}{(saved ? " (training state saved)" : "")}", token)
+{
+    /// <summary>The last step taken.</summary>
+    public long Step { get; } = step;
+
+    /// <summary>Whether the state of that step is saved.</summary>
+    public bool Saved { get; } = saved;
+}
+
 /// <summary>Creates <see cref="TrainingRun{TExample,TMetrics}"/>s with their type arguments inferred.</summary>
 public static class TrainingRun
 {
@@ -197,7 +211,10 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     /// run that finds the file resumes from it (a finished one then only evaluates).
     /// </summary>
     /// <exception cref="InvalidDataException">The checkpoint belongs to another model, objective, configuration, data or seed.</exception>
-    /// <exception cref="OperationCanceledException">Cancelled between steps; nothing is saved (as a kill).</exception>
+    /// <exception cref="TrainingInterruptedException">
+    /// Cancelled: the run stops at the next step boundary and, with a checkpoint path, saves its state
+    /// there first, so a rerun continues from that step (a killed run continues from its last save).
+    /// </exception>
     public TrainingSummary<TMetrics> Run(TrainingOutput? output = null, CancellationToken cancel = default)
     {
         output ??= new TrainingOutput();
@@ -225,9 +242,22 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         }
 
         var (epoch, index) = (cursor.Epoch, cursor.StepInEpoch);
+        long savedAt = Optimizer.Step;
+        void Save()
+        {
+            using var _ = Nvtx.Range("checkpoint");
+            TrainingCheckpoint.Save(output.CheckpointPath!, _model, Optimizer, new TrainingCursor(epoch, index), Seed, _fingerprint);
+            savedAt = Optimizer.Step;
+        }
         for (long step = Optimizer.Step + 1; step <= TotalSteps; step++)
         {
-            cancel.ThrowIfCancellationRequested();
+            if (cancel.IsCancellationRequested)
+            {
+                bool save = output.CheckpointPath is not null && savedAt != Optimizer.Step;
+                if (save) Save();
+                progress?.Finish();
+                throw new TrainingInterruptedException(Optimizer.Step, output.CheckpointPath is not null && Optimizer.Step > 0, cancel);
+            }
             if (index == PlanEpoch(epoch).Count) (epoch, index) = (epoch + 1, 0);
             var steps = PlanEpoch(epoch);
             var report = Step(steps[index++]) with { Epoch = epoch + (double)index / steps.Count };
@@ -244,11 +274,7 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
             });
             Stepped?.Invoke(report);
             if (step < TotalSteps && _heldOut.Length > 0 && Options.EvalEvery > 0 && step % Options.EvalEvery == 0) EvaluateHeldOut();
-            if (output.CheckpointPath is string checkpoint && (step == TotalSteps || (Options.CheckpointEvery > 0 && step % Options.CheckpointEvery == 0)))
-            {
-                using var _ = Nvtx.Range("checkpoint");
-                TrainingCheckpoint.Save(checkpoint, _model, Optimizer, new TrainingCursor(epoch, index), Seed, _fingerprint);
-            }
+            if (output.CheckpointPath is not null && (step == TotalSteps || (Options.CheckpointEvery > 0 && step % Options.CheckpointEvery == 0))) Save();
         }
         if (_heldOut.Length > 0 && evaluatedAt != Optimizer.Step) EvaluateHeldOut();
         progress?.Finish();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using FastSelfReward.Checkpoints;
 using FastSelfReward.Compute;
@@ -121,5 +122,58 @@ public sealed class TrainLmVerbTests : IDisposable
             Assert.False(File.Exists(Path.Combine(output, "model.safetensors")));
             Assert.False(File.Exists(Path.Combine(output, Pretraining.MetricsFileName)));
         }
+    }
+
+    /// <summary>
+    /// SIGTERM to a running `fsr train-lm` (Ctrl-C's SIGINT takes the same handler, but a process
+    /// started in the background, as a test host may be, inherits SIGINT ignored): it stops at the
+    /// next step boundary, saves its state there, says so with exit code 130, and the same command
+    /// finishes the run with the weights of one never interrupted.
+    /// </summary>
+    [Fact]
+    public async Task A_signal_stops_at_a_step_boundary_with_the_state_saved_and_a_rerun_finishes_the_same_model()
+    {
+        const string signal = "TERM";
+        string data = _dir.File($"signal-{signal}.txt");
+        File.WriteAllText(data, string.Join("\n\n", Enumerable.Range(0, 40).Select(i => i % 2 == 0 ? "hello world" : "or hello")));
+        string whole = _dir.File($"whole-{signal}"), stopped = _dir.File($"stopped-{signal}");
+        string[] Args(string output) => [.. TrainArgs(data, output, "--steps", "2000", "--checkpoint-every", "5000")[1..]];
+        Assert.Equal(0, CliRunner.Run(["train-lm", .. Args(whole)]).ExitCode);
+
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "fsr.dll"));
+        info.ArgumentList.Add("train-lm");
+        foreach (string arg in Args(stopped)) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        string metrics = Path.Combine(stopped, Pretraining.MetricsFileName);
+        var deadline = Stopwatch.StartNew();
+        while (!(File.Exists(metrics) && File.ReadAllLines(metrics).Length >= 5))
+        {
+            Assert.False(process.HasExited, "train-lm ended before the signal");
+            Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(2), "train-lm never logged five steps");
+            await Task.Delay(1);
+        }
+        using (var kill = Process.Start("kill", ["-" + signal, process.Id.ToString()])) kill.WaitForExit();
+        using (var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
+            await process.WaitForExitAsync(limit.Token);
+        string error = await stderr;
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}: {error}");
+        var match = System.Text.RegularExpressions.Regex.Match(error, @"fsr train-lm: interrupted at step (\d+); rerun the same command to resume");
+        Assert.True(match.Success, error);
+        Assert.True(int.Parse(match.Groups[1].Value) < 2000, "the run finished before the signal; make it longer");
+        using (var state = SafetensorsFile.Open(Path.Combine(stopped, Pretraining.StateFileName)))
+            Assert.Equal(match.Groups[1].Value, state.Metadata["step"]);
+        await stdout;
+
+        var rerun = CliRunner.Run(["train-lm", .. Args(stopped)]);
+        Assert.True(rerun.ExitCode == 0, rerun.Error);
+        Assert.Contains($"resumed after step {match.Groups[1].Value}", rerun.Out);
+        Assert.True(File.ReadAllBytes(Path.Combine(whole, "model.safetensors")).SequenceEqual(File.ReadAllBytes(Path.Combine(stopped, "model.safetensors"))),
+            "the interrupted and resumed model differs from the uninterrupted one");
     }
 }

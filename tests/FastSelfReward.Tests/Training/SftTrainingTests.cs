@@ -60,11 +60,12 @@ public sealed class SftTrainingTests
         Assert.Equal([2L, 4, 6, 8], uninterrupted.Evaluations);
 
         string path = dir.File("state.safetensors");
-        // Killed after step 5: the last checkpoint is step 3, inside the first epoch's 4 steps.
-        var killed = Train(path, 5);
-        Assert.NotEqual(uninterrupted.Weights, killed.Weights);
+        // Interrupted after step 5, in the second epoch (4 steps each): the state is saved at that
+        // step boundary, between the cadence's saves at 3 and 6, and the rerun continues from it.
+        var interrupted = Train(path, 5);
+        Assert.NotEqual(uninterrupted.Weights, interrupted.Weights);
         var resumed = Train(path, -1);
-        Assert.Equal([4L, 5, 6, 7, 8], resumed.Steps.Select(r => r.Step));
+        Assert.Equal([6L, 7, 8], resumed.Steps.Select(r => r.Step));
         Assert.Equal(uninterrupted.Weights, resumed.Weights);
         Assert.Equal(uninterrupted.Moments, resumed.Moments);
         Assert.Equal(uninterrupted.Steps[^1].Metrics.Loss, resumed.Steps[^1].Metrics.Loss);
