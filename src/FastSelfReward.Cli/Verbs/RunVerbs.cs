@@ -33,7 +33,26 @@ public abstract class RunOptions : CommonOptions
 [Verb("iterate", HelpText = "Run the whole method: SFT baseline, EFT, M1, then (prompts, candidates, judgments, pairs, DPO) per iteration; resumes a killed run.")]
 public sealed class IterateOptions : RunOptions
 {
-    public override int Run(VerbContext context) => WithRun(context, (stages, _) => stages.RunAll(context.Interrupt));
+    [Option("redo", HelpText = "Run this stage again (sft, eft, m1, iterT/prompts, iterT/candidates, iterT/judgments, iterT/pairs, iterT/dpo), and every stage after it: what they wrote is deleted first.")]
+    public string? Redo { get; set; }
+
+    public override int Run(VerbContext context)
+    {
+        StageId? redo;
+        try
+        {
+            redo = Redo is null ? null : StageId.Parse(Redo);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--redo: {e.Message}");
+        }
+        return WithRun(context, (stages, _) =>
+        {
+            if (redo is StageId stage) stages.Redo(stage);
+            stages.RunAll(context.Interrupt);
+        });
+    }
 }
 
 /// <summary>A verb that runs one stage; the iteration defaults to the first whose stage is unfinished.</summary>

@@ -71,6 +71,9 @@ public sealed class TrainLmOptions : CommonOptions
     [Option("micro-batch-tokens", HelpText = "Tokens per forward/backward pass; smaller saves memory, the gradient is the same. (Default: --batch-tokens)")]
     public int? MicroBatchTokens { get; set; }
 
+    [Option("overwrite", HelpText = "Replace a model --out holds that another run (or another tool) made; without it such a folder is refused.")]
+    public bool Overwrite { get; set; }
+
     [Option("seed", Default = 1, HelpText = "Seeds the initial weights and the data order.")]
     public int Seed { get; set; }
 
@@ -106,9 +109,21 @@ public sealed class TrainLmOptions : CommonOptions
             + $"{examples.Count:N0} examples, {examples.Sum(e => (long)e.Tokens.Length):N0} tokens");
 
         if (File.Exists(Path.Combine(Out, Pretraining.StateFileName))) context.Out.WriteLine($"train-lm: resuming from {Path.Combine(Out, Pretraining.StateFileName)}");
-        TrainingSummary<LmMetrics> result;
-        using (var progress = context.CreateProgress(LogEvery))
-            result = Pretraining.Run(model, examples, options, Seed, Out, Tokenizer, progress, context.Interrupt);
+        TrainingSummary<LmMetrics>? result;
+        try
+        {
+            using var progress = context.CreateProgress(LogEvery);
+            result = Pretraining.Run(model, examples, options, Seed, Out, Tokenizer, progress, context.Interrupt, Overwrite);
+        }
+        catch (ModelFolderTakenException e)
+        {
+            throw new UsageException($"--out: {e.Message}: pass --overwrite to replace it, or choose another folder");
+        }
+        if (result is null)
+        {
+            context.Out.WriteLine($"train-lm: {Out} already holds this run's finished model (same data, architecture and settings); nothing to do");
+            return 0;
+        }
         string resumed = result.ResumedFrom is long from ? $" (resumed after step {from})" : "";
         double firstLoss = result.First?.Metrics.Loss ?? double.NaN, lastLoss = result.Last?.Metrics.Loss ?? double.NaN;
         context.Out.WriteLine(FormattableString.Invariant(

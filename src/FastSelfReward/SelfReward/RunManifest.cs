@@ -85,6 +85,12 @@ public sealed class RunManifest
         }
     }
 
+    /// <summary>Drops a stage's entry, so it counts as never started.</summary>
+    public void Forget(string stage)
+    {
+        if (_stages.Remove(stage)) Save();
+    }
+
     /// <summary>SHA-256 of a file, lower-case hex.</summary>
     public static string Hash(string path)
     {

@@ -36,6 +36,28 @@ public sealed class SelfRewardingRun(RunContext run)
         }
     }
 
+    /// <summary>
+    /// Makes <paramref name="stage"/> and every stage after it unfinished, deleting what they wrote,
+    /// so the next <see cref="RunAll"/> runs them again from the stage's inputs.
+    /// </summary>
+    public void Redo(StageId stage)
+    {
+        var stages = StageId.All(run.Config.Iterations).ToList();
+        int index = stages.IndexOf(stage);
+        if (index < 0) throw new ArgumentException($"stage {stage} is not part of this run of {run.Config.Iterations} iterations");
+        foreach (var later in stages.Skip(index).Reverse())
+        {
+            foreach (string output in later.Outputs)
+            {
+                string path = run.PathOf(output);
+                if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+                else if (File.Exists(path)) File.Delete(path);
+            }
+            run.Manifest.Forget(later.Name);
+        }
+        run.Log.WriteLine($"{stage}: to be redone, with the {stages.Count - index - 1} stages after it");
+    }
+
     /// <summary>Runs one stage (skipped when done); its inputs must be done.</summary>
     public void RunStage(StageId stage, CancellationToken cancel = default)
     {

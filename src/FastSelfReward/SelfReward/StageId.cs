@@ -60,6 +60,33 @@ public readonly record struct StageId
 
     public override string ToString() => Name;
 
+    /// <summary>The stage a name such as <c>sft</c> or <c>iter2/judgments</c> names.</summary>
+    /// <exception cref="ArgumentException">The name is no stage's; the message lists the forms.</exception>
+    public static StageId Parse(string name)
+    {
+        string[] parts = name.Split('/');
+        bool known = Enum.TryParse(parts[^1], ignoreCase: true, out StageKind kind) && parts[^1] == parts[^1].ToLowerInvariant()
+                     && Enum.IsDefined(kind) && !int.TryParse(parts[^1], out _);
+        if (known && parts.Length == 1 && kind < StageKind.Prompts) return new StageId(kind);
+        if (known && parts.Length == 2 && kind >= StageKind.Prompts && parts[0].StartsWith("iter", StringComparison.Ordinal)
+            && int.TryParse(parts[0].AsSpan(4), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int t) && t >= 1)
+            return new StageId(kind, t);
+        throw new ArgumentException($"'{name}' is not a stage: sft, eft, m1, or iterT/prompts, iterT/candidates, iterT/judgments, iterT/pairs, iterT/dpo (T from 1)");
+    }
+
+    /// <summary>The files and folders the stage writes, relative to the run folder: what redoing it removes.</summary>
+    public IReadOnlyList<string> Outputs => Kind switch
+    {
+        StageKind.Sft => [Path.Combine("models", "sft"), Path.Combine("train", "sft")],
+        StageKind.Eft => ["eft"],
+        StageKind.M1 => [Path.Combine("models", "m1"), Path.Combine("train", "m1")],
+        StageKind.Prompts => [Path.Combine(Folder, "prompts.jsonl")],
+        StageKind.Candidates => [Path.Combine(Folder, "candidates.jsonl")],
+        StageKind.Judgments => [Path.Combine(Folder, "judgments.jsonl")],
+        StageKind.Pairs => [Path.Combine(Folder, "pairs.jsonl")],
+        _ => [Path.Combine(Folder, "reference_logps.jsonl"), Path.Combine("models", $"m{Iteration + 1}"), Path.Combine("train", $"m{Iteration + 1}")],
+    };
+
     /// <summary>Every stage of a run of <paramref name="iterations"/> iterations, in order.</summary>
     public static IReadOnlyList<StageId> All(int iterations)
     {

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using FastSelfReward.Checkpoints;
 using FastSelfReward.Model;
 using FastSelfReward.Reporting;
@@ -22,7 +23,14 @@ public static class Pretraining
     /// <summary>The training state in the output folder while a run is unfinished.</summary>
     public const string StateFileName = "train-state.safetensors";
 
-    /// <summary>Trains <paramref name="model"/> on <paramref name="examples"/> and saves it into <paramref name="folder"/>.</summary>
+    /// <summary>The record of a finished run in the output folder: the fingerprint of what it trained.</summary>
+    public const string RecordFileName = "train-lm.json";
+
+    /// <summary>
+    /// Trains <paramref name="model"/> on <paramref name="examples"/> and saves it into
+    /// <paramref name="folder"/>. A folder that already holds this very run's finished model is left
+    /// as it is, and null returned.
+    /// </summary>
     /// <param name="model">The model, initialised (its weights are replaced by a resumed state's).</param>
     /// <param name="examples">The training set.</param>
     /// <param name="options">Length, schedule, batching and cadences.</param>
@@ -30,21 +38,40 @@ public static class Pretraining
     /// <param name="folder">The checkpoint folder (created when absent).</param>
     /// <param name="tokenizerFolder">The folder whose tokenizer files go with the model.</param>
     /// <param name="progress">Receives every step.</param>
-    /// <param name="cancel">Checked between steps; a cancelled run keeps its last state, as a killed one.</param>
+    /// <param name="cancel">Stops the run at the next step boundary, its state saved (<see cref="TrainingInterruptedException"/>).</param>
+    /// <param name="overwrite">Replace a model the folder holds that another run (or no train-lm) made.</param>
     /// <exception cref="InvalidDataException">The folder's state belongs to another model, data, options or seed.</exception>
     /// <exception cref="FolderInUseException">Another process has the folder.</exception>
-    public static TrainingSummary<LmMetrics> Run(LlamaModel model, IReadOnlyList<LmExample> examples, PretrainOptions options, int seed,
-        string folder, string tokenizerFolder, IProgressSink progress, CancellationToken cancel = default)
+    /// <exception cref="ModelFolderTakenException">The folder holds another model and <paramref name="overwrite"/> is false.</exception>
+    public static TrainingSummary<LmMetrics>? Run(LlamaModel model, IReadOnlyList<LmExample> examples, PretrainOptions options, int seed,
+        string folder, string tokenizerFolder, IProgressSink progress, CancellationToken cancel = default, bool overwrite = false)
     {
         using var hold = FolderLock.Acquire(folder);
-        string state = Path.Combine(folder, StateFileName);
+        string state = Path.Combine(folder, StateFileName), record = Path.Combine(folder, RecordFileName);
+        using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, seed);
+        if (File.Exists(Path.Combine(folder, CheckpointFolder.SingleFileName)) && !File.Exists(state))
+        {
+            var recorded = File.Exists(record) ? JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) : null;
+            if (recorded == new Record(training.Fingerprint, seed)) return null;
+            if (!overwrite)
+                throw new ModelFolderTakenException($"{folder} holds {(recorded is null ? "a model train-lm did not make" : "a model trained on other data or settings")}; " +
+                                                    "training would replace it");
+            foreach (string file in new[] { CheckpointFolder.SingleFileName, CheckpointFolder.IndexFileName, LlamaConfigJson.FileName, MetricsFileName, RecordFileName })
+                File.Delete(Path.Combine(folder, file));
+        }
         TrainingSummary<LmMetrics> summary;
         using (var metrics = MetricsLog.Open(Path.Combine(folder, MetricsFileName)))
-        using (var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, seed))
             summary = training.Run(new TrainingOutput { CheckpointPath = state, Progress = progress, Label = "train-lm step", Metrics = metrics }, cancel);
         ModelCheckpoint.SaveInto(model, folder, tokenizerFolder);
+        File.WriteAllText(record + ".tmp", JsonSerializer.Serialize(new Record(training.Fingerprint, seed)));
+        File.Move(record + ".tmp", record, overwrite: true);
         // The finished model supersedes the state, which is three times its size.
         File.Delete(state);
         return summary;
     }
+
+    private sealed record Record(string Fingerprint, int Seed);
 }
+
+/// <summary>An output folder holds a model that a training run would replace (<see cref="Pretraining.Run"/>).</summary>
+public sealed class ModelFolderTakenException(string message) : InvalidOperationException(message);

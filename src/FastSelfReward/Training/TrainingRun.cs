@@ -138,6 +138,9 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     public LearningRateSchedule Schedule { get; }
     public AdamWOptimizer Optimizer { get; }
 
+    /// <summary>Digest of what the run trains: objective, options but for cadences, model configuration, every example.</summary>
+    public string Fingerprint => _fingerprint;
+
     /// <summary>Optimizer steps of the whole run.</summary>
     public long TotalSteps { get; }
 

@@ -176,4 +176,43 @@ public sealed class TrainLmVerbTests : IDisposable
         Assert.True(File.ReadAllBytes(Path.Combine(whole, "model.safetensors")).SequenceEqual(File.ReadAllBytes(Path.Combine(stopped, "model.safetensors"))),
             "the interrupted and resumed model differs from the uninterrupted one");
     }
+
+    [Fact]
+    public void A_finished_output_is_left_alone_by_the_same_command_and_refused_to_another_unless_overwritten()
+    {
+        string data = _dir.File("again.txt");
+        File.WriteAllText(data, string.Join("\n\n", Enumerable.Repeat("hello world", 8)));
+        string output = _dir.File("again");
+        string[] args = TrainArgs(data, output, "--steps", "4");
+        Assert.Equal(0, CliRunner.Run(args).ExitCode);
+        string weights = Path.Combine(output, "model.safetensors"), metrics = Path.Combine(output, Pretraining.MetricsFileName);
+        byte[] first = File.ReadAllBytes(weights);
+        int logged = File.ReadAllLines(metrics).Length;
+
+        var same = CliRunner.Run(args);
+        Assert.Equal(0, same.ExitCode);
+        Assert.Contains("already holds this run's finished model", same.Out);
+        Assert.Equal(first, File.ReadAllBytes(weights));
+        Assert.Equal(logged, File.ReadAllLines(metrics).Length);
+
+        string[] other = TrainArgs(data, output, "--steps", "4", "--weight-decay", "0.05");
+        var refused = CliRunner.Run(other);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains($"--out: {output} holds a model trained on other data or settings", refused.Error);
+        Assert.Contains("pass --overwrite", refused.Error);
+        Assert.Equal(first, File.ReadAllBytes(weights));
+
+        Assert.Equal(0, CliRunner.Run([.. other, "--overwrite"]).ExitCode);
+        Assert.NotEqual(first, File.ReadAllBytes(weights));
+        Assert.Equal(4, File.ReadAllLines(metrics).Length);
+
+        // A model folder that train-lm did not write.
+        string foreign = _dir.File("foreign");
+        using (var kernels = new CpuKernels())
+        using (var model = ModelCheckpoint.Load(kernels, output))
+            ModelCheckpoint.Save(model, foreign);
+        var refusedForeign = CliRunner.Run(TrainArgs(data, foreign, "--steps", "4"));
+        Assert.Equal(2, refusedForeign.ExitCode);
+        Assert.Contains("holds a model train-lm did not make", refusedForeign.Error);
+    }
 }

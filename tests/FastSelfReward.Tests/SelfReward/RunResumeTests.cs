@@ -238,6 +238,32 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public void RedoingAStageDeletesWhatItAndTheStagesAfterItWroteAndRunsThemAgainToTheSameResult()
+    {
+        string run = fixture.CopyOfPrefix("redo");
+        string m1 = Path.Combine(run, "models", "m1", "model.safetensors");
+        byte[] before = File.ReadAllBytes(m1);
+        using var kernels = new CpuKernels();
+        var log = new StringWriter();
+        using (var context = RunFolder.Open(run, null, "", kernels, new PlainProgress(TextWriter.Null), log))
+        {
+            var stages = new SelfRewardingRun(context);
+            stages.Redo(StageId.Parse("eft"));
+            Assert.True(context.Manifest.IsDone("sft"));
+            Assert.False(context.Manifest.Stages.ContainsKey("eft"));
+            Assert.False(context.Manifest.Stages.ContainsKey("m1"));
+            Assert.False(Directory.Exists(Path.Combine(run, "eft")));
+            Assert.False(File.Exists(m1));
+            Assert.True(File.Exists(Path.Combine(run, "models", "sft", "model.safetensors")));
+            stages.RunStage(StageId.Parse("eft"));
+            stages.RunStage(StageId.Parse("m1"));
+        }
+        Assert.Contains("eft: to be redone, with the 6 stages after it", log.ToString());
+        Assert.True(before.SequenceEqual(File.ReadAllBytes(m1)), "the redone M1 differs from the first one");
+        Assert.Equal(2, CliRunner.Run("iterate", "--run", run, "--redo", "iter0/dpo").ExitCode);
+    }
+
+    [Fact]
     public void AFailedFirstOpeningStoresNoConfigurationAndTheCorrectedOneStarts()
     {
         string folder = Path.Combine(fixture.Folder, "first-open");

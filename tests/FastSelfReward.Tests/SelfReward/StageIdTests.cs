@@ -23,4 +23,23 @@ public sealed class StageIdTests
     [InlineData(StageKind.Dpo, -1)]
     public void A_setup_stage_has_no_iteration_and_an_iteration_stage_needs_one(StageKind kind, int iteration) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new StageId(kind, iteration));
+
+    [Theory]
+    [InlineData("sft")]
+    [InlineData("m1")]
+    [InlineData("iter1/prompts")]
+    [InlineData("iter12/dpo")]
+    public void A_stage_name_parses_back_to_its_stage(string name) => Assert.Equal(name, StageId.Parse(name).Name);
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("SFT")]
+    [InlineData("iter1/sft")]
+    [InlineData("iter0/dpo")]
+    [InlineData("prompts")]
+    [InlineData("iter1/3")]
+    [InlineData("iterx/pairs")]
+    [InlineData("iter1/pairs/x")]
+    public void Anything_else_is_no_stage(string name) =>
+        Assert.Contains("is not a stage", Assert.Throws<ArgumentException>(() => StageId.Parse(name)).Message);
 }
