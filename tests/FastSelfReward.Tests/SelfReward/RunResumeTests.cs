@@ -111,6 +111,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         var resumed = Fsr("iterate", "--run", killed);
         Assert.True(resumed.ExitCode == 0, resumed.Error);
         Assert.Contains("iter1/candidates: done, skipped", resumed.Error);
+        Assert.Matches(@"iter1/judgments: resumed after \d+ of \d+ answers judged", resumed.Error);
 
         // Every file of the iteration (prompts, candidates, judgments, pairs, reference log-probs when DPO ran) and M2.
         string[] IterationFiles(string run) =>
