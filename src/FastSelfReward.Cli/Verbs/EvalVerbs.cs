@@ -17,7 +17,7 @@ public sealed class EvalVerb : ModedVerb
 /// <summary>What both eval modes share: a judge's sampling, the chat template, the seed, and how results print.</summary>
 public abstract class EvalModeOptions : CommonOptions
 {
-    [Option("judge-max-tokens", Default = 256, HelpText = "Most new tokens per judgment (the reasoning and the verdict or score line).")]
+    [Option("judge-max-tokens", Default = 512, HelpText = "Most new tokens per judgment (the reasoning and the verdict or score line); a judgment cut before its verdict counts as invalid.")]
     public int JudgeMaxTokens { get; set; }
 
     [Option("template", HelpText = "Chat template of every model (llama2, llama3, chatml, plain); default: detected from each tokenizer.")]
@@ -58,7 +58,7 @@ public sealed class EvalHeadToHeadOptions : EvalModeOptions
     [Option("prompts", HelpText = "The prompts, {\"prompt\"} JSONL or one per line.")]
     public string? Prompts { get; set; }
 
-    [Option("max-tokens", Default = 256, HelpText = "Most new tokens per answer.")]
+    [Option("max-tokens", Default = 1024, HelpText = "Most new tokens per answer (the paper's answers run to some 600 Llama tokens); the answers that hit it are counted.")]
     public int MaxTokens { get; set; }
 
     [Option("temperature", Default = 0.0, HelpText = "The answers' sampling temperature; 0 is greedy.")]
@@ -82,14 +82,16 @@ public sealed class EvalHeadToHeadOptions : EvalModeOptions
         using var kernels = OpenBackend();
         var answerSampling = new SamplingOptions { Temperature = Temperature, MaxTokens = MaxTokens, Seed = Seed };
         // One model in memory at a time: A answers, then B, then the judge compares.
-        List<string> AnswersOf(string folder)
+        List<string> AnswersOf(string folder, out int truncated)
         {
             context.Error.WriteLine($"eval: {folder} answers {prompts.Count} prompts");
             using var model = ChatModel.Load(kernels, folder, Template);
-            return [.. model.Answer(prompts, answerSampling).Select(x => x.Count > 0 ? x[0].Text : "")];
+            var answers = model.Answer(prompts, answerSampling);
+            truncated = answers.Count(x => x.Count > 0 && x[0].Finish == FinishReason.Length);
+            return [.. answers.Select(x => x.Count > 0 ? x[0].Text : "")];
         }
-        var answersA = AnswersOf(a);
-        var answersB = AnswersOf(b);
+        var answersA = AnswersOf(a, out int truncatedA);
+        var answersB = AnswersOf(b, out int truncatedB);
         context.Error.WriteLine($"eval: {judgeFolder} judges {prompts.Count} pairs in both orders");
         using var judge = ChatModel.Load(kernels, judgeFolder, Template);
         var (result, items) = HeadToHeadEvaluation.Judge(judge, prompts, answersA, answersB,
@@ -99,10 +101,12 @@ public sealed class EvalHeadToHeadOptions : EvalModeOptions
         context.Out.WriteLine($"A = {a}\nB = {b}\njudge = {judgeFolder}");
         context.Out.WriteLine($"A wins {result.Wins} ({Percent(result.WinRate)}), ties {result.Ties} ({Percent(result.TieRate)}), " +
                               $"loses {result.Losses} ({Percent(result.LossRate)}) of {result.Valid} valid prompts; {result.Invalid} invalid");
+        context.Out.WriteLine($"answers cut at --max-tokens {MaxTokens}: A {truncatedA}, B {truncatedB} of {prompts.Count}");
         context.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["wins"] = result.Wins, ["ties"] = result.Ties, ["losses"] = result.Losses, ["invalid"] = result.Invalid,
             ["win_rate"] = Finite(result.WinRate), ["tie_rate"] = Finite(result.TieRate), ["loss_rate"] = Finite(result.LossRate),
+            ["truncated_a"] = truncatedA, ["truncated_b"] = truncatedB,
         }));
         return 0;
     }

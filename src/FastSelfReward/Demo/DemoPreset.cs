@@ -66,6 +66,9 @@ public sealed record DemoPreset
             Prompts = new PromptsConfig { Count = 160, Shots = 8, MinWords = 2, MaxRougeL = 1.0, Sampling = new SamplingOptions { Temperature = 0.6, TopP = 0.9, MaxTokens = 32 } },
             Candidates = 4,
             CandidateSampling = new SamplingOptions { Temperature = 0.7, TopP = 0.9, MaxTokens = 48 },
+            // The world's answers are one sentence, so one cut at 48 tokens has run off and is wrong
+            // by construction; a real model's far larger budget is rarely reached, and keeps them.
+            TruncatedAnswers = TruncatedAnswers.Drop,
             JudgeSamples = 3,
             JudgeSampling = new SamplingOptions { Temperature = 0.7, TopP = 0.9, MaxTokens = 64 },
         },

@@ -106,18 +106,26 @@ internal sealed class GenerationStages(RunContext run)
         }
         run.Progress.Finish();
         if (skipped > 0) run.Log.WriteLine($"{stage}: {skipped} prompts too long for the context were not answered");
+        var written = Jsonl.ReadAll<CandidatesRecord>(run.PathOf(artifact)).Records;
+        int answerCount = written.Sum(r => r.FinishReasons.Count), truncated = written.Sum(r => r.FinishReasons.Count(f => f == FinishReason.Length));
+        run.Log.WriteLine($"{stage}: {truncated} of {answerCount} answers hit max_tokens {sampling.MaxTokens} (truncated_answers: {run.Config.TruncatedAnswers.ToString().ToLowerInvariant()})");
+        run.Record(stage, 0, [KeyValuePair.Create("answers", (double)answerCount), KeyValuePair.Create("answers_truncated", (double)truncated)]);
         return [artifact];
     }
 
-    /// <summary>Mt judges every finished candidate k times with the judge prompt; scores are parsed and averaged.</summary>
+    /// <summary>
+    /// Mt judges every candidate k times with the judge prompt (those cut by their budget too, unless
+    /// <c>truncated_answers</c> is <c>drop</c>); scores are parsed and averaged.
+    /// </summary>
     public IReadOnlyList<string> WriteJudgments(string stage, string modelName, string candidatesArtifact, string artifact, CancellationToken cancel)
     {
         var candidates = Jsonl.ReadAll<CandidatesRecord>(run.PathOf(candidatesArtifact)).Records;
-        // One job per finished answer: a truncated answer is never paired, so judging it would be wasted.
+        // One job per answer; a truncated one only when its scores can matter (kept, or recorded unpaired).
+        bool judgeTruncated = run.Config.TruncatedAnswers != TruncatedAnswers.Drop;
         var jobs = new List<(CandidatesRecord Record, int Prompt, int Candidate)>();
         for (int p = 0; p < candidates.Count; p++)
             for (int c = 0; c < candidates[p].Candidates.Count; c++)
-                if (candidates[p].FinishReasons[c] == FinishReason.Stop) jobs.Add((candidates[p], p, c));
+                if (judgeTruncated || candidates[p].FinishReasons[c] == FinishReason.Stop) jobs.Add((candidates[p], p, c));
 
         using var appender = JsonlAppender<JudgmentRecord>.Open(run.PathOf(artifact));
         int done = Jsonl.ReadAll<JudgmentRecord>(run.PathOf(artifact)).Records.Count;
@@ -125,7 +133,7 @@ internal sealed class GenerationStages(RunContext run)
         using var model = run.LoadModel(modelName);
         using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
         var sampling = run.Config.JudgeSampling with { Seed = run.SeedOf(stage) };
-        int k = run.Config.JudgeSamples, n = run.Config.Candidates, parsed = 0, failed = 0, tooLong = 0;
+        int k = run.Config.JudgeSamples, n = run.Config.Candidates, parsed = 0, failed = 0, tooLong = 0, cut = 0;
         run.Progress.Start(jobs.Count, stage);
         for (int start = done; start < jobs.Count; start += run.Config.GenerationBatch)
         {
@@ -144,7 +152,9 @@ internal sealed class GenerationStages(RunContext run)
             int next = 0;
             for (int i = 0; i < batch.Count; i++)
             {
-                var texts = fits[i] ? outputs[next++].Select(o => o.Text) : [];
+                var samples = fits[i] ? outputs[next++] : [];
+                cut += samples.Count(o => o.Finish == FinishReason.Length);
+                var texts = samples.Select(o => o.Text);
                 if (!fits[i]) tooLong++;
                 var record = JudgeScore.Judge(batch[i].Record.Id, batch[i].Candidate, texts);
                 parsed += record.Samples.Count(s => s.Score is not null);
@@ -155,9 +165,10 @@ internal sealed class GenerationStages(RunContext run)
             run.Progress.Report(new Reporting.ProgressUpdate(start + batch.Count));
         }
         run.Progress.Finish();
-        run.Log.WriteLine($"{stage}: {jobs.Count} answers judged {k}× (this session: {parsed} scores parsed, {failed} parse failures" +
-                          (tooLong > 0 ? $", {tooLong} judge prompts too long" : "") + ")");
-        run.Record(stage, 0, [KeyValuePair.Create("judged", (double)jobs.Count), KeyValuePair.Create("parse_failures", (double)failed)]);
+        run.Log.WriteLine($"{stage}: {jobs.Count} answers judged {k}× (this session: {parsed} scores parsed, {failed} parse failures, " +
+                          $"{cut} judgments cut at max_tokens {sampling.MaxTokens}" + (tooLong > 0 ? $", {tooLong} judge prompts too long" : "") + ")");
+        run.Record(stage, 0, [KeyValuePair.Create("judged", (double)jobs.Count), KeyValuePair.Create("parse_failures", (double)failed),
+            KeyValuePair.Create("judgments_truncated", (double)cut)]);
         return [artifact];
     }
 

@@ -6,7 +6,7 @@ namespace FastSelfReward.SelfReward;
 /// <summary>Why a prompt yielded no pair.</summary>
 public enum PairDropReason
 {
-    /// <summary>Fewer than two answers that both finished (stop) and have a mean score.</summary>
+    /// <summary>Fewer than two answers that may be paired and have a mean score.</summary>
     FewerThanTwoScored,
     /// <summary>The highest and lowest mean scores are equal: no preference to learn.</summary>
     Tie,
@@ -28,16 +28,16 @@ public sealed record PairStats(
 public sealed record PairBuildResult(IReadOnlyList<PairRecord> Pairs, PairStats Stats);
 
 /// <summary>
-/// Builds DPO pairs as the paper does: per prompt, among the answers that finished with a stop token
-/// and have a mean judge score, the highest mean is chosen and the lowest rejected. A truncated answer
-/// is never paired (its score judges text the model did not finish); a prompt with fewer than two such
-/// answers, equal highest and lowest means, or identical chosen and rejected texts is dropped. When
-/// several answers share the highest (or lowest) mean, the one with the lowest candidate index is used.
+/// Builds DPO pairs as the paper does: per prompt, among the answers that have a mean judge score,
+/// the highest mean is chosen and the lowest rejected. An answer cut by its token budget is paired as
+/// it is under <see cref="TruncatedAnswers.Keep"/> and never otherwise; a prompt with fewer than two
+/// eligible answers, equal highest and lowest means, or identical chosen and rejected texts is
+/// dropped. When several answers share the highest (or lowest) mean, the lowest candidate index wins.
 /// </summary>
 public static class PairBuilder
 {
     /// <exception cref="ArgumentException">A judgment names a candidate twice or one the candidates file does not have, or a record's finish reasons do not match its candidates.</exception>
-    public static PairBuildResult Build(IEnumerable<CandidatesRecord> candidates, IEnumerable<JudgmentRecord> judgments)
+    public static PairBuildResult Build(IEnumerable<CandidatesRecord> candidates, IEnumerable<JudgmentRecord> judgments, TruncatedAnswers truncatedAnswers)
     {
         var means = new Dictionary<(string Id, int Candidate), double?>();
         foreach (JudgmentRecord j in judgments)
@@ -59,7 +59,11 @@ public static class PairBuilder
             {
                 bool judged = means.TryGetValue((record.Id, i), out double? mean);
                 if (judged) matched.Add((record.Id, i));
-                if (record.FinishReasons[i] != FinishReason.Stop) { truncated++; continue; }
+                if (record.FinishReasons[i] != FinishReason.Stop)
+                {
+                    truncated++;
+                    if (truncatedAnswers != TruncatedAnswers.Keep) continue;
+                }
                 if (mean is not double score) { unscored++; continue; }
                 scored++;
                 if (score > bestScore) (best, bestScore) = (i, score);

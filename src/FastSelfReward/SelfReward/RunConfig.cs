@@ -16,6 +16,17 @@ public enum EftMode
     Model,
 }
 
+/// <summary>What becomes of a candidate answer that hit <c>candidate_sampling.max_tokens</c> before its stop token.</summary>
+public enum TruncatedAnswers
+{
+    /// <summary>Judged and paired as it is, as the paper's loop treats every answer (its budget is meant to be rarely reached).</summary>
+    Keep,
+    /// <summary>Judged (its scores are recorded) but never chosen or rejected.</summary>
+    Unpaired,
+    /// <summary>Neither judged nor paired.</summary>
+    Drop,
+}
+
 /// <summary>Self-instruction: k-shot prompt writing and its filters (paper: 8-shot, T 0.6, p 0.9).</summary>
 public sealed record PromptsConfig
 {
@@ -76,11 +87,21 @@ public sealed record RunConfig
     public PromptsConfig Prompts { get; init; } = new();
     /// <summary>Candidate answers per prompt and their sampling (paper: 4, T 0.7, p 0.9).</summary>
     public int Candidates { get; init; } = 4;
-    public SamplingOptions CandidateSampling { get; init; } = new();
+    /// <summary>
+    /// The candidates' sampling. 1,024 new tokens by default: the paper's M3 answers average about
+    /// 2,500 characters (some 600 Llama tokens) and grow with the iterations, so a smaller budget
+    /// would cut the long answers the method is meant to produce.
+    /// </summary>
+    public SamplingOptions CandidateSampling { get; init; } = new() { MaxTokens = 1024 };
+    /// <summary>What becomes of a candidate that hit its token budget (default: judged and paired as it is, as in the paper).</summary>
+    public TruncatedAnswers TruncatedAnswers { get; init; } = TruncatedAnswers.Keep;
     /// <summary>Judge samples per answer, averaged (paper: 3).</summary>
     public int JudgeSamples { get; init; } = 3;
-    /// <summary>The judge's sampling; its token budget covers the justification (≤ 100 words) and the score line.</summary>
-    public SamplingOptions JudgeSampling { get; init; } = new() { MaxTokens = 192 };
+    /// <summary>
+    /// The judge's sampling. 512 new tokens by default: the rubric asks for at most 100 words and a
+    /// score line, but chat models often write more, and a judgment cut before its <c>Score:</c> line is lost.
+    /// </summary>
+    public SamplingOptions JudgeSampling { get; init; } = new() { MaxTokens = 512 };
 
     internal static readonly JsonSerializerOptions Json = new()
     {

@@ -37,6 +37,9 @@ public static class RunFolder
         if (started)
         {
             var storedConfig = RunConfig.Load(stored);
+            // Runs stored before truncated_answers existed were built dropping those answers; they go on so.
+            if (System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(stored)) is System.Text.Json.Nodes.JsonObject { } raw && !raw.ContainsKey("truncated_answers"))
+                storedConfig = storedConfig with { TruncatedAnswers = TruncatedAnswers.Drop };
             var differences = config is null ? [] : storedConfig.DifferencesFrom(config);
             if (differences.Count > 0)
                 throw new InvalidOperationException($"{configSource} differs from {stored}, which this run was started with, in {string.Join(", ", differences)}; " +

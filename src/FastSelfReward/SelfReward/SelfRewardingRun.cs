@@ -180,7 +180,7 @@ public sealed class SelfRewardingRun(RunContext run)
     {
         var candidates = Jsonl.ReadAll<CandidatesRecord>(run.PathOf(Path.Combine(folder, "candidates.jsonl"))).Records;
         var judgments = Jsonl.ReadAll<JudgmentRecord>(run.PathOf(Path.Combine(folder, "judgments.jsonl"))).Records;
-        var result = PairBuilder.Build(candidates, judgments);
+        var result = PairBuilder.Build(candidates, judgments, run.Config.TruncatedAnswers);
         string artifact = Path.Combine(folder, "pairs.jsonl");
         Jsonl.WriteAll(run.PathOf(artifact), result.Pairs);
         var s = result.Stats;

@@ -43,6 +43,11 @@ public sealed class EvalAndDataVerbTests : IDisposable
         var summary = LastJson(result.Out);
         int total = new[] { "wins", "ties", "losses", "invalid" }.Sum(k => summary.GetProperty(k).GetInt32());
         Assert.Equal(3, total);
+        // Answers of at most 4 tokens from a random model: the ones that ran out of budget are counted, the same for A and B.
+        int truncatedA = summary.GetProperty("truncated_a").GetInt32();
+        Assert.InRange(truncatedA, 0, 3);
+        Assert.Equal(truncatedA, summary.GetProperty("truncated_b").GetInt32());
+        Assert.Contains($"answers cut at --max-tokens 4: A {truncatedA}, B {truncatedA} of 3", result.Out);
         var items = File.ReadAllLines(_scratch.File("h2h.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
         Assert.Equal(["hello", "what is up", "or not"], items.Select(i => i.GetProperty("prompt").GetString()));
         // Greedy answers of one model to itself: A's and B's answers are the same text.

@@ -33,7 +33,7 @@ public sealed class PairBuilderTests
             Judged("shared", 3, 2), Judged("shared", 1, 4), Judged("shared", 0, 2), Judged("shared", 2, 4),
         ];
 
-        var result = PairBuilder.Build(candidates, judgments);
+        var result = PairBuilder.Build(candidates, judgments, TruncatedAnswers.Unpaired);
 
         Assert.Equal(
             [new PairRecord("pa", "best", "worst", 4.5, 1), new PairRecord("ph", "s1", "s0", 4, 2)],
@@ -50,7 +50,7 @@ public sealed class PairBuilderTests
     [Fact]
     public void NoPairsGiveNaNMeans()
     {
-        var result = PairBuilder.Build([new CandidatesRecord("t", "p", ["x", "y"], [Stop, Stop])], [Judged("t", 0, 2), Judged("t", 1, 2)]);
+        var result = PairBuilder.Build([new CandidatesRecord("t", "p", ["x", "y"], [Stop, Stop])], [Judged("t", 0, 2), Judged("t", 1, 2)], TruncatedAnswers.Keep);
         Assert.Empty(result.Pairs);
         Assert.True(double.IsNaN(result.Stats.MeanScoreChosen));
         Assert.Equal(0, result.Stats.MaxLengthChosen);
@@ -60,10 +60,34 @@ public sealed class PairBuilderTests
     public void JudgmentsMustMatchTheCandidates()
     {
         CandidatesRecord[] candidates = [new("t", "p", ["x", "y"], [Stop, Stop])];
-        Assert.Contains("judged twice", Assert.Throws<ArgumentException>(() => PairBuilder.Build(candidates, [Judged("t", 0, 2), Judged("t", 0, 3)])).Message);
-        Assert.Contains("1 judgment(s)", Assert.Throws<ArgumentException>(() => PairBuilder.Build(candidates, [Judged("t", 2, 2)])).Message);
-        Assert.Contains("1 judgment(s)", Assert.Throws<ArgumentException>(() => PairBuilder.Build(candidates, [Judged("other", 0, 2)])).Message);
+        Assert.Contains("judged twice", Assert.Throws<ArgumentException>(() => PairBuilder.Build(candidates, [Judged("t", 0, 2), Judged("t", 0, 3)], TruncatedAnswers.Keep)).Message);
+        Assert.Contains("1 judgment(s)", Assert.Throws<ArgumentException>(() => PairBuilder.Build(candidates, [Judged("t", 2, 2)], TruncatedAnswers.Keep)).Message);
+        Assert.Contains("1 judgment(s)", Assert.Throws<ArgumentException>(() => PairBuilder.Build(candidates, [Judged("other", 0, 2)], TruncatedAnswers.Keep)).Message);
         Assert.Contains("1 finish reasons for 2 candidates", Assert.Throws<ArgumentException>(
-            () => PairBuilder.Build([new CandidatesRecord("t", "p", ["x", "y"], [Stop])], [])).Message);
+            () => PairBuilder.Build([new CandidatesRecord("t", "p", ["x", "y"], [Stop])], [], TruncatedAnswers.Keep)).Message);
+    }
+
+    /// <summary>
+    /// The three rules for an answer cut by its budget: kept, it may be chosen or rejected by its
+    /// score; unpaired or dropped, it never is (dropped ones are not even judged, so they come
+    /// without a judgment here).
+    /// </summary>
+    [Fact]
+    public void ATruncatedAnswerIsPairedOnlyWhenKept()
+    {
+        CandidatesRecord[] candidates = [new("a", "pa", ["fine", "ok", "cut off"], [Stop, Stop, Length])];
+        JudgmentRecord[] judged = [Judged("a", 0, 3), Judged("a", 1, 2), Judged("a", 2, 5)];
+
+        var kept = PairBuilder.Build(candidates, judged, TruncatedAnswers.Keep);
+        Assert.Equal([new PairRecord("pa", "cut off", "ok", 5, 2)], kept.Pairs);
+        Assert.Equal(1, kept.Stats.TruncatedAnswers);
+
+        var unpaired = PairBuilder.Build(candidates, judged, TruncatedAnswers.Unpaired);
+        Assert.Equal([new PairRecord("pa", "fine", "ok", 3, 2)], unpaired.Pairs);
+        Assert.Equal(1, unpaired.Stats.TruncatedAnswers);
+
+        var dropped = PairBuilder.Build(candidates, judged[..2], TruncatedAnswers.Drop);
+        Assert.Equal([new PairRecord("pa", "fine", "ok", 3, 2)], dropped.Pairs);
+        Assert.Equal(1, dropped.Stats.TruncatedAnswers);
     }
 }

@@ -264,6 +264,48 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         Assert.Equal(2, CliRunner.Run("iterate", "--run", run, "--redo", "iter0/dpo").ExitCode);
     }
 
+    [Theory]
+    [InlineData(TruncatedAnswers.Keep, new[] { 0, 1, 2 })]
+    [InlineData(TruncatedAnswers.Unpaired, new[] { 0, 1, 2 })]
+    [InlineData(TruncatedAnswers.Drop, new[] { 0, 2 })]
+    public void TheJudgeSeesATruncatedAnswerUnlessTheRuleDropsIt(TruncatedAnswers rule, int[] judged)
+    {
+        string folder = fixture.CopyOfPrefix($"truncated-{rule}");
+        var ift = Jsonl.ReadAll<IftRecord>(fixture.Config.Ift).Records;
+        Jsonl.WriteAll(Path.Combine(folder, "iter1", "prompts.jsonl"), [new PromptRecord("p0", ift[0].Prompt, "test")]);
+        Jsonl.WriteAll(Path.Combine(folder, "iter1", "candidates.jsonl"),
+            [new CandidatesRecord("p0", ift[0].Prompt, [ift[0].Response, ift[1].Response, ift[2].Response], [FinishReason.Stop, FinishReason.Length, FinishReason.Stop])]);
+        var manifest = RunManifest.Open(folder);
+        manifest.MarkDone("iter1/prompts", folder, ["iter1/prompts.jsonl"]);
+        manifest.MarkDone("iter1/candidates", folder, ["iter1/candidates.jsonl"]);
+        using var kernels = new CpuKernels();
+        var log = new StringWriter();
+        using (var run = new RunContext(folder, fixture.Config with { TruncatedAnswers = rule }, kernels, new PlainProgress(TextWriter.Null), log))
+            new SelfRewardingRun(run).RunStage(new StageId(StageKind.Judgments, 1));
+        Assert.Equal(judged, Jsonl.ReadAll<JudgmentRecord>(Path.Combine(folder, "iter1", "judgments.jsonl")).Records.Select(r => r.Candidate));
+        Assert.Matches(@"iter1/judgments: \d answers judged \d+× \(this session: \d+ scores parsed, \d+ parse failures, \d+ judgments cut at max_tokens \d+\)", log.ToString());
+    }
+
+    [Fact]
+    public void ARunStoredBeforeTheTruncationRuleGoesOnDroppingAndANewOneKeeps()
+    {
+        using var kernels = new CpuKernels();
+        var progress = new PlainProgress(TextWriter.Null);
+        string fresh = Path.Combine(fixture.Folder, "rule-fresh");
+        using (var run = RunFolder.Open(fresh, fixture.Config with { TruncatedAnswers = TruncatedAnswers.Keep }, "run.json", kernels, progress, TextWriter.Null))
+            Assert.Equal(TruncatedAnswers.Keep, run.Config.TruncatedAnswers);
+        using (var run = RunFolder.Open(fresh, null, "", kernels, progress, TextWriter.Null))
+            Assert.Equal(TruncatedAnswers.Keep, run.Config.TruncatedAnswers);
+
+        string old = Path.Combine(fixture.Folder, "rule-old");
+        Directory.CreateDirectory(old);
+        var stored = System.Text.Json.Nodes.JsonNode.Parse((fixture.Config with { TruncatedAnswers = TruncatedAnswers.Keep }).ToJson())!.AsObject();
+        stored.Remove("truncated_answers");
+        File.WriteAllText(Path.Combine(old, RunFolder.ConfigFileName), stored.ToJsonString());
+        using (var run = RunFolder.Open(old, null, "", kernels, progress, TextWriter.Null))
+            Assert.Equal(TruncatedAnswers.Drop, run.Config.TruncatedAnswers);
+    }
+
     [Fact]
     public void AFailedFirstOpeningStoresNoConfigurationAndTheCorrectedOneStarts()
     {
