@@ -1,6 +1,7 @@
 using FastSelfReward.Data;
 using FastSelfReward.Generation;
 using FastSelfReward.Model;
+using FastSelfReward.Text;
 
 namespace FastSelfReward.SelfReward;
 
@@ -31,8 +32,16 @@ internal sealed class GenerationStages(RunContext run)
         int accepted = written.Count;
         if (accepted > 0) run.Log.WriteLine($"{stage}: resumed after {accepted} of {c.Count} prompts ({attempt} attempts)");
 
+        // A separate writer speaks its own tokenizer: prompts are encoded, and its output decoded, with it.
         using var model = run.LoadModel(c.PromptModel is null ? modelName : null, c.PromptModel);
-        using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
+        ITextTokenizer tokenizer = run.Tokenizer;
+        IReadOnlyList<int> stopIds = run.StopIds;
+        if (c.PromptModel is not null)
+        {
+            tokenizer = TextTokenizer.Load(c.PromptModel);
+            stopIds = Completions.StopIds(model.Config, tokenizer, ChatTemplate.Create(tokenizer, c.PromptModelTemplate == "auto" ? null : c.PromptModelTemplate));
+        }
+        using var generator = new Generator(model, stopIds, run.Config.GenerationRows);
         var sampling = c.Sampling with { Seed = run.SeedOf(stage) };
         ulong shotSeed = run.SeedOf(stage + "/shots");
         run.Progress.Start(c.Count, stage);
@@ -44,9 +53,9 @@ internal sealed class GenerationStages(RunContext run)
             for (int i = 0; i < batch; i++)
             {
                 string text = SelfInstruct.BuildPrompt(SelfInstruct.SampleShots(pool, c.Shots, shotSeed, attempt + i));
-                requests.Add(new GenerationRequest(attempt + i, CompletionIds(text, model.Config)));
+                requests.Add(new GenerationRequest(attempt + i, CompletionIds(text, tokenizer, model.Config)));
             }
-            var outputs = run.Generate(generator, requests, sampling);
+            var outputs = run.Generate(generator, requests, sampling, tokenizer);
             var records = new List<PromptRecord>();
             for (int i = 0; i < batch && accepted + records.Count < c.Count; i++)
             {
@@ -223,8 +232,8 @@ internal sealed class GenerationStages(RunContext run)
     }
 
     /// <summary>A plain completion prompt (no chat template), with BOS when the tokenizer has one.</summary>
-    private int[] CompletionIds(string text, LlamaConfig config) =>
-        FitContext([.. (run.Tokenizer.BosId is int bos ? [bos] : Array.Empty<int>()), .. run.Tokenizer.Encode(text)], config);
+    private static int[] CompletionIds(string text, ITextTokenizer tokenizer, LlamaConfig config) =>
+        FitContext([.. (tokenizer.BosId is int bos ? [bos] : Array.Empty<int>()), .. tokenizer.Encode(text)], config);
 
     /// <summary>Keeps the last tokens of a prompt that would not leave room to answer (the end carries the question).</summary>
     private static int[] FitContext(IReadOnlyList<int> ids, LlamaConfig config)

@@ -38,8 +38,14 @@ public sealed record PromptsConfig
     public int MinWords { get; init; } = 3;
     public int MaxWords { get; init; } = 150;
     public double MaxRougeL { get; init; } = 0.7;
-    /// <summary>A checkpoint folder that writes the prompts instead of the current model (the paper used a separate chat model).</summary>
+    /// <summary>
+    /// A checkpoint folder that writes the prompts instead of the current model (the paper used a
+    /// fixed Llama 2-Chat 70B). It brings its own tokenizer files, with which its prompts are
+    /// encoded and its output decoded, and its own end-of-sequence and end-of-turn ids.
+    /// </summary>
     public string? PromptModel { get; init; }
+    /// <summary>The prompt writer's chat template (its end-of-turn ids stop a prompt), or "auto" to detect it from the writer's tokenizer.</summary>
+    public string PromptModelTemplate { get; init; } = "auto";
     public SamplingOptions Sampling { get; init; } = new() { Temperature = 0.6, TopP = 0.9, MaxTokens = 128 };
 
     /// <summary>Every value out of range: the field (within <c>prompts</c>) and what is wrong with it.</summary>

@@ -105,9 +105,11 @@ public sealed class RunContext : IDisposable
 
     /// <summary>
     /// Completes prompts given as token ids; each text is <see cref="Completions.Text"/>, trimmed (the
-    /// stop token stays out of the text; the finish reason records it).
+    /// stop token stays out of the text; the finish reason records it), decoded with the run's
+    /// tokenizer or with <paramref name="tokenizer"/>, the generating model's own.
     /// </summary>
-    public List<(string Text, FinishReason Finish)[]> Generate(Generator generator, IReadOnlyList<GenerationRequest> requests, SamplingOptions options)
+    public List<(string Text, FinishReason Finish)[]> Generate(Generator generator, IReadOnlyList<GenerationRequest> requests, SamplingOptions options,
+        ITextTokenizer? tokenizer = null)
     {
         var sequences = generator.Generate(requests, options);
         var results = new List<(string, FinishReason)[]>(requests.Count);
@@ -116,7 +118,7 @@ public sealed class RunContext : IDisposable
         {
             var samples = new (string, FinishReason)[request.Samples];
             for (int s = 0; s < request.Samples; s++, next++)
-                samples[s] = (Completions.Text(sequences[next], Tokenizer).Trim(), sequences[next].FinishReason);
+                samples[s] = (Completions.Text(sequences[next], tokenizer ?? Tokenizer).Trim(), sequences[next].FinishReason);
             results.Add(samples);
         }
         return results;

@@ -306,6 +306,43 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
             Assert.Equal(TruncatedAnswers.Drop, run.Config.TruncatedAnswers);
     }
 
+    /// <summary>
+    /// A prompt writer with a tokenizer of its own (another BPE, 300 ids against the policy's 384):
+    /// its prompts are encoded and its output decoded with its tokenizer, and it stops at its own
+    /// end-of-sequence id. Given the policy's ids instead, its embedding would be asked for ids it
+    /// does not have. (The writer is untrained, so its prompts may all fail the filters.)
+    /// </summary>
+    [Fact]
+    public void APromptWriterWithAnotherTokenizerWritesWithItsOwn()
+    {
+        string writer = Path.Combine(fixture.Folder, "writer"), writerTokenizer = Path.Combine(fixture.Folder, "writer-tokenizer");
+        var ift = Jsonl.ReadAll<IftRecord>(fixture.Config.Ift).Records;
+        FastSelfReward.Text.BpeTrainer.Train(ift.SelectMany(r => new[] { r.Prompt, r.Response }), new FastSelfReward.Text.BpeTrainerOptions { VocabSize = 300 }).Save(writerTokenizer);
+        var tokenizer = FastSelfReward.Text.TextTokenizer.Load(writerTokenizer);
+        Assert.NotEqual(FastSelfReward.Text.TextTokenizer.Load(fixture.Config.BaseModel).VocabSize, tokenizer.VocabSize);
+        using var kernels = new CpuKernels();
+        var config = new FastSelfReward.Model.ModelShape { Layers = 1, HiddenSize = 16, Heads = 2, Context = 256 }
+            .ToConfig(tokenizer.VocabSize, tokenizer.BosId ?? 0, [tokenizer.EosId!.Value]);
+        using (var model = new FastSelfReward.Model.LlamaModel(kernels, config))
+        {
+            model.InitializeRandom(5);
+            FastSelfReward.Checkpoints.ModelCheckpoint.Save(model, writer, writerTokenizer);
+        }
+
+        string folder = fixture.CopyOfPrefix("writer-run");
+        var log = new StringWriter();
+        var withWriter = fixture.Config with
+        {
+            Prompts = fixture.Config.Prompts with { PromptModel = writer, Count = 2, MaxAttemptsPerPrompt = 2, MinWords = 1 },
+        };
+        Exception? error;
+        using (var run = new RunContext(folder, withWriter, kernels, new PlainProgress(TextWriter.Null), log))
+            error = Record.Exception(() => new SelfRewardingRun(run).RunStage(new StageId(StageKind.Prompts, 1)));
+        Assert.True(error is null || (error is InvalidDataException && error.Message.Contains("no generated prompt passed the filters")),
+            $"the writer did not run: {error}");
+        Assert.Matches(@"iter1/prompts: \d+ prompts accepted of \d+ attempts", log.ToString());
+    }
+
     [Fact]
     public void AFailedFirstOpeningStoresNoConfigurationAndTheCorrectedOneStarts()
     {
