@@ -146,15 +146,8 @@ public sealed class RunConfigTests
     [InlineData("\"candidates\": 4,", "\"candidates\": 1,", "candidates must be at least 2 (two answers form a pair), got 1")]
     public void An_out_of_range_value_is_named_by_its_field_and_line(string find, string replace, string expected)
     {
-        using var dir = new ScratchFolder();
-        string path = WriteRun(dir, text =>
-        {
-            Assert.Contains(find, text);
-            return text.Replace(find, replace);
-        });
-        string field = expected[..expected.IndexOf(' ')];
-        Assert.Equal($"{path}:{LineOf(path, replace.Split('\n')[0])}: {expected}", LoadError(path));
-        Assert.StartsWith(field, expected);
+        var (path, line, message) = LoadErrorAfter(find, replace);
+        Assert.Equal($"{path}:{line}: {expected}", message);
     }
 
     [Fact]
@@ -187,14 +180,20 @@ public sealed class RunConfigTests
     [InlineData("\"seed\": 1,", "\"sed\": 1,", "sed is not a setting; the settings here are base_model, template, ift, eft")]
     public void A_value_of_the_wrong_kind_or_an_unknown_field_is_named_in_words_with_its_line(string find, string replace, string expected)
     {
+        var (path, line, message) = LoadErrorAfter(find, replace);
+        Assert.Contains($"{path}:{line}: {expected}", message);
+    }
+
+    /// <summary>The load error of the version-one run.json with <paramref name="find"/> replaced, and the line of the replacement.</summary>
+    private static (string Path, int Line, string Message) LoadErrorAfter(string find, string replace)
+    {
         using var dir = new ScratchFolder();
         string path = WriteRun(dir, text =>
         {
             Assert.Contains(find, text);
             return text.Replace(find, replace);
         });
-        string message = LoadError(path);
-        Assert.Contains($"{path}:{LineOf(path, replace.Split('\n')[0])}: {expected}", message);
+        return (path, LineOf(path, replace.Split('\n')[0]), LoadError(path));
     }
 
     [Fact]
