@@ -81,8 +81,10 @@ internal sealed class GenerationStages(RunContext run)
     {
         var prompts = Jsonl.ReadAll<PromptRecord>(run.PathOf(promptsArtifact)).Records;
         using var appender = JsonlAppender<CandidatesRecord>.Open(run.PathOf(artifact));
-        int done = Jsonl.ReadAll<CandidatesRecord>(run.PathOf(artifact)).Records.Count;
+        var earlier = Jsonl.ReadAll<CandidatesRecord>(run.PathOf(artifact)).Records;
+        int done = earlier.Count;
         if (done > 0) run.Log.WriteLine($"{stage}: resumed after {done} of {prompts.Count} prompts");
+        int answerCount = earlier.Sum(r => r.FinishReasons.Count), truncated = earlier.Sum(r => r.FinishReasons.Count(f => f == FinishReason.Length));
         using var model = run.LoadModel(modelName);
         using var generator = new Generator(model, run.StopIds, run.Config.GenerationRows);
         var sampling = run.Config.CandidateSampling with { Seed = run.SeedOf(stage) };
@@ -109,14 +111,14 @@ internal sealed class GenerationStages(RunContext run)
                 var answers = fits[i] ? outputs[next++] : [];
                 if (!fits[i]) skipped++;
                 records.Add(new CandidatesRecord(batch[i].Id, batch[i].Prompt, [.. answers.Select(a => a.Text)], [.. answers.Select(a => a.Finish)]));
+                answerCount += answers.Length;
+                truncated += answers.Count(a => a.Finish == FinishReason.Length);
             }
             appender.Append(records);
             run.Progress.Report(new Reporting.ProgressUpdate(start + batch.Count));
         }
         run.Progress.Finish();
         if (skipped > 0) run.Log.WriteLine($"{stage}: {skipped} prompts too long for the context were not answered");
-        var written = Jsonl.ReadAll<CandidatesRecord>(run.PathOf(artifact)).Records;
-        int answerCount = written.Sum(r => r.FinishReasons.Count), truncated = written.Sum(r => r.FinishReasons.Count(f => f == FinishReason.Length));
         run.Log.WriteLine($"{stage}: {truncated} of {answerCount} answers hit max_tokens {sampling.MaxTokens} (truncated_answers: {run.Config.TruncatedAnswers.ToString().ToLowerInvariant()})");
         run.Record(stage, 0, [KeyValuePair.Create("answers", (double)answerCount), KeyValuePair.Create("answers_truncated", (double)truncated)]);
         return [artifact];

@@ -47,7 +47,9 @@ public readonly record struct StageId
     public bool PerIteration => Kind >= StageKind.Prompts;
 
     /// <summary>The step's own name: <c>sft</c>, <c>eft</c>, <c>m1</c>, <c>prompts</c>, <c>candidates</c>, <c>judgments</c>, <c>pairs</c>, <c>dpo</c>.</summary>
-    public string Step => Kind.ToString().ToLowerInvariant();
+    public string Step => StepOf(Kind);
+
+    private static string StepOf(StageKind kind) => kind.ToString().ToLowerInvariant();
 
     /// <summary><c>sft</c>, <c>eft</c>, <c>m1</c>, or <c>iterT/step</c>.</summary>
     public string Name => PerIteration ? $"{Folder}/{Step}" : Step;
@@ -65,12 +67,13 @@ public readonly record struct StageId
     public static StageId Parse(string name)
     {
         string[] parts = name.Split('/');
-        bool known = Enum.TryParse(parts[^1], ignoreCase: true, out StageKind kind) && parts[^1] == parts[^1].ToLowerInvariant()
-                     && Enum.IsDefined(kind) && !int.TryParse(parts[^1], out _);
-        if (known && parts.Length == 1 && kind < StageKind.Prompts) return new StageId(kind);
-        if (known && parts.Length == 2 && kind >= StageKind.Prompts && parts[0].StartsWith("iter", StringComparison.Ordinal)
-            && int.TryParse(parts[0].AsSpan(4), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int t) && t >= 1)
-            return new StageId(kind, t);
+        if (Enum.GetValues<StageKind>().Where(k => StepOf(k) == parts[^1]).ToArray() is [var kind])
+        {
+            if (parts.Length == 1 && kind < StageKind.Prompts) return new StageId(kind);
+            if (parts.Length == 2 && kind >= StageKind.Prompts && parts[0].StartsWith("iter", StringComparison.Ordinal)
+                && int.TryParse(parts[0].AsSpan(4), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int t) && t >= 1)
+                return new StageId(kind, t);
+        }
         throw new ArgumentException($"'{name}' is not a stage: sft, eft, m1, or iterT/prompts, iterT/candidates, iterT/judgments, iterT/pairs, iterT/dpo (T from 1)");
     }
 
