@@ -62,6 +62,71 @@ public sealed record PromptsConfig
     }
 }
 
+/// <summary>Which checkpoint the candidates of a training stage are compared with.</summary>
+public enum SelectionBaseline
+{
+    /// <summary>The last step's: an earlier checkpoint is kept only when the judge prefers it to the last.</summary>
+    Final,
+    /// <summary>The model the stage started from (M0 for the SFT baseline and M1, Mt for DPO): every candidate, the last included, is scored against it.</summary>
+    Initial,
+}
+
+/// <summary>The storage type of the models a run saves.</summary>
+public enum ModelDtype
+{
+    /// <summary>Exact: a saved model loads with the weights training ended with, to the bit.</summary>
+    Float32,
+    /// <summary>Half the size, rounded to nearest even; the next stage starts from the rounded weights.</summary>
+    Bfloat16,
+}
+
+/// <summary>
+/// Checkpoint selection, as the paper did it (a checkpoint every 200 steps, the one a pairwise judge
+/// prefers on held-out prompts kept): a training stage saves its weights every K steps and after the
+/// last; each candidate answers the selection prompts; a judge compares its answers with the
+/// baseline's in both orders (<see cref="Evaluation.HeadToHead"/>); the candidate with the highest
+/// preference, wins plus half the ties over the valid prompts, becomes the stage's model (ties go to
+/// the later step). Off unless <see cref="SftEvery"/> or <see cref="DpoEvery"/> is set.
+/// </summary>
+public sealed record SelectionConfig
+{
+    /// <summary>Steps between candidates of the SFT baseline and M1 (0: no selection, the last step is the model).</summary>
+    public int SftEvery { get; init; }
+    /// <summary>Steps between candidates of each DPO stage (0: no selection).</summary>
+    public int DpoEvery { get; init; }
+    public SelectionBaseline Against { get; init; } = SelectionBaseline.Final;
+    /// <summary>A prompt file (<c>{prompt}</c> JSONL or one a line); null: the user prompts of the stage's held-out examples.</summary>
+    public string? Prompts { get; init; }
+    /// <summary>Most selection prompts, the first ones (the paper used 253).</summary>
+    public int MaxPrompts { get; init; } = 253;
+    /// <summary>
+    /// A checkpoint folder that judges; null: the run's own judge, Mt for DPO (the model that judged the
+    /// iteration's answers) and the last checkpoint for the SFT baseline and M1 (M0 was never taught to judge).
+    /// </summary>
+    public string? Judge { get; init; }
+    /// <summary>The chat template of <see cref="Judge"/>, or "auto" to detect it from its tokenizer.</summary>
+    public string JudgeTemplate { get; init; } = "auto";
+    /// <summary>The candidates' answers: greedy, 1,024 new tokens by default, as the candidates stage's budget.</summary>
+    public SamplingOptions Sampling { get; init; } = new() { Temperature = 0, TopP = 1, MaxTokens = 1024 };
+    /// <summary>The judge's verdicts: greedy, 512 new tokens by default.</summary>
+    public SamplingOptions JudgeSampling { get; init; } = new() { Temperature = 0, TopP = 1, MaxTokens = 512 };
+    /// <summary>Keep every candidate's weights after the choice (by default only the chosen one stays, as the stage's model).</summary>
+    public bool KeepCheckpoints { get; init; }
+
+    /// <summary>Every value out of range: the field (within <c>checkpoint_selection</c>) and what is wrong with it.</summary>
+    public IEnumerable<(string Field, string Message)> Problems()
+    {
+        if (SftEvery < 0) yield return ("sft_every", $"must be ≥ 0 (0: no selection), got {SftEvery}");
+        if (DpoEvery < 0) yield return ("dpo_every", $"must be ≥ 0 (0: no selection), got {DpoEvery}");
+        if (MaxPrompts < 1) yield return ("max_prompts", $"must be at least 1, got {MaxPrompts}");
+        foreach (var (section, sampling) in new[] { ("sampling", Sampling), ("judge_sampling", JudgeSampling) })
+        {
+            if (sampling is null) yield return (section, "must be an object, not null");
+            else foreach (var (field, message) in sampling.Problems()) yield return ($"{section}.{field}", message);
+        }
+    }
+}
+
 /// <summary>The whole configuration of a run, written once to run.json; a rerun must agree with it.</summary>
 public sealed record RunConfig
 {
@@ -108,6 +173,10 @@ public sealed record RunConfig
     /// score line, but chat models often write more, and a judgment cut before its <c>Score:</c> line is lost.
     /// </summary>
     public SamplingOptions JudgeSampling { get; init; } = new() { MaxTokens = 512 };
+    /// <summary>Checkpoint selection of the training stages (off by default).</summary>
+    public SelectionConfig CheckpointSelection { get; init; } = new();
+    /// <summary>The storage type of the models the run saves (models/*, selection candidates); training states stay float32.</summary>
+    public ModelDtype ModelDtype { get; init; } = ModelDtype.Float32;
 
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -202,6 +271,7 @@ public sealed record RunConfig
         {
             BaseModel = Abs(BaseModel)!, Ift = Abs(Ift)!, Eft = Abs(Eft)!, ExcludePrompts = Abs(ExcludePrompts),
             JudgeTemplate = Abs(JudgeTemplate), Prompts = Prompts with { PromptModel = Abs(Prompts.PromptModel) },
+            CheckpointSelection = CheckpointSelection with { Prompts = Abs(CheckpointSelection.Prompts), Judge = Abs(CheckpointSelection.Judge) },
         };
     }
 
@@ -214,6 +284,7 @@ public sealed record RunConfig
         var sections = new (object? Value, string Field)[]
         {
             (Sft, "sft"), (Dpo, "dpo"), (Prompts, "prompts"), (CandidateSampling, "candidate_sampling"), (JudgeSampling, "judge_sampling"),
+            (CheckpointSelection, "checkpoint_selection"),
         };
         foreach (var (value, field) in sections)
             if (value is null) yield return (field, "must be an object, not null");
@@ -230,15 +301,28 @@ public sealed record RunConfig
         {
             ("sft", Sft?.Problems()), ("dpo", Dpo?.Problems()), ("prompts", Prompts?.Problems()),
             ("candidate_sampling", CandidateSampling?.Problems()), ("judge_sampling", JudgeSampling?.Problems()),
+            ("checkpoint_selection", CheckpointSelection?.Problems()),
         };
         foreach (var (section, problems) in parts)
             foreach (var (field, message) in problems ?? [])
                 yield return ($"{section}.{field}", message);
+        if (CheckpointSelection is { Prompts: null } selection)
+        {
+            // Selection on held-out prompts needs a held-out share to draw them from.
+            if (selection.SftEvery > 0 && Sft is { EvalFraction: 0 })
+                yield return ("checkpoint_selection.sft_every", "needs held-out prompts: set sft.eval_fraction above 0 or checkpoint_selection.prompts");
+            if (selection.DpoEvery > 0 && Dpo is { HeldOutFraction: 0 })
+                yield return ("checkpoint_selection.dpo_every", "needs held-out prompts: set dpo.held_out_fraction above 0 or checkpoint_selection.prompts");
+        }
         if (!checkFiles) yield break;
         if (BaseModel is { Length: > 0 } && !File.Exists(Path.Combine(BaseModel, "config.json")))
             yield return ("base_model", Directory.Exists(BaseModel) ? $"names {BaseModel}, which has no config.json" : $"names {BaseModel}, which does not exist");
         foreach (var (file, field) in new[] { (Ift, "ift"), (Eft, "eft"), (ExcludePrompts, "exclude_prompts"), (JudgeTemplate, "judge_template") })
             if (file is { Length: > 0 } && !File.Exists(file)) yield return (field, $"names {file}, which does not exist");
+        if (CheckpointSelection?.Prompts is { Length: > 0 } selectionPrompts && !File.Exists(selectionPrompts))
+            yield return ("checkpoint_selection.prompts", $"names {selectionPrompts}, which does not exist");
+        if (CheckpointSelection?.Judge is { Length: > 0 } judge && !File.Exists(Path.Combine(judge, "config.json")))
+            yield return ("checkpoint_selection.judge", $"names {judge}, which is not a checkpoint folder (no config.json)");
         if (Prompts?.PromptModel is { Length: > 0 } writer && !File.Exists(Path.Combine(writer, "config.json")))
             yield return ("prompts.prompt_model", $"names {writer}, which is not a checkpoint folder (no config.json)");
     }

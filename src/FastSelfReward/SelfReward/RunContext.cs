@@ -82,18 +82,29 @@ public sealed class RunContext : IDisposable
         ModelCheckpoint.Load(Kernels, folder ?? (name is null ? Config.BaseModel : PathOf(ModelFolder(name))));
 
     /// <summary>
-    /// Saves a model as a Hugging Face folder with the tokenizer files, through a temporary folder
-    /// renamed into place, so a killed save never leaves a half-written model under the final name.
-    /// Returns the artifacts relative to the run folder.
+    /// Saves a model as a Hugging Face folder with the tokenizer files, in <see cref="RunConfig.ModelDtype"/>,
+    /// through a temporary folder renamed into place, so a killed save never leaves a half-written
+    /// model under the final name. Returns the artifacts relative to the run folder.
     /// </summary>
     public IReadOnlyList<string> SaveModel(LlamaModel model, string name)
     {
-        string final = PathOf(ModelFolder(name)), temporary = final + ".tmp";
+        SaveCheckpoint(model, ModelFolder(name));
+        return ModelArtifacts(name);
+    }
+
+    /// <summary>The artifacts of a run model: its config and weights, relative to the run folder.</summary>
+    public static IReadOnlyList<string> ModelArtifacts(string name) =>
+        [Path.Combine(ModelFolder(name), "config.json"), Path.Combine(ModelFolder(name), "model.safetensors")];
+
+    /// <summary><see cref="SaveModel"/> into any folder of the run (<paramref name="relative"/>), replacing what is there.</summary>
+    public void SaveCheckpoint(LlamaModel model, string relative)
+    {
+        string final = PathOf(relative), temporary = final + ".tmp";
         if (System.IO.Directory.Exists(temporary)) System.IO.Directory.Delete(temporary, recursive: true);
-        ModelCheckpoint.Save(model, temporary, Config.BaseModel);
+        ModelCheckpoint.Save(model, temporary, Config.BaseModel,
+            Config.ModelDtype == ModelDtype.Bfloat16 ? SafetensorsDtype.BF16 : SafetensorsDtype.F32);
         if (System.IO.Directory.Exists(final)) System.IO.Directory.Delete(final, recursive: true);
         System.IO.Directory.Move(temporary, final);
-        return [Path.Combine(ModelFolder(name), "config.json"), Path.Combine(ModelFolder(name), "model.safetensors")];
     }
 
     /// <summary>Writes one metrics record whose names are prefixed by the stage.</summary>

@@ -119,26 +119,41 @@ public sealed class SelfRewardingRun(RunContext run)
     private IReadOnlyList<string> TrainSft(string stage, string output, bool withJudgeExamples, CancellationToken cancel)
     {
         var pairs = WithoutEvaluationPrompts(stage, "IFT examples", Jsonl.ReadAll<IftRecord>(run.Config.Ift).Records, r => r.Prompt)
-            .Select(r => (r.Prompt, r.Response)).ToList();
+            .Select(r => (Prompt: r.Prompt, r.Response, User: true)).ToList();
         if (withJudgeExamples)
-            pairs.AddRange(Jsonl.ReadAll<JudgeExample>(run.PathOf(Path.Combine("eft", "judge_train.jsonl"))).Records.Select(r => (r.Prompt, r.Response)));
+            pairs.AddRange(Jsonl.ReadAll<JudgeExample>(run.PathOf(Path.Combine("eft", "judge_train.jsonl"))).Records.Select(r => (r.Prompt, r.Response, User: false)));
         int context = run.ModelConfig.MaxPositionEmbeddings, tooLong = 0;
         var examples = new List<LmExample>();
-        foreach (var (prompt, response) in pairs)
+        var userPrompts = new List<string?>();
+        foreach (var (prompt, response, user) in pairs)
         {
             var example = LmExample.FromChat(run.Template.Render(prompt, response));
             if (example.Tokens.Length > context) tooLong++;
-            else examples.Add(example);
+            else
+            {
+                examples.Add(example);
+                userPrompts.Add(user ? prompt : null);
+            }
         }
         if (tooLong > 0) run.Log.WriteLine($"{stage}: {tooLong} examples longer than the context of {context} tokens dropped");
         if (examples.Count < 2) throw new InvalidDataException($"{stage}: {examples.Count} usable examples; SFT needs at least two");
 
         // A micro-batch budget below the context would only send long examples through alone.
         var options = run.Config.Sft with { MicroBatchTokens = run.Config.Sft.MicroBatchTokens is int budget ? Math.Max(budget, context) : null };
-        using var model = run.LoadModel(null);
-        using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, run.Config.Seed);
-        Train(stage, output, training, cancel);
-        return run.SaveModel(model, output);
+        var selection = run.Config.CheckpointSelection.SftEvery is int every and > 0 ? new CheckpointSelection(run, stage, output, every) : null;
+        IReadOnlyList<string> heldOutPrompts;
+        long steps;
+        using (var model = run.LoadModel(null))
+        using (var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, run.Config.Seed))
+        {
+            selection?.SaveCandidatesOf(training, model);
+            Train(stage, output, training, cancel);
+            if (selection is null) return run.SaveModel(model, output);
+            heldOutPrompts = [.. training.HeldOutIndices.Select(i => userPrompts[i]).OfType<string>()];
+            steps = training.TotalSteps;
+        }
+        // M0 was never taught to judge: the last checkpoint, trained on the judge examples for M1, judges.
+        return selection.Select(heldOutPrompts, run.Config.BaseModel, ownJudgeFolder: null, steps, cancel);
     }
 
     /// <summary>The judge training set: gold judgments from the EFT file, or the SFT baseline's, filtered by rank agreement.</summary>
@@ -200,23 +215,36 @@ public sealed class SelfRewardingRun(RunContext run)
     {
         var records = Jsonl.ReadAll<PairRecord>(run.PathOf(Path.Combine(folder, "pairs.jsonl"))).Records;
         int context = run.ModelConfig.MaxPositionEmbeddings;
-        var pairs = records.Select(p => PreferencePair.Render(run.Template, p.Prompt, p.Chosen, p.Rejected))
-            .Where(p => p.ChosenSequence.Length <= context && p.RejectedSequence.Length <= context).ToList();
+        var rendered = records.Select(p => (p.Prompt, Pair: PreferencePair.Render(run.Template, p.Prompt, p.Chosen, p.Rejected)))
+            .Where(p => p.Pair.ChosenSequence.Length <= context && p.Pair.RejectedSequence.Length <= context).ToList();
+        var pairs = rendered.Select(p => p.Pair).ToList();
+        var prompts = rendered.Select(p => p.Prompt).ToList();
         if (pairs.Count < records.Count) run.Log.WriteLine($"{stage}: {records.Count - pairs.Count} pairs longer than the context dropped");
-        using var model = run.LoadModel(from);
-        if (pairs.Count < 2)
+        string[] referenceArtifact = [Path.Combine(folder, "reference_logps.jsonl")];
+        var selection = run.Config.CheckpointSelection.DpoEvery is int every and > 0 ? new CheckpointSelection(run, stage, output, every) : null;
+        IReadOnlyList<string> heldOutPrompts;
+        long steps;
+        using (var model = run.LoadModel(from))
         {
-            // Nothing to prefer: the iteration keeps Mt, as the paper's loop would with no pairs.
-            run.Log.WriteLine($"{stage}: only {pairs.Count} usable preference pairs; DPO skipped and {output} is {from} unchanged");
-            run.Record(stage, 0, [KeyValuePair.Create("skipped", 1.0), KeyValuePair.Create("pairs", (double)pairs.Count)]);
-            return run.SaveModel(model, output);
+            if (pairs.Count < 2)
+            {
+                // Nothing to prefer: the iteration keeps Mt, as the paper's loop would with no pairs.
+                run.Log.WriteLine($"{stage}: only {pairs.Count} usable preference pairs; DPO skipped and {output} is {from} unchanged");
+                run.Record(stage, 0, [KeyValuePair.Create("skipped", 1.0), KeyValuePair.Create("pairs", (double)pairs.Count)]);
+                return run.SaveModel(model, output);
+            }
+            var options = run.Config.Dpo with { MicroBatchTokens = run.Config.Dpo.MicroBatchTokens is int budget ? Math.Max(budget, 2 * context) : null };
+            var reference = ReferenceLogProbs.LoadOrCompute(run.PathOf(referenceArtifact[0]), model, pairs, run.TokenizerFiles, options.MicroBatchTokens);
+            using var training = TrainingRun.Create(model, new DpoObjective(model, options), reference.Examples(pairs), options, run.Config.Seed);
+            selection?.SaveCandidatesOf(training, model);
+            Train(stage, output, training, cancel);
+            if (selection is null) return [.. run.SaveModel(model, output), .. referenceArtifact];
+            heldOutPrompts = [.. training.HeldOutIndices.Select(i => prompts[i])];
+            steps = training.TotalSteps;
         }
-        var options = run.Config.Dpo with { MicroBatchTokens = run.Config.Dpo.MicroBatchTokens is int budget ? Math.Max(budget, 2 * context) : null };
-        var reference = ReferenceLogProbs.LoadOrCompute(run.PathOf(Path.Combine(folder, "reference_logps.jsonl")), model, pairs,
-            run.TokenizerFiles, options.MicroBatchTokens);
-        using var training = TrainingRun.Create(model, new DpoObjective(model, options), reference.Examples(pairs), options, run.Config.Seed);
-        Train(stage, output, training, cancel);
-        return [.. run.SaveModel(model, output), Path.Combine(folder, "reference_logps.jsonl")];
+        // Mt judged the iteration's answers: it is the run's judge here, and not one of the candidates.
+        string start = run.PathOf(RunContext.ModelFolder(from));
+        return [.. selection.Select(heldOutPrompts, start, ownJudgeFolder: start, steps, cancel), .. referenceArtifact];
     }
 
     /// <summary>Runs a stage's training with its metrics in metrics.jsonl under the stage's name, resuming from the stage's training state.</summary>

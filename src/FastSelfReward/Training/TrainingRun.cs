@@ -94,6 +94,7 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     private readonly LlamaModel _model;
     private readonly ITrainingObjective<TExample, TMetrics> _objective;
     private readonly TExample[] _train, _heldOut;
+    private readonly int[] _heldOutIndices;
     private readonly string _fingerprint;
     private (int Epoch, List<List<TExample[]>> Steps)? _plan;
 
@@ -116,6 +117,7 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         var (train, heldOut) = HeldOutSplit.Indices(examples.Count, options.HeldOutShare, seed);
         _train = [.. train.Select(i => examples[i])];
         _heldOut = [.. heldOut.Select(i => examples[i])];
+        _heldOutIndices = heldOut;
         TotalSteps = options.StepLimit ?? Enumerable.Range(0, options.Epochs).Sum(e => (long)PlanEpoch(e).Count);
         int warmup = options.WarmupSteps ?? (int)Math.Min(100, TotalSteps / 10);
         Schedule = new LearningRateSchedule(options.LearningRate, options.MinLearningRate ?? options.LearningRate / 10, warmup, (int)TotalSteps);
@@ -149,6 +151,9 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
 
     /// <summary>The held-out examples, in their given order.</summary>
     public IReadOnlyList<TExample> HeldOutExamples => _heldOut;
+
+    /// <summary>Where each of <see cref="HeldOutExamples"/> stands in the examples the run was given, ascending.</summary>
+    public IReadOnlyList<int> HeldOutIndices => _heldOutIndices;
 
     /// <summary>One epoch's steps, each a list of micro-batches (see <see cref="StepPlan.Epoch"/>).</summary>
     public List<List<TExample[]>> PlanEpoch(int epoch)

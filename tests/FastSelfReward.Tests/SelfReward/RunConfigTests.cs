@@ -197,6 +197,45 @@ public sealed class RunConfigTests
     }
 
     [Fact]
+    public void Checkpoint_selection_is_off_and_models_are_float32_in_a_run_json_without_them()
+    {
+        using var dir = new ScratchFolder();
+        var config = RunConfig.Load(WriteRun(dir));
+        Assert.Equal(0, config.CheckpointSelection.SftEvery);
+        Assert.Equal(0, config.CheckpointSelection.DpoEvery);
+        Assert.Equal(ModelDtype.Float32, config.ModelDtype);
+
+        string path = WriteRun(dir, text => text.Replace("\"seed\": 1,", """
+            "seed": 1,
+            "model_dtype": "bfloat16",
+            "checkpoint_selection": { "dpo_every": 200, "against": "initial", "prompts": "data/eval_prompts.jsonl", "judge": "m0", "max_prompts": 50 },
+            """));
+        var selection = RunConfig.Load(path);
+        Assert.Equal(ModelDtype.Bfloat16, selection.ModelDtype);
+        Assert.Equal(200, selection.CheckpointSelection.DpoEvery);
+        Assert.Equal(SelectionBaseline.Initial, selection.CheckpointSelection.Against);
+        Assert.Equal(dir.File("data/eval_prompts.jsonl"), selection.CheckpointSelection.Prompts);
+        Assert.Equal(dir.File("m0"), selection.CheckpointSelection.Judge);
+        Assert.Equal(1024, selection.CheckpointSelection.Sampling.MaxTokens);
+        Assert.Equal(0, selection.CheckpointSelection.JudgeSampling.Temperature);
+    }
+
+    [Fact]
+    public void Checkpoint_selection_without_prompts_to_select_with_or_with_a_missing_judge_is_named()
+    {
+        using var dir = new ScratchFolder();
+        string path = WriteRun(dir, text => text
+            .Replace("\"eval_fraction\": 0.05,", "\"eval_fraction\": 0,")
+            .Replace("\"seed\": 1,", "\"seed\": 1,\n  \"checkpoint_selection\": { \"sft_every\": 100, \"dpo_every\": -1, \"judge\": \"nowhere\", \"max_prompts\": 0 },"));
+        string message = LoadError(path);
+        int line = LineOf(path, "\"checkpoint_selection\"");
+        Assert.Contains($"{path}:{line}: checkpoint_selection.sft_every needs held-out prompts: set sft.eval_fraction above 0 or checkpoint_selection.prompts", message);
+        Assert.Contains($"{path}:{line}: checkpoint_selection.dpo_every must be ≥ 0 (0: no selection), got -1", message);
+        Assert.Contains($"{path}:{line}: checkpoint_selection.max_prompts must be at least 1, got 0", message);
+        Assert.Contains($"checkpoint_selection.judge names {dir.File("nowhere")}, which is not a checkpoint folder (no config.json)", message);
+    }
+
+    [Fact]
     public void A_file_that_is_not_json_is_named_with_its_line()
     {
         using var dir = new ScratchFolder();
