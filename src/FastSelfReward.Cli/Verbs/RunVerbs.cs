@@ -16,6 +16,9 @@ public abstract class RunOptions : CommonOptions
     [Option("config", HelpText = "run.json to start the run with; optional once the run folder has one.")]
     public string? Config { get; set; }
 
+    [Option("accept-changed-inputs", HelpText = "Go on although an input (IFT, EFT, base model, judge template, exclusions, prompt model, selection prompts or judge) has other contents than when the run started; the new contents are recorded.")]
+    public bool AcceptChangedInputs { get; set; }
+
     /// <summary>Opens the run (checking or writing run.json), then runs <paramref name="work"/>.</summary>
     protected int WithRun(VerbContext context, Action<SelfRewardingRun, RunContext> work)
     {
@@ -24,7 +27,7 @@ public abstract class RunOptions : CommonOptions
         RunConfig? config = Config is null ? null : RunConfig.Load(Config);
         using var kernels = OpenBackend();
         using var progress = context.CreateProgress();
-        using var run = RunFolder.Open(Folder, config, Config is null ? "" : Path.GetFullPath(Config), kernels, progress, context.Error);
+        using var run = RunFolder.Open(Folder, config, Config is null ? "" : Path.GetFullPath(Config), kernels, progress, context.Error, AcceptChangedInputs);
         work(new SelfRewardingRun(run), run);
         return 0;
     }

@@ -18,9 +18,16 @@ public sealed class RunContext : IDisposable
     private readonly FolderLock _lock;
     private readonly string[] _tokenizerFiles;
 
+    /// <param name="directory">The run folder.</param>
+    /// <param name="config">The run's configuration.</param>
+    /// <param name="kernels">The backend.</param>
+    /// <param name="progress">Where progress goes.</param>
+    /// <param name="log">Where the stages' log lines go.</param>
+    /// <param name="acceptChangedInputs">Go on when an input's contents differ from <see cref="RunInputs"/>' record, recording the new ones.</param>
     /// <exception cref="FolderInUseException">Another process has the run folder.</exception>
     /// <exception cref="InvalidOperationException">The run was computed with another backend or CPU thread count (<see cref="ComputeRecord"/>).</exception>
-    public RunContext(string directory, RunConfig config, IKernels kernels, IProgressSink progress, TextWriter log)
+    /// <exception cref="InvalidDataException">An input's contents differ from those the run recorded.</exception>
+    public RunContext(string directory, RunConfig config, IKernels kernels, IProgressSink progress, TextWriter log, bool acceptChangedInputs = false)
     {
         Directory = Path.GetFullPath(directory);
         _lock = FolderLock.Acquire(Directory);
@@ -30,7 +37,8 @@ public sealed class RunContext : IDisposable
             Kernels = kernels;
             Progress = progress;
             Log = log;
-            Manifest = RunManifest.Open(Directory);
+            Hashes = FileHashes.Open(Directory);
+            Manifest = RunManifest.Open(Directory, Hashes);
             Tokenizer = TextTokenizer.Load(config.BaseModel);
             Template = ChatTemplate.Create(Tokenizer, config.Template == "auto" ? null : config.Template);
             Judge = config.JudgeTemplate is null ? JudgeTemplate.Default : JudgeTemplate.Load(config.JudgeTemplate);
@@ -42,6 +50,7 @@ public sealed class RunContext : IDisposable
                             && Path.GetFileName(f) != "config.json" && !Path.GetFileName(f).StartsWith('.'))
                 .Order(StringComparer.Ordinal).ToArray();
             ComputeRecord.Of(kernels).CheckOrWrite(Directory);
+            RunInputs.CheckOrRecord(Directory, config, Hashes, acceptChangedInputs, log);
         }
         catch
         {
@@ -54,6 +63,9 @@ public sealed class RunContext : IDisposable
     public RunConfig Config { get; }
     public IKernels Kernels { get; }
     public RunManifest Manifest { get; }
+
+    /// <summary>The digests of the run's inputs and artifacts, each file read whole once per run.</summary>
+    public FileHashes Hashes { get; }
     public ITextTokenizer Tokenizer { get; }
     public ChatTemplate Template { get; }
     public JudgeTemplate Judge { get; }

@@ -27,9 +27,12 @@ public static class RunFolder
     /// <param name="kernels">The backend.</param>
     /// <param name="progress">Where progress goes.</param>
     /// <param name="log">Where the stages' log lines go.</param>
+    /// <param name="acceptChangedInputs">Go on when an input's contents differ from those the run recorded (<see cref="RunInputs"/>).</param>
+    /// <exception cref="InvalidDataException">An input's contents differ from those the run recorded, and changes are not accepted.</exception>
     /// <exception cref="InvalidOperationException"><paramref name="config"/> differs from the stored configuration; the error lists the fields.</exception>
     /// <exception cref="FileNotFoundException">The folder has no run.json and no configuration was given.</exception>
-    public static RunContext Open(string folder, RunConfig? config, string configSource, IKernels kernels, IProgressSink progress, TextWriter log)
+    public static RunContext Open(string folder, RunConfig? config, string configSource, IKernels kernels, IProgressSink progress, TextWriter log,
+        bool acceptChangedInputs = false)
     {
         folder = Path.GetFullPath(folder);
         string stored = Path.Combine(folder, ConfigFileName);
@@ -49,7 +52,9 @@ public static class RunFolder
         else if (config is null) throw new FileNotFoundException($"{folder} has no {ConfigFileName}: starting a run needs a configuration", stored);
 
         Directory.CreateDirectory(folder);
-        var run = new RunContext(folder, config, kernels, progress, log);
+        // A record left by a first opening that failed before run.json was stored describes nothing.
+        if (!started) File.Delete(Path.Combine(folder, RunInputs.FileName));
+        var run = new RunContext(folder, config, kernels, progress, log, acceptChangedInputs);
         if (!started)
         {
             // Written whole under a temporary name, so a kill never leaves a torn run.json behind.

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 
 namespace FastSelfReward.SelfReward;
@@ -18,29 +17,35 @@ public sealed record StageEntry(StageStatus Status, IReadOnlyDictionary<string, 
 /// <summary>
 /// manifest.json: stage name → status and artifact hashes. A stage marked done is never rerun; its
 /// artifacts are checked against their hashes before a later stage reads them, so a finished
-/// artifact that changed on disk is an error rather than silently different input.
+/// artifact that changed on disk is an error rather than silently different input. Digests come
+/// from <see cref="FileHashes"/>, so a model is read whole when it is written, not by every check.
 /// </summary>
 public sealed class RunManifest
 {
     private readonly string _path;
     private readonly Dictionary<string, StageEntry> _stages;
+    private readonly FileHashes _hashes;
 
-    private RunManifest(string path, Dictionary<string, StageEntry> stages)
+    private RunManifest(string path, Dictionary<string, StageEntry> stages, FileHashes hashes)
     {
         _path = path;
         _stages = stages;
+        _hashes = hashes;
     }
 
     /// <summary>Reads manifest.json of a run folder, or starts an empty one.</summary>
-    public static RunManifest Open(string runDirectory)
+    /// <param name="runDirectory">The run folder.</param>
+    /// <param name="hashes">The run's digests; null opens the folder's own.</param>
+    public static RunManifest Open(string runDirectory, FileHashes? hashes = null)
     {
         string path = Path.Combine(runDirectory, "manifest.json");
-        if (!File.Exists(path)) return new RunManifest(path, new(StringComparer.Ordinal));
+        hashes ??= FileHashes.Open(runDirectory);
+        if (!File.Exists(path)) return new RunManifest(path, new(StringComparer.Ordinal), hashes);
         try
         {
             var stages = JsonSerializer.Deserialize<Dictionary<string, StageEntry>>(File.ReadAllText(path), RunConfig.Json)
                 ?? throw new InvalidDataException($"{path}: empty manifest");
-            return new RunManifest(path, new(stages, StringComparer.Ordinal));
+            return new RunManifest(path, new(stages, StringComparer.Ordinal), hashes);
         }
         catch (JsonException e)
         {
@@ -63,7 +68,7 @@ public sealed class RunManifest
     /// <summary>Records a finished stage with the hashes of its artifacts (paths relative to the run folder).</summary>
     public void MarkDone(string stage, string runDirectory, IEnumerable<string> artifacts)
     {
-        var hashes = artifacts.ToDictionary(a => a, a => Hash(Path.Combine(runDirectory, a)), StringComparer.Ordinal);
+        var hashes = artifacts.ToDictionary(a => a, a => _hashes.Of(Path.Combine(runDirectory, a)), StringComparer.Ordinal);
         _stages[stage] = new StageEntry(StageStatus.Done, hashes);
         Save();
     }
@@ -81,7 +86,7 @@ public sealed class RunManifest
             if (which is not null && !which(artifact)) continue;
             string path = Path.Combine(runDirectory, artifact);
             if (!File.Exists(path)) throw new InvalidDataException($"{path}: artifact of finished stage {stage} is missing");
-            if (Hash(path) != hash) throw new InvalidDataException($"{path}: artifact of finished stage {stage} changed since it was written");
+            if (_hashes.Of(path) != hash) throw new InvalidDataException($"{path}: artifact of finished stage {stage} changed since it was written");
         }
     }
 
@@ -89,13 +94,6 @@ public sealed class RunManifest
     public void Forget(string stage)
     {
         if (_stages.Remove(stage)) Save();
-    }
-
-    /// <summary>SHA-256 of a file, lower-case hex.</summary>
-    public static string Hash(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
     private void Save()

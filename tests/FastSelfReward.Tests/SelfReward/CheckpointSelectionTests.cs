@@ -8,42 +8,12 @@ using FastSelfReward.Evaluation;
 using FastSelfReward.Reporting;
 using FastSelfReward.SelfReward;
 using FastSelfReward.Training;
+using FastSelfReward.Tests.TestSupport;
 using Xunit.Abstractions;
 
 namespace FastSelfReward.Tests.SelfReward;
 
-/// <summary>The demo's data, tokenizer and M0, made once for the class, and a run configuration over them.</summary>
-public sealed class SelectionFixture : IDisposable
-{
-    public SelectionFixture()
-    {
-        Folder = Path.Combine(Path.GetTempPath(), "fsr-selection-" + Guid.NewGuid().ToString("N"));
-        using var kernels = new CpuKernels();
-        var pipeline = new DemoPipeline(DemoPreset.Test, Folder, kernels, new PlainProgress(TextWriter.Null), TextWriter.Null);
-        var files = pipeline.WriteData();
-        pipeline.TrainTokenizer(files);
-        pipeline.PretrainBaseModel(files, CancellationToken.None);
-        File.WriteAllText(pipeline.JudgeTemplateFile, DemoPipeline.JudgeTemplateText);
-        Config = DemoPreset.Test.Run with
-        {
-            BaseModel = pipeline.BaseModelFolder, Ift = files.Ift, Eft = files.EftTrain, ExcludePrompts = files.EvalPrompts,
-            JudgeTemplate = pipeline.JudgeTemplateFile,
-        };
-    }
-
-    public string Folder { get; }
-    public RunConfig Config { get; }
-
-    public string NewRunFolder() => Path.Combine(Folder, Guid.NewGuid().ToString("N"));
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Folder, recursive: true); }
-        catch (IOException) { }
-    }
-}
-
-public sealed class CheckpointSelectionTests(SelectionFixture fixture, ITestOutputHelper output) : IClassFixture<SelectionFixture>
+public sealed class CheckpointSelectionTests(DemoInputsFixture fixture, ITestOutputHelper output) : IClassFixture<DemoInputsFixture>
 {
     private static SelectionCandidate Candidate(long step, double? preference, bool baseline = false) =>
         new(step, baseline, 0, 0, 0, 0, null, null, null, preference, 0);

@@ -58,7 +58,10 @@ public sealed class ResumeFixture : IDisposable
     /// <summary>A run folder with sft, eft and m1 done.</summary>
     public string Prefix { get; }
 
-    /// <summary>A copy of <see cref="Prefix"/> under a new name.</summary>
+    /// <summary>
+    /// A copy of <see cref="Prefix"/> under a new name. Its inputs.json records the fixture's inputs,
+    /// so a test that opens it with another input accepts that change (acceptChangedInputs).
+    /// </summary>
     public string CopyOfPrefix(string name)
     {
         string target = Path.Combine(Folder, name);
@@ -336,7 +339,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
             Prompts = fixture.Config.Prompts with { PromptModel = writer, Count = 2, MaxAttemptsPerPrompt = 2, MinWords = 1 },
         };
         Exception? error;
-        using (var run = new RunContext(folder, withWriter, kernels, new PlainProgress(TextWriter.Null), log))
+        using (var run = new RunContext(folder, withWriter, kernels, new PlainProgress(TextWriter.Null), log, acceptChangedInputs: true))
             error = Record.Exception(() => new SelfRewardingRun(run).RunStage(new StageId(StageKind.Prompts, 1)));
         Assert.True(error is null || (error is InvalidDataException && error.Message.Contains("no generated prompt passed the filters")),
             $"the writer did not run: {error}");
@@ -374,7 +377,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         Jsonl.WriteAll(eft, [new EftRecord("Describe the weather.", [new RankedResponse("It is sunny.", 0), new RankedResponse(longAnswer, 1)])]);
         var log = new StringWriter();
         using var kernels = new CpuKernels();
-        using (var run = new RunContext(folder, fixture.Config with { Eft = eft, EftMode = EftMode.Model }, kernels, new PlainProgress(TextWriter.Null), log))
+        using (var run = new RunContext(folder, fixture.Config with { Eft = eft, EftMode = EftMode.Model }, kernels, new PlainProgress(TextWriter.Null), log, acceptChangedInputs: true))
         {
             Assert.True(run.Template.Render(run.Judge.Render("Describe the weather.", longAnswer)).PromptIds.Count >= run.ModelConfig.MaxPositionEmbeddings);
             // The tiny SFT model writes no parseable score, so no judge example survives; what matters is what it judged.
@@ -396,7 +399,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
         File.WriteAllText(file, excluded.ToUpperInvariant() + "\n");
         var log = new StringWriter();
         using var kernels = new CpuKernels();
-        using (var run = new RunContext(folder, fixture.Config with { ExcludePrompts = file }, kernels, new PlainProgress(TextWriter.Null), log))
+        using (var run = new RunContext(folder, fixture.Config with { ExcludePrompts = file }, kernels, new PlainProgress(TextWriter.Null), log, acceptChangedInputs: true))
             new SelfRewardingRun(run).RunStage(new StageId(StageKind.Eft));
         Assert.Contains("ranked sets dropped: their prompt is an evaluation prompt", log.ToString());
         var examples = Jsonl.ReadAll<JudgeExample>(Path.Combine(folder, "eft", "judge_train.jsonl")).Records;
