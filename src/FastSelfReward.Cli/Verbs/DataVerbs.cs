@@ -64,7 +64,7 @@ public sealed class DataAlpacaEvalOptions : CommonOptions
     [Option("model", HelpText = "The checkpoint folder whose answers are exported.")]
     public string? Model { get; set; }
 
-    [Option("prompts", HelpText = "The instructions, {\"prompt\"} JSONL or one per line.")]
+    [Option("prompts", HelpText = "The instructions: AlpacaEval's own JSON array (alpaca_eval.json, {\"instruction\", \"dataset\"}), {\"prompt\"} JSONL, or one per line.")]
     public string? Prompts { get; set; }
 
     [Option("generator", HelpText = "The generator name written with each answer (default: the model folder's name).")]
@@ -92,10 +92,10 @@ public sealed class DataAlpacaEvalOptions : CommonOptions
         string output = Out ?? throw new UsageException("needs --out FILE");
         if (MaxTokens <= 0) throw new UsageException($"--max-tokens must be positive, got {MaxTokens}");
         if (!(Temperature >= 0)) throw new UsageException($"--temperature must be ≥ 0, got {Temperature}");
-        var prompts = PromptFile.Read(promptsFile);
+        var prompts = PromptFile.ReadEntries(promptsFile);
         using var kernels = OpenBackend();
         using var model = ChatModel.Load(kernels, modelFolder, Template);
-        var answers = model.Answer(prompts, new SamplingOptions { Temperature = Temperature, MaxTokens = MaxTokens, Seed = Seed });
+        var answers = model.Answer([.. prompts.Select(p => p.Prompt)], new SamplingOptions { Temperature = Temperature, MaxTokens = MaxTokens, Seed = Seed });
         string generator = Generator ?? new DirectoryInfo(Path.GetFullPath(modelFolder)).Name;
         AlpacaEvalExport.Write(output, prompts, [.. answers.Select(a => a.Count > 0 ? a[0].Text : "")], generator);
         int unanswered = answers.Count(a => a.Count == 0), truncated = answers.Count(a => a.Count > 0 && a[0].Finish == FinishReason.Length);

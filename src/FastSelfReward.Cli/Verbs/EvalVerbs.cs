@@ -55,7 +55,7 @@ public sealed class EvalHeadToHeadOptions : EvalModeOptions
     [Option("judge", HelpText = "The judging model's checkpoint folder.")]
     public string? Judge { get; set; }
 
-    [Option("prompts", HelpText = "The prompts, {\"prompt\"} JSONL or one per line.")]
+    [Option("prompts", HelpText = "The prompts: {\"prompt\"} JSONL, AlpacaEval's JSON array of {\"instruction\"}, or one per line.")]
     public string? Prompts { get; set; }
 
     [Option("max-tokens", Default = 1024, HelpText = "Most new tokens per answer (the paper's answers run to some 600 Llama tokens); the answers that hit it are counted.")]

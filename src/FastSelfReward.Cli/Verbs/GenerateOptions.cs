@@ -18,7 +18,7 @@ public sealed class GenerateOptions : CommonOptions
     [Option("prompt", HelpText = "The prompt to complete.")]
     public string? Prompt { get; set; }
 
-    [Option("prompts", HelpText = "A file of prompts: a .jsonl file of {\"prompt\": ...} records, or one prompt per line.")]
+    [Option("prompts", HelpText = "A file of prompts: {\"prompt\"} JSONL, AlpacaEval's JSON array of {\"instruction\"}, or one prompt per line.")]
     public string? PromptsFile { get; set; }
 
     [Option("max-tokens", Default = 256, HelpText = "Most new tokens per completion.")]
@@ -54,7 +54,7 @@ public sealed class GenerateOptions : CommonOptions
         if (Batch <= 0) throw new UsageException($"--batch must be positive, got {Batch}");
         if ((Prompt is null) == (PromptsFile is null)) throw new UsageException("give either --prompt or --prompts");
         if (System is not null && !Chat && Template is null) throw new UsageException("--system needs --chat");
-        List<string> prompts = Prompt is not null ? [Prompt] : ReadPrompts(PromptsFile!);
+        List<string> prompts = Prompt is not null ? [Prompt] : PromptFile.Read(PromptsFile!);
 
         if (!Directory.Exists(Model)) throw new DirectoryNotFoundException($"{Model}: no such checkpoint folder");
         TextTokenizer tokenizer = TextTokenizer.Load(Model);
@@ -114,16 +114,6 @@ public sealed class GenerateOptions : CommonOptions
         {
             throw UsageException.ForField(e);
         }
-    }
-
-    private static List<string> ReadPrompts(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such prompts file");
-        List<string> prompts = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
-            ? Jsonl.Read<PromptTextRecord>(path).Select(r => r.Prompt).ToList()
-            : File.ReadLines(path).Where(line => line.Trim().Length > 0).ToList();
-        if (prompts.Count == 0) throw new InvalidDataException($"{path}: no prompts");
-        return prompts;
     }
 
     /// <summary>The prompt's ids: the chat template's rendering, or BOS (when the tokenizer has one) and the text.</summary>

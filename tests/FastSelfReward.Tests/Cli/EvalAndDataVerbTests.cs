@@ -90,6 +90,24 @@ public sealed class EvalAndDataVerbTests : IDisposable
             Assert.Equal("tiny", e.GetProperty("generator").GetString());
             Assert.Equal(JsonValueKind.String, e.GetProperty("output").ValueKind);
         });
+        // The dataset of a prompt goes with its answer; a prompt without one has none.
+        Assert.Equal("x", array[0].GetProperty("dataset").GetString());
+        Assert.False(array[1].TryGetProperty("dataset", out _));
+    }
+
+    [Fact]
+    public void AlpacaEvalsOwnPromptFileGoesInAndItsDatasetsComeOut()
+    {
+        File.WriteAllText(_scratch.File("alpaca_eval.json"), """
+            [{"instruction": "hello", "output": "ref", "generator": "gpt4_turbo", "dataset": "helpful_base"},
+             {"instruction": "or not", "output": "ref", "generator": "gpt4_turbo", "dataset": "koala"}]
+            """);
+        var result = CliRunner.Run("data", "alpacaeval", "--model", _model, "--prompts", _scratch.File("alpaca_eval.json"),
+            "--out", _scratch.File("outputs.json"), "--max-tokens", "4");
+        Assert.True(result.ExitCode == 0, result.Error);
+        var array = JsonDocument.Parse(File.ReadAllText(_scratch.File("outputs.json"))).RootElement;
+        Assert.Equal(["hello", "or not"], array.EnumerateArray().Select(e => e.GetProperty("instruction").GetString()));
+        Assert.Equal(["helpful_base", "koala"], array.EnumerateArray().Select(e => e.GetProperty("dataset").GetString()));
     }
 
     [Fact]
