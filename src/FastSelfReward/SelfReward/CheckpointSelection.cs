@@ -290,12 +290,18 @@ public sealed class CheckpointSelection
             : [KeyValuePair.Create("selected_step", (double)record.ChosenStep)]);
         long last = record.Candidates.Max(c => c.Step);
         string against = record.Against == SelectionBaseline.Final ? $"the last step's ({last})" : "the stage's starting model";
-        string how = chosen.Baseline ? "no earlier checkpoint was preferred to it"
-            : chosen.Preference is double p ? $"preference {p:F3}: wins {chosen.WinRate:P1}, ties {chosen.TieRate:P1}, losses {chosen.LossRate:P1} against {against} answers"
-            : "the judge gave no valid verdict";
+        bool noVerdict = record.Candidates.Where(c => !c.Baseline).All(c => c.Preference is null);
+        string how = record.Candidates.Count == 1 ? "the stage ended before a first candidate step"
+            : noVerdict ? "the judge gave no valid verdict on any prompt, so the last step stays"
+            : chosen.Baseline ? "no earlier checkpoint was preferred to it"
+            : $"preference {chosen.Preference:F3}: wins {chosen.WinRate:P1}, ties {chosen.TieRate:P1}, losses {chosen.LossRate:P1} against {against} answers";
         string prompts = record.PromptSource == "held_out" ? $"{record.Prompts} held-out prompts" : $"{record.Prompts} prompts of {record.PromptSource}";
         _run.Log.WriteLine($"{_stage}: checkpoint selection: step {record.ChosenStep} of {string.Join(", ", record.Candidates.Select(c => c.Step))} chosen " +
                            $"({how}; {prompts}, judge {record.Judge})");
+        if (noVerdict && record.Candidates.Count > 1)
+            _run.Log.WriteLine($"{_stage}: warning: the judge never ended with a verdict line in both orders; a model not taught the " +
+                               "pairwise prompt cannot select (give checkpoint_selection.judge, or see the verdicts in " +
+                               $"{Path.Combine("train", _output, "selection")})");
     }
 
     private static void WriteAtomically(string path, string text)
