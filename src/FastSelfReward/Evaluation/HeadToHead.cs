@@ -45,10 +45,14 @@ public static class HeadToHead
     }
 
     /// <summary>Counts the outcomes of every prompt's two verdicts (see <see cref="Combine"/>).</summary>
-    public static HeadToHeadResult Tally(IEnumerable<(PairwiseVerdict AShownFirst, PairwiseVerdict BShownFirst)> verdicts)
+    public static HeadToHeadResult Tally(IEnumerable<(PairwiseVerdict AShownFirst, PairwiseVerdict BShownFirst)> verdicts) =>
+        Count(verdicts.Select(v => Combine(v.AShownFirst, v.BShownFirst)));
+
+    /// <summary>Counts outcomes.</summary>
+    public static HeadToHeadResult Count(IEnumerable<HeadToHeadOutcome> outcomes)
     {
         int[] counts = new int[4];
-        foreach (var (a, b) in verdicts) counts[(int)Combine(a, b)]++;
+        foreach (var outcome in outcomes) counts[(int)outcome]++;
         return new HeadToHeadResult(counts[(int)HeadToHeadOutcome.Win], counts[(int)HeadToHeadOutcome.Tie],
             counts[(int)HeadToHeadOutcome.Loss], counts[(int)HeadToHeadOutcome.Invalid]);
     }

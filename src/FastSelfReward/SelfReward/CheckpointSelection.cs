@@ -35,11 +35,21 @@ public sealed record SelectionRecord(SelectionBaseline Against, string Judge, in
 /// <summary>A selection prompt and one checkpoint's answer to it.</summary>
 public sealed record SelectionAnswer(string Prompt, string Answer, FinishReason Finish);
 
-/// <summary>Compares two checkpoints' answers to the same prompts, A against B.</summary>
+/// <summary>One prompt of a candidate's comparison with the baseline: both answers, what the judge wrote, and the outcome for A, the candidate.</summary>
+/// <param name="Prompt">The selection prompt.</param>
+/// <param name="AnswerA">The candidate's answer.</param>
+/// <param name="AnswerB">The baseline's answer.</param>
+/// <param name="Outcome">Win when the judge preferred the candidate's answer.</param>
+/// <param name="Judgments">Pairwise: the judge's output with A shown first, then with B first. Scores: A's judgments, then B's.</param>
+/// <param name="ScoreA">Scores: A's mean score (null when no judgment parsed); pairwise: null.</param>
+/// <param name="ScoreB">Scores: B's mean score.</param>
+public sealed record SelectionVerdict(string Prompt, string AnswerA, string AnswerB, HeadToHeadOutcome Outcome, IReadOnlyList<string> Judgments,
+    double? ScoreA = null, double? ScoreB = null);
+
+/// <summary>Compares two checkpoints' answers to the same prompts, A against B, a verdict per prompt in prompt order.</summary>
 public interface IAnswerComparer
 {
-    (HeadToHeadResult Result, IReadOnlyList<HeadToHeadItem> Items) Compare(IReadOnlyList<string> prompts, IReadOnlyList<string> answersA,
-        IReadOnlyList<string> answersB);
+    IReadOnlyList<SelectionVerdict> Compare(IReadOnlyList<string> prompts, IReadOnlyList<string> answersA, IReadOnlyList<string> answersB);
 }
 
 /// <summary>
@@ -219,15 +229,15 @@ public sealed class CheckpointSelection
         string path = SelectionFile($"step-{step:D6}.verdicts.jsonl");
         if (File.Exists(path))
         {
-            var stored = Jsonl.ReadAll<HeadToHeadItem>(path).Records;
+            var stored = Jsonl.ReadAll<SelectionVerdict>(path).Records;
             if (stored.Count == prompts.Count && stored.Select((item, i) => item.Prompt == prompts[i] && item.AnswerA == candidate[i].Answer
                     && item.AnswerB == baseline[i].Answer).All(same => same))
-                return HeadToHead.Tally(stored.Select(item => (item.AShownFirst, item.BShownFirst)));
+                return HeadToHead.Count(stored.Select(item => item.Outcome));
         }
         _run.Log.WriteLine($"{_stage}: checkpoint selection: judging step {step}");
-        var (result, items) = comparer().Compare(prompts, [.. candidate.Select(a => a.Answer)], [.. baseline.Select(a => a.Answer)]);
-        Jsonl.WriteAll(path, items);
-        return result;
+        var verdicts = comparer().Compare(prompts, [.. candidate.Select(a => a.Answer)], [.. baseline.Select(a => a.Answer)]);
+        Jsonl.WriteAll(path, verdicts);
+        return HeadToHead.Count(verdicts.Select(item => item.Outcome));
     }
 
     private static SelectionCandidate Scored(long step, HeadToHeadResult result, int truncated) =>
@@ -236,13 +246,16 @@ public sealed class CheckpointSelection
 
     private static double? Rate(double rate) => double.IsNaN(rate) ? null : rate;
 
-    private JudgeComparer JudgeModel(string folder)
+    private IAnswerComparer JudgeModel(string folder)
     {
-        _run.Log.WriteLine($"{_stage}: checkpoint selection: judge {folder}");
+        _run.Log.WriteLine($"{_stage}: checkpoint selection: judge {folder} ({(Config.Verdicts == SelectionVerdicts.Pairwise ? "pairwise" : "scores")})");
         string? template = Config.Judge is null ? (_run.Config.Template == "auto" ? null : _run.Config.Template)
             : Config.JudgeTemplate == "auto" ? null : Config.JudgeTemplate;
-        return new JudgeComparer(ChatModel.Load(_run.Kernels, folder, template, _run.Config.GenerationRows),
-            Config.JudgeSampling with { Seed = _run.SeedOf(_stage + "/selection-judge") });
+        var judge = ChatModel.Load(_run.Kernels, folder, template, _run.Config.GenerationRows);
+        var sampling = Config.JudgeSampling with { Seed = _run.SeedOf(_stage + "/selection-judge") };
+        // Greedy judgments of one text are all alike: one is enough.
+        return Config.Verdicts == SelectionVerdicts.Pairwise ? new PairwiseComparer(judge, sampling)
+            : new ScoreComparer(judge, _run.Judge, sampling, sampling.Temperature == 0 ? 1 : _run.Config.JudgeSamples);
     }
 
     /// <summary>Makes the chosen candidate the stage's model and removes the others unless they are to be kept.</summary>
@@ -294,14 +307,15 @@ public sealed class CheckpointSelection
         string how = record.Candidates.Count == 1 ? "the stage ended before a first candidate step"
             : noVerdict ? "the judge gave no valid verdict on any prompt, so the last step stays"
             : chosen.Baseline ? "no earlier checkpoint was preferred to it"
-            : $"preference {chosen.Preference:F3}: wins {chosen.WinRate:P1}, ties {chosen.TieRate:P1}, losses {chosen.LossRate:P1} against {against} answers";
+            : $"preference {chosen.Preference:F3}: wins {chosen.WinRate * 100:F1}%, ties {chosen.TieRate * 100:F1}%, losses {chosen.LossRate * 100:F1}% against {against} answers";
         string prompts = record.PromptSource == "held_out" ? $"{record.Prompts} held-out prompts" : $"{record.Prompts} prompts of {record.PromptSource}";
         _run.Log.WriteLine($"{_stage}: checkpoint selection: step {record.ChosenStep} of {string.Join(", ", record.Candidates.Select(c => c.Step))} chosen " +
                            $"({how}; {prompts}, judge {record.Judge})");
         if (noVerdict && record.Candidates.Count > 1)
-            _run.Log.WriteLine($"{_stage}: warning: the judge never ended with a verdict line in both orders; a model not taught the " +
-                               "pairwise prompt cannot select (give checkpoint_selection.judge, or see the verdicts in " +
-                               $"{Path.Combine("train", _output, "selection")})");
+            _run.Log.WriteLine($"{_stage}: warning: " + (Config.Verdicts == SelectionVerdicts.Pairwise
+                ? "the judge never ended with a verdict line in both orders; a model not taught the pairwise prompt cannot select (try checkpoint_selection.verdicts: scores, "
+                : "the judge never scored both answers of a prompt; a model not taught the judge template cannot select (") +
+                $"give checkpoint_selection.judge, or see the verdicts in {Path.Combine("train", _output, "selection")})");
     }
 
     private static void WriteAtomically(string path, string text)
@@ -313,10 +327,39 @@ public sealed class CheckpointSelection
     }
 
     /// <summary>A judge model that compares answers with the head-to-head prompt in both orders.</summary>
-    private sealed class JudgeComparer(ChatModel judge, SamplingOptions sampling) : IAnswerComparer, IDisposable
+    private sealed class PairwiseComparer(ChatModel judge, SamplingOptions sampling) : IAnswerComparer, IDisposable
     {
-        public (HeadToHeadResult Result, IReadOnlyList<HeadToHeadItem> Items) Compare(IReadOnlyList<string> prompts, IReadOnlyList<string> answersA,
-            IReadOnlyList<string> answersB) => HeadToHeadEvaluation.Judge(judge, prompts, answersA, answersB, sampling);
+        public IReadOnlyList<SelectionVerdict> Compare(IReadOnlyList<string> prompts, IReadOnlyList<string> answersA, IReadOnlyList<string> answersB) =>
+        [
+            .. HeadToHeadEvaluation.Judge(judge, prompts, answersA, answersB, sampling).Items
+                .Select(item => new SelectionVerdict(item.Prompt, item.AnswerA, item.AnswerB, item.Outcome, [item.JudgmentAFirst, item.JudgmentBFirst])),
+        ];
+
+        public void Dispose() => judge.Dispose();
+    }
+
+    /// <summary>
+    /// A judge model that scores each answer alone with the run's judge template (the rubric it was
+    /// trained on) and prefers the higher mean score; a prompt with an answer it could not score is invalid.
+    /// </summary>
+    private sealed class ScoreComparer(ChatModel judge, JudgeTemplate template, SamplingOptions sampling, int samples) : IAnswerComparer, IDisposable
+    {
+        public IReadOnlyList<SelectionVerdict> Compare(IReadOnlyList<string> prompts, IReadOnlyList<string> answersA, IReadOnlyList<string> answersB)
+        {
+            // A's judge prompt of prompt i is request 2i, B's is 2i + 1.
+            var judgePrompts = prompts.SelectMany((p, i) => new[] { template.Render(p, answersA[i]), template.Render(p, answersB[i]) }).ToList();
+            var outputs = judge.Answer(judgePrompts, sampling, samples);
+            var verdicts = new List<SelectionVerdict>(prompts.Count);
+            for (int i = 0; i < prompts.Count; i++)
+            {
+                var (a, b) = (outputs[2 * i].Select(o => o.Text).ToList(), outputs[2 * i + 1].Select(o => o.Text).ToList());
+                double? scoreA = JudgeScore.Summarize(a.Select(JudgeScore.Parse)).Mean, scoreB = JudgeScore.Summarize(b.Select(JudgeScore.Parse)).Mean;
+                var outcome = scoreA is not double x || scoreB is not double y ? HeadToHeadOutcome.Invalid
+                    : x > y ? HeadToHeadOutcome.Win : x < y ? HeadToHeadOutcome.Loss : HeadToHeadOutcome.Tie;
+                verdicts.Add(new SelectionVerdict(prompts[i], answersA[i], answersB[i], outcome, [.. a, .. b], scoreA, scoreB));
+            }
+            return verdicts;
+        }
 
         public void Dispose() => judge.Dispose();
     }

@@ -71,6 +71,15 @@ public enum SelectionBaseline
     Initial,
 }
 
+/// <summary>How the selection judge compares a candidate's answer with the baseline's.</summary>
+public enum SelectionVerdicts
+{
+    /// <summary>Both answers in one prompt, in both orders, with a verdict line (as the paper's judge, Claude 2, compared checkpoints).</summary>
+    Pairwise,
+    /// <summary>Each answer scored alone with the run's judge template, the rubric the run's models are trained on; the higher mean wins.</summary>
+    Scores,
+}
+
 /// <summary>The storage type of the models a run saves.</summary>
 public enum ModelDtype
 {
@@ -104,11 +113,16 @@ public sealed record SelectionConfig
     /// iteration's answers) and the last checkpoint for the SFT baseline and M1 (M0 was never taught to judge).
     /// </summary>
     public string? Judge { get; init; }
+    /// <summary>
+    /// How the judge compares (default pairwise, as in the paper). A run's own models learn the
+    /// scoring rubric, not the pairwise prompt: with the run's own judge, <c>scores</c> asks what they know.
+    /// </summary>
+    public SelectionVerdicts Verdicts { get; init; } = SelectionVerdicts.Pairwise;
     /// <summary>The chat template of <see cref="Judge"/>, or "auto" to detect it from its tokenizer.</summary>
     public string JudgeTemplate { get; init; } = "auto";
     /// <summary>The candidates' answers: greedy, 1,024 new tokens by default, as the candidates stage's budget.</summary>
     public SamplingOptions Sampling { get; init; } = new() { Temperature = 0, TopP = 1, MaxTokens = 1024 };
-    /// <summary>The judge's verdicts: greedy, 512 new tokens by default.</summary>
+    /// <summary>The judge's verdicts or scores: greedy, 512 new tokens by default (sampled scores are judge_samples per answer, averaged).</summary>
     public SamplingOptions JudgeSampling { get; init; } = new() { Temperature = 0, TopP = 1, MaxTokens = 512 };
     /// <summary>Keep every candidate's weights after the choice (by default only the chosen one stays, as the stage's model).</summary>
     public bool KeepCheckpoints { get; init; }

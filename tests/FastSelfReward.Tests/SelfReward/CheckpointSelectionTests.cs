@@ -35,15 +35,11 @@ public sealed class CheckpointSelectionTests(DemoInputsFixture fixture, ITestOut
     {
         public int Calls { get; private set; }
 
-        public (HeadToHeadResult Result, IReadOnlyList<HeadToHeadItem> Items) Compare(IReadOnlyList<string> prompts, IReadOnlyList<string> answersA,
-            IReadOnlyList<string> answersB)
+        public IReadOnlyList<SelectionVerdict> Compare(IReadOnlyList<string> prompts, IReadOnlyList<string> answersA, IReadOnlyList<string> answersB)
         {
             if (++Calls == failOnCall) throw new OperationCanceledException("interrupted while judging");
-            var (first, second, outcome) = Calls == favourite
-                ? (PairwiseVerdict.First, PairwiseVerdict.Second, HeadToHeadOutcome.Win)
-                : (PairwiseVerdict.Second, PairwiseVerdict.First, HeadToHeadOutcome.Loss);
-            var items = prompts.Select((p, i) => new HeadToHeadItem(p, answersA[i], answersB[i], "", "", first, second, outcome)).ToList();
-            return (HeadToHead.Tally(items.Select(x => (x.AShownFirst, x.BShownFirst))), items);
+            var outcome = Calls == favourite ? HeadToHeadOutcome.Win : HeadToHeadOutcome.Loss;
+            return [.. prompts.Select((p, i) => new SelectionVerdict(p, answersA[i], answersB[i], outcome, ["scripted"]))];
         }
     }
 
@@ -106,13 +102,17 @@ public sealed class CheckpointSelectionTests(DemoInputsFixture fixture, ITestOut
     }
 
     [Fact]
-    public void ARunSelectsTheSftBaselineM1AndEachDpoModelWithItsOwnJudgeAndSavesBfloat16()
+    public void ARunSelectsTheSftBaselineM1AndEachDpoModelByItsOwnJudgesScoresAndSavesBfloat16()
     {
         string folder = fixture.NewRunFolder();
         var config = fixture.Config with
         {
-            CheckpointSelection = new SelectionConfig { SftEvery = 2, DpoEvery = 1, MaxPrompts = 4, Sampling = new() { Temperature = 0, TopP = 1, MaxTokens = 16 },
-                JudgeSampling = new() { Temperature = 0, TopP = 1, MaxTokens = 16 } },
+            CheckpointSelection = new SelectionConfig
+            {
+                SftEvery = 2, DpoEvery = 1, MaxPrompts = 4, Verdicts = SelectionVerdicts.Scores,
+                Sampling = new() { Temperature = 0, TopP = 1, MaxTokens = 16 },
+                JudgeSampling = new() { Temperature = 0.7, TopP = 0.9, MaxTokens = 48 },
+            },
             ModelDtype = ModelDtype.Bfloat16,
         };
         using var kernels = new CpuKernels();
@@ -142,6 +142,15 @@ public sealed class CheckpointSelectionTests(DemoInputsFixture fixture, ITestOut
             Assert.True(record.Candidates.Count >= 2, $"{stage}: {record.Candidates.Count} candidates");
             Assert.All(record.Candidates.Where(c => !c.Baseline), c => Assert.Equal(record.Prompts, c.Wins + c.Ties + c.Losses + c.Invalid));
             Assert.Contains($"{stage}: checkpoint selection: step {record.ChosenStep} of", log.ToString());
+            // Scored verdicts: each answer judged judge_samples times, the higher mean wins, an unscored answer makes the prompt invalid.
+            foreach (string verdicts in Directory.GetFiles(Path.Combine(folder, "train", model, "selection"), "*.verdicts.jsonl"))
+                Assert.All(Jsonl.ReadAll<SelectionVerdict>(verdicts).Records, v =>
+                {
+                    Assert.Equal(2 * config.JudgeSamples, v.Judgments.Count);
+                    var expected = v.ScoreA is not double a || v.ScoreB is not double b ? HeadToHeadOutcome.Invalid
+                        : a > b ? HeadToHeadOutcome.Win : a < b ? HeadToHeadOutcome.Loss : HeadToHeadOutcome.Tie;
+                    Assert.Equal(expected, v.Outcome);
+                });
             Assert.False(Directory.Exists(Path.Combine(folder, "train", model, "candidates")));
             using var weights = SafetensorsFile.Open(Path.Combine(folder, "models", model, "model.safetensors"));
             Assert.All(weights.Tensors, t => Assert.Equal(SafetensorsDtype.BF16, t.Dtype));

@@ -208,12 +208,13 @@ public sealed class RunConfigTests
         string path = WriteRun(dir, text => text.Replace("\"seed\": 1,", """
             "seed": 1,
             "model_dtype": "bfloat16",
-            "checkpoint_selection": { "dpo_every": 200, "against": "initial", "prompts": "data/eval_prompts.jsonl", "judge": "m0", "max_prompts": 50 },
+            "checkpoint_selection": { "dpo_every": 200, "against": "initial", "verdicts": "scores", "prompts": "data/eval_prompts.jsonl", "judge": "m0", "max_prompts": 50 },
             """));
         var selection = RunConfig.Load(path);
         Assert.Equal(ModelDtype.Bfloat16, selection.ModelDtype);
         Assert.Equal(200, selection.CheckpointSelection.DpoEvery);
         Assert.Equal(SelectionBaseline.Initial, selection.CheckpointSelection.Against);
+        Assert.Equal(SelectionVerdicts.Scores, selection.CheckpointSelection.Verdicts);
         Assert.Equal(dir.File("data/eval_prompts.jsonl"), selection.CheckpointSelection.Prompts);
         Assert.Equal(dir.File("m0"), selection.CheckpointSelection.Judge);
         Assert.Equal(1024, selection.CheckpointSelection.Sampling.MaxTokens);
