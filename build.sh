@@ -29,8 +29,17 @@ blas_packages() {
   echo "${packages[@]}"
 }
 
-# True when every package named is a BLAS one: the build goes on without them.
-only_blas() { local p; for p in $1; do [[ " $(blas_packages) " == *" $p "* ]] || return 1; done; }
+# Open MPI: mpirun launches data-parallel runs and libfsr_mpi (native/mpi) links libmpi. A build
+# without it runs in one process; the tests launch jobs of 2 and 3 ranks, so they need it.
+mpi_packages() { echo openmpi-bin libopenmpi-dev; }
+
+# True when every package named is one the build can go on without: a BLAS, and MPI outside the tests.
+only_optional() {
+  local optional p
+  optional=" $(blas_packages) "
+  [ "$command" = test ] || optional+="$(mpi_packages) "
+  for p in $1; do [[ "$optional" == *" $p "* ]] || return 1; done
+}
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
@@ -45,6 +54,8 @@ missing_packages() {
     local package
     for package in $(blas_packages); do installed "$package" || missing+=("$package"); done
   fi
+  command -v mpirun >/dev/null || missing+=(openmpi-bin)
+  command -v mpicc >/dev/null || missing+=(libopenmpi-dev)
   if [ "$command" = test ]; then
     nvrtc_present || missing+=(libnvrtc11.2 libnvrtc-builtins11.8)
     command -v nm >/dev/null || missing+=(binutils)
@@ -76,9 +87,14 @@ ensure_dependencies() {
     case " $missing " in *" libnvrtc"* | *" libmkl-rt "*) enable_non_free ;; esac
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
-  elif only_blas "$missing"; then
-    echo "build.sh: no fast BLAS ($missing); GEMMs use libfsr_native's own, several times slower." >&2
-    echo "          install it with: sudo apt-get install $missing" >&2
+  elif only_optional "$missing"; then
+    case " $missing " in *" libopenmpi-dev "* | *" openmpi-bin "*)
+      echo "build.sh: no Open MPI; fsr runs in one process only (mpirun -np N needs it)." >&2 ;;
+    esac
+    case " $missing " in *" libopenblas0-openmp "* | *" libmkl-rt "*)
+      echo "build.sh: no fast BLAS; GEMMs use libfsr_native's own, several times slower." >&2 ;;
+    esac
+    echo "          install with: sudo apt-get install $missing" >&2
   else
     echo "build.sh: missing Debian packages: $missing" >&2
     echo "          install them with: sudo apt-get install $missing" >&2

@@ -23,6 +23,9 @@ public abstract class CommonOptions
     /// <summary>Why <see cref="OpenBackend"/> fell back to the CPU under --device auto; null when it did not.</summary>
     public string? BackendNote { get; private set; }
 
+    /// <summary>Whether the verb runs as one rank of a job mpirun started with several; the others refuse such a job.</summary>
+    public virtual bool RunsOnRanks => false;
+
     /// <summary>Runs the verb; returns the exit code. Throws <see cref="UsageException"/> for arguments it cannot use.</summary>
     public abstract int Run(VerbContext context);
 

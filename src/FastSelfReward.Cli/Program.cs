@@ -4,6 +4,7 @@ using CommandLine;
 using CommandLine.Text;
 using FastSelfReward.Compute.Cuda;
 using FastSelfReward.Data;
+using FastSelfReward.Distributed;
 using FastSelfReward.Training;
 
 namespace FastSelfReward.Cli;
@@ -49,7 +50,17 @@ public static class Program
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        return Run(args, VerbContext.FromConsole(interrupt.Token));
+        Communicator world;
+        try
+        {
+            world = Communicator.FromEnvironment();
+        }
+        catch (Exception e) when (e is DllNotFoundException or CommunicationException)
+        {
+            Console.Error.WriteLine($"fsr: {e.Message}");
+            return 1;
+        }
+        using (world) return Run(args, VerbContext.FromConsole(interrupt.Token, world));
     }
 
     /// <summary>Parses <paramref name="args"/> and runs the verb with <paramref name="context"/>'s streams; returns the exit code.</summary>
@@ -131,27 +142,43 @@ public static class Program
 
     private static int Execute(CommonOptions options, VerbContext context)
     {
+        var world = context.World;
         string verb = ModedVerb.Spoken(options.GetType().GetCustomAttribute<VerbAttribute>()!.Name);
+        if (world.Size > 1 && !options.RunsOnRanks)
+        {
+            if (world.IsRoot)
+                context.Error.WriteLine($"fsr {verb}: runs in one process, and mpirun started {world.Size}; " +
+                                        "run it without mpirun (fsr selftest --collectives checks the MPI job itself)");
+            return 1;
+        }
+        int code = ExecuteOnThisRank(options, context, world.Size > 1 ? $"fsr {verb} (rank {world.Rank} of {world.Size})" : $"fsr {verb}", verb);
+        // A rank that failed alone would leave the others waiting in their next collective: it ends the job.
+        if (code is 1 or 130 && world.Size > 1) world.Abort(code);
+        return code;
+    }
+
+    private static int ExecuteOnThisRank(CommonOptions options, VerbContext context, string prefix, string verb)
+    {
         try
         {
             return options.Run(context);
         }
         catch (UsageException e)
         {
-            context.Error.WriteLine($"fsr {verb}: {e.Message} (see fsr {verb} --help)");
+            context.Error.WriteLine($"{prefix}: {e.Message} (see fsr {verb} --help)");
             return 2;
         }
         catch (OperationCanceledException e) when (context.Interrupt.IsCancellationRequested)
         {
             string where = e is TrainingInterruptedException stopped ? $" at step {stopped.Step}" : "";
-            context.Error.WriteLine($"fsr {verb}: interrupted{where}; rerun the same command to resume");
+            context.Error.WriteLine($"{prefix}: interrupted{where}; rerun the same command to resume");
             return 130;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException
                                       or JsonlFormatException or KeyNotFoundException or DllNotFoundException or UnauthorizedAccessException
                                       or CudaException or NotSupportedException)
         {
-            context.Error.WriteLine($"fsr {verb}: {e.Message}");
+            context.Error.WriteLine($"{prefix}: {e.Message}");
             return 1;
         }
     }

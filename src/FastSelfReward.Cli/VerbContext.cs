@@ -1,3 +1,4 @@
+using FastSelfReward.Distributed;
 using FastSelfReward.Reporting;
 
 namespace FastSelfReward.Cli;
@@ -10,12 +11,13 @@ public sealed class VerbContext
 {
     private readonly Func<int, IProgressSink> _progress;
 
-    private VerbContext(TextWriter output, TextWriter error, Func<int, IProgressSink> progress, CancellationToken interrupt)
+    private VerbContext(TextWriter output, TextWriter error, Func<int, IProgressSink> progress, CancellationToken interrupt, Communicator world)
     {
         Out = output;
         Error = error;
         _progress = progress;
         Interrupt = interrupt;
+        World = world;
     }
 
     public TextWriter Out { get; }
@@ -28,12 +30,16 @@ public sealed class VerbContext
     /// </summary>
     public CancellationToken Interrupt { get; }
 
+    /// <summary>The ranks of the job this process belongs to: one, unless mpirun started it.</summary>
+    public Communicator World { get; }
+
     /// <summary>The process's console: a live bar when standard error is a terminal, plain lines otherwise.</summary>
-    public static VerbContext FromConsole(CancellationToken interrupt) => new(Console.Out, Console.Error, every => ConsoleProgress.Create(every), interrupt);
+    public static VerbContext FromConsole(CancellationToken interrupt, Communicator world) =>
+        new(Console.Out, Console.Error, every => ConsoleProgress.Create(every), interrupt, world);
 
     /// <summary>Given writers, with progress as plain lines on <paramref name="error"/>.</summary>
     public static VerbContext FromWriters(TextWriter output, TextWriter error, CancellationToken interrupt = default) =>
-        new(output, error, every => new PlainProgress(error, every), interrupt);
+        new(output, error, every => new PlainProgress(error, every), interrupt, Communicator.Single);
 
     /// <summary>
     /// A progress display that warns when a training stage's gradient norms explode; as plain lines it

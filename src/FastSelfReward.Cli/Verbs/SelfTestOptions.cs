@@ -1,5 +1,6 @@
 using CommandLine;
 using FastSelfReward.Compute;
+using FastSelfReward.Distributed;
 using FastSelfReward.Training;
 
 namespace FastSelfReward.Cli;
@@ -8,8 +9,14 @@ namespace FastSelfReward.Cli;
     "(--device cuda on a GPU, --device emulated without one). Exit code 1 when any check fails.")]
 public sealed class SelfTestOptions : CommonOptions
 {
+    [Option("collectives", HelpText = "Check the collectives of the MPI job instead (run under mpirun -np N): barrier, broadcast, all-reduce, reduce-scatter and all-gather against sums in rank order, bit for bit.")]
+    public bool Collectives { get; set; }
+
+    public override bool RunsOnRanks => true;
+
     public override int Run(VerbContext context)
     {
+        if (Collectives) return CheckCollectives(context);
         using var kernels = OpenBackend();
         context.Out.WriteLine($"selftest: {kernels.Name} ({kernels.Describe()}) against cpu");
         if (BackendNote is not null) context.Out.WriteLine(BackendNote);
@@ -18,5 +25,20 @@ public sealed class SelfTestOptions : CommonOptions
         int fail = results.Count(r => !r.Passed);
         context.Out.WriteLine($"selftest: {results.Count - fail} passed, {fail} failed");
         return fail == 0 ? 0 : 1;
+    }
+
+    /// <summary>Every rank checks every collective; rank 0 prints the results, any rank its own failures; all ranks exit alike.</summary>
+    private static int CheckCollectives(VerbContext context)
+    {
+        var world = context.World;
+        if (world.IsRoot) context.Out.WriteLine($"selftest: collectives over {world.Size} rank{(world.Size == 1 ? "" : "s")}" +
+                                                (world.Size == 1 ? " (no MPI job: started without mpirun)" : " (MPI, sums in rank order)"));
+        var results = CollectiveCheck.Run(world);
+        foreach (var r in results.Where(r => world.IsRoot || !r.Passed))
+            context.Out.WriteLine($"  {(r.Passed ? "pass" : "FAIL"),-7} {(world.IsRoot ? "" : $"rank {world.Rank}: ")}{r.Name}: {r.Detail}");
+        double[] failures = [results.Count(r => !r.Passed)];
+        world.AllReduceSum(failures);
+        if (world.IsRoot) context.Out.WriteLine($"selftest: {results.Count * world.Size - failures[0]} passed, {failures[0]} failed (over all ranks)");
+        return failures[0] == 0 ? 0 : 1;
     }
 }

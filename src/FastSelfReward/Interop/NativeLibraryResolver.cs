@@ -24,6 +24,12 @@ internal static class NativeLibraryResolver
             LibraryCandidate.Probe(FsrNative.Library),
         ],
         [LibC.Library] = [LibraryCandidate.Probe("libc.so.6")],
+        [FsrMpi.Library] =
+        [
+            LibraryCandidate.InBaseDirectory("libfsr_mpi.so"),
+            LibraryCandidate.FromEnvironment("FSR_MPI_LIB"),
+            LibraryCandidate.Probe(FsrMpi.Library),
+        ],
         [CudaEmu.Library] =
         [
             LibraryCandidate.InBaseDirectory("libfsr_cuda_emu.so"),

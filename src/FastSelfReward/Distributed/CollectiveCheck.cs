@@ -1,0 +1,100 @@
+namespace FastSelfReward.Distributed;
+
+/// <summary>One collective checked: its name, whether this rank's result was right, and what was compared.</summary>
+public sealed record CollectiveResult(string Name, bool Passed, string Detail);
+
+/// <summary>
+/// Checks every collective of a <see cref="Communicator"/> against values each rank can work out
+/// alone: every rank's input is a known function of its rank, so the expected result, summed in
+/// rank order in the same floating-point type, is exact, and a sum taken in another order shows
+/// as a bit difference (the inputs are chosen so that order changes the rounding). Buffer lengths
+/// are not multiples of the rank count, and one is large enough to cross a chunk when
+/// <c>FSR_MPI_CHUNK_ELEMENTS</c> is small. Every rank runs every check, in the same order.
+/// </summary>
+public static class CollectiveCheck
+{
+    private static readonly int[] Lengths = [1, 1001, 65_539];
+
+    public static List<CollectiveResult> Run(Communicator world)
+    {
+        var results = new List<CollectiveResult>();
+        world.Barrier();
+        results.Add(new CollectiveResult("barrier", true, $"{world.Size} ranks"));
+        results.Add(Broadcast(world));
+        foreach (int length in Lengths)
+        {
+            results.Add(AllReduceFloat(world, length));
+            results.Add(AllReduceDouble(world, length));
+            results.Add(ReduceScatter(world, length));
+            results.Add(AllGather(world, length));
+        }
+        return results;
+    }
+
+    /// <summary>A value whose sums over ranks round differently in different orders: one large term per element and small ones.</summary>
+    private static float Input(int rank, long index) => rank == (int)(index % 3) ? 1e8f + index : 0.75f + rank * 0.125f + (index % 7) * 1e-3f;
+
+    private static float SumInRankOrder(int size, long index)
+    {
+        float sum = Input(0, index);
+        for (int r = 1; r < size; r++) sum += Input(r, index);
+        return sum;
+    }
+
+    private static CollectiveResult Broadcast(Communicator world)
+    {
+        var bytes = new byte[1003];
+        int root = world.Size - 1;
+        if (world.Rank == root) for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)(i * 7 + 1);
+        world.Broadcast(bytes, root);
+        int bad = Enumerable.Range(0, bytes.Length).Count(i => bytes[i] != (byte)(i * 7 + 1));
+        return new CollectiveResult("broadcast", bad == 0, $"{bytes.Length} bytes from rank {root}, {bad} wrong");
+    }
+
+    private static CollectiveResult AllReduceFloat(Communicator world, int length)
+    {
+        var values = new float[length];
+        for (int i = 0; i < length; i++) values[i] = Input(world.Rank, i);
+        world.AllReduceSum(values);
+        int bad = Enumerable.Range(0, length).Count(i => BitConverter.SingleToInt32Bits(values[i]) != BitConverter.SingleToInt32Bits(SumInRankOrder(world.Size, i)));
+        return new CollectiveResult($"all-reduce f32 × {length}", bad == 0, $"{bad} elements differ from the sum in rank order");
+    }
+
+    private static CollectiveResult AllReduceDouble(Communicator world, int length)
+    {
+        var values = new double[length];
+        for (int i = 0; i < length; i++) values[i] = 1e16 * (world.Rank == i % 2 ? 1 : 0) + world.Rank + 0.5 + i;
+        world.AllReduceSum(values);
+        int bad = 0;
+        for (int i = 0; i < length; i++)
+        {
+            double sum = 1e16 * (0 == i % 2 ? 1 : 0) + 0.5 + i;
+            for (int r = 1; r < world.Size; r++) sum += 1e16 * (r == i % 2 ? 1 : 0) + r + 0.5 + i;
+            if (BitConverter.DoubleToInt64Bits(values[i]) != BitConverter.DoubleToInt64Bits(sum)) bad++;
+        }
+        return new CollectiveResult($"all-reduce f64 × {length}", bad == 0, $"{bad} elements differ from the sum in rank order");
+    }
+
+    private static CollectiveResult ReduceScatter(Communicator world, int shard)
+    {
+        var input = new float[(long)shard * world.Size];
+        for (long i = 0; i < input.Length; i++) input[i] = Input(world.Rank, i);
+        var output = new float[shard];
+        world.ReduceScatterSum(input, output);
+        long offset = (long)world.Rank * shard;
+        int bad = Enumerable.Range(0, shard).Count(i => BitConverter.SingleToInt32Bits(output[i]) != BitConverter.SingleToInt32Bits(SumInRankOrder(world.Size, offset + i)));
+        return new CollectiveResult($"reduce-scatter f32 × {shard} per rank", bad == 0, $"{bad} elements differ from the sum in rank order");
+    }
+
+    private static CollectiveResult AllGather(Communicator world, int shard)
+    {
+        var input = new float[shard];
+        for (int i = 0; i < shard; i++) input[i] = world.Rank * 1_000_000f + i;
+        var output = new float[(long)shard * world.Size];
+        world.AllGather(input, output);
+        long bad = 0;
+        for (long i = 0; i < output.Length; i++)
+            if (output[i] != (i / shard) * 1_000_000f + i % shard) bad++;
+        return new CollectiveResult($"all-gather f32 × {shard} per rank", bad == 0, $"{bad} elements not their rank's");
+    }
+}

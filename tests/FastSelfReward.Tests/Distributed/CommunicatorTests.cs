@@ -1,0 +1,72 @@
+using FastSelfReward.Distributed;
+using FastSelfReward.Tests.TestSupport;
+
+namespace FastSelfReward.Tests.Distributed;
+
+public sealed class CommunicatorTests
+{
+    [Fact]
+    public void AProcessNoLauncherStartedIsAJobOfOneWithoutMpi()
+    {
+        Assert.Null(Communicator.Launcher(_ => null));
+        Assert.Equal("PMIX_RANK", Communicator.Launcher(name => name == "PMIX_RANK" ? "0" : null));
+        Assert.Equal("OMPI_COMM_WORLD_SIZE", Communicator.Launcher(name => name is "OMPI_COMM_WORLD_SIZE" or "PMI_SIZE" ? "2" : null));
+
+        var world = Communicator.Single;
+        Assert.Equal((0, 1, 0), (world.Rank, world.Size, world.LocalRank));
+        Assert.All(CollectiveCheck.Run(world), r => Assert.True(r.Passed, $"{r.Name}: {r.Detail}"));
+        Assert.Throws<ArgumentException>(() => world.ReduceScatterSum(new float[4], new float[3]));
+        Assert.DoesNotContain("libmpi", File.ReadAllText("/proc/self/maps"));
+    }
+
+    [Theory]
+    [InlineData(2, null, "28 passed, 0 failed")]
+    // Three ranks (a count no buffer length divides) and 7-element chunks, so every collective crosses chunks.
+    [InlineData(3, "7", "42 passed, 0 failed")]
+    public void UnderMpirunEveryCollectiveMatchesTheSumInRankOrderBitForBit(int ranks, string? chunk, string expected)
+    {
+        var environment = chunk is null ? null : new Dictionary<string, string> { ["FSR_MPI_CHUNK_ELEMENTS"] = chunk };
+        var result = FsrProcess.UnderMpirun(ranks, ["selftest", "--collectives"], environment);
+        Assert.True(result.ExitCode == 0, result.Error + result.Out);
+        Assert.Contains($"selftest: collectives over {ranks} ranks (MPI", result.Out);
+        Assert.Contains(expected, result.Out);
+        Assert.DoesNotContain("FAIL", result.Out);
+    }
+
+    [Fact]
+    public void AVerbThatRunsInOneProcessRefusesAJobOfSeveral()
+    {
+        var result = FsrProcess.UnderMpirun(2, ["sft", "--run", Path.Combine(Path.GetTempPath(), "fsr-never-" + Guid.NewGuid().ToString("N"))]);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("fsr sft: runs in one process, and mpirun started 2", result.Error);
+    }
+
+    [Fact]
+    public void WithoutLibfsrMpiAProcessRunsAsBeforeAndOneALauncherStartedSaysWhatItCouldNotLoad()
+    {
+        // The application without libfsr_mpi.so: every other file copied into a folder of its own
+        // (links would not do: the runtime probes the folder their targets are in).
+        string folder = Path.Combine(Path.GetTempPath(), "fsr-nompi-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            foreach (string file in Directory.GetFiles(AppContext.BaseDirectory).Where(f => Path.GetFileName(f) != "libfsr_mpi.so"))
+                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            string dll = Path.Combine(folder, "fsr.dll");
+
+            var alone = FsrProcess.Run(FsrProcess.Dotnet, [dll, "info"]);
+            Assert.True(alone.ExitCode == 0, alone.Error);
+            Assert.Contains("ranks: 1 (started without mpirun)", alone.Out);
+
+            var launched = FsrProcess.Run(FsrProcess.Dotnet, [dll, "info"], new Dictionary<string, string> { ["OMPI_COMM_WORLD_SIZE"] = "2" });
+            Assert.Equal(1, launched.ExitCode);
+            Assert.Contains("started by an MPI launcher ($OMPI_COMM_WORLD_SIZE is set), but MPI could not be loaded", launched.Error);
+            Assert.Contains("libfsr_mpi.so", launched.Error);
+            Assert.Contains("Tried, in order", launched.Error);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using System.Diagnostics;
+
+namespace FastSelfReward.Tests.TestSupport;
+
+/// <summary>Runs fsr as a process of its own (fsr.dll is copied next to the tests, with the native libraries).</summary>
+internal static class FsrProcess
+{
+    public sealed record Result(int ExitCode, string Out, string Error);
+
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "fsr.dll");
+
+    public static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+
+    /// <summary>Runs <paramref name="program"/> with <paramref name="args"/> and the extra <paramref name="environment"/>, to its end.</summary>
+    public static Result Run(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
+        foreach (string arg in args) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout ?? TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not end in time:\n{stderr.Result}{stdout.Result}");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>fsr under <c>mpirun -np <paramref name="ranks"/></c>, as CI runs it (root allowed, more ranks than cores allowed).</summary>
+    public static Result UnderMpirun(int ranks, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var launch = new List<string> { "--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        foreach (var name in (environment ?? new Dictionary<string, string>()).Keys) launch.AddRange(["-x", name]);
+        return Run("mpirun", [.. launch, Dotnet, Dll, .. args], environment);
+    }
+}
