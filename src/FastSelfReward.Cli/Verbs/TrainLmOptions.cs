@@ -83,8 +83,13 @@ public sealed class TrainLmOptions : CommonOptions
     [Option("checkpoint-every", Default = 100, HelpText = "Steps between saves of the training state (weights, AdamW moments, data position) to --out; rerunning the same command after a kill resumes from the last one. 0: only after the last step.")]
     public int CheckpointEvery { get; set; }
 
+    public override bool RunsOnRanks => true;
+
     public override int Run(VerbContext context)
     {
+        // Data-parallel under mpirun: every rank trains its share of each step; rank 0 reports and writes.
+        var world = context.World;
+        var output = world.IsRoot ? context.Out : TextWriter.Null;
         PretrainOptions options = Options();
         DocumentSplit split = Split switch
         {
@@ -104,16 +109,17 @@ public sealed class TrainLmOptions : CommonOptions
         using var kernels = OpenBackend();
         using var model = new LlamaModel(kernels, config);
         model.InitializeRandom(Seed);
-        context.Out.WriteLine($"train-lm: {config.ParameterCount:N0} parameters ({config.NumHiddenLayers} layers, dim {config.HiddenSize}, "
+        output.WriteLine($"train-lm: {config.ParameterCount:N0} parameters ({config.NumHiddenLayers} layers, dim {config.HiddenSize}, "
             + $"{config.NumAttentionHeads}/{config.KvHeads} heads, ffn {config.IntermediateSize}, vocab {config.VocabSize}, context {config.MaxPositionEmbeddings}); "
-            + $"{examples.Count:N0} examples, {examples.Sum(e => (long)e.Tokens.Length):N0} tokens");
+            + $"{examples.Count:N0} examples, {examples.Sum(e => (long)e.Tokens.Length):N0} tokens"
+            + (world.Size > 1 ? $"; {world.Size} ranks, data-parallel" : ""));
 
-        if (File.Exists(Path.Combine(Out, Pretraining.StateFileName))) context.Out.WriteLine($"train-lm: resuming from {Path.Combine(Out, Pretraining.StateFileName)}");
+        if (File.Exists(Path.Combine(Out, Pretraining.StateFileName))) output.WriteLine($"train-lm: resuming from {Path.Combine(Out, Pretraining.StateFileName)}");
         TrainingSummary<LmMetrics>? result;
         try
         {
             using var progress = context.CreateProgress(LogEvery);
-            result = Pretraining.Run(model, examples, options, Seed, Out, Tokenizer, progress, context.Interrupt, Overwrite);
+            result = Pretraining.Run(model, examples, options, Seed, Out, Tokenizer, progress, context.Interrupt, Overwrite, world);
         }
         catch (ModelFolderTakenException e)
         {
@@ -121,12 +127,12 @@ public sealed class TrainLmOptions : CommonOptions
         }
         if (result is null)
         {
-            context.Out.WriteLine($"train-lm: {Out} already holds this run's finished model (same data, architecture and settings); nothing to do");
+            output.WriteLine($"train-lm: {Out} already holds this run's finished model (same data, architecture and settings); nothing to do");
             return 0;
         }
         string resumed = result.ResumedFrom is long from ? $" (resumed after step {from})" : "";
         double firstLoss = result.First?.Metrics.Loss ?? double.NaN, lastLoss = result.Last?.Metrics.Loss ?? double.NaN;
-        context.Out.WriteLine(FormattableString.Invariant(
+        output.WriteLine(FormattableString.Invariant(
             $"train-lm: {result.Steps} steps{resumed}, loss {firstLoss:F4} -> {lastLoss:F4}, {result.Tokens / Math.Max(result.Seconds, 1e-9):F0} tok/s; saved {Out}"));
         return 0;
     }

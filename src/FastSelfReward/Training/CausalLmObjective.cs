@@ -15,6 +15,10 @@ public sealed record LmMetrics(double NegativeLogProb, long LossTokens) : ITrain
     public double Loss => LossTokens == 0 ? double.NaN : NegativeLogProb / LossTokens;
 
     public IEnumerable<KeyValuePair<string, double>> Named() => [KeyValuePair.Create("loss", Loss)];
+
+    public double[] Sums() => [NegativeLogProb, LossTokens];
+
+    public static LmMetrics FromSums(ReadOnlySpan<double> sums) => new(sums[0], (long)sums[1]);
 }
 
 /// <summary>

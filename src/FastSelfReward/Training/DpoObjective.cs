@@ -44,6 +44,11 @@ public sealed record DpoMetrics(int Pairs, double LossSum, double RewardChosenSu
         KeyValuePair.Create("logps/chosen", LogpsChosen),
         KeyValuePair.Create("logps/rejected", LogpsRejected),
     ];
+
+    public double[] Sums() => [Pairs, LossSum, RewardChosenSum, RewardRejectedSum, Correct, LogpChosenSum, LogpRejectedSum];
+
+    public static DpoMetrics FromSums(ReadOnlySpan<double> sums) =>
+        new((int)sums[0], sums[1], sums[2], sums[3], (int)sums[4], sums[5], sums[6]);
 }
 
 /// <summary>

@@ -55,4 +55,10 @@ public interface ITrainingMetrics<TSelf> where TSelf : class, ITrainingMetrics<T
 
     /// <summary>The means under the names they are logged with (TRL's: <c>loss</c>, <c>rewards/margins</c>, ...).</summary>
     IEnumerable<KeyValuePair<string, double>> Named();
+
+    /// <summary>The sums as numbers (counts are exact in a double up to 2^53), for adding across ranks.</summary>
+    double[] Sums();
+
+    /// <summary>The metrics whose <see cref="Sums"/> are <paramref name="sums"/>.</summary>
+    static abstract TSelf FromSums(ReadOnlySpan<double> sums);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FastSelfReward.Checkpoints;
+using FastSelfReward.Distributed;
 using FastSelfReward.Model;
 using FastSelfReward.Reporting;
 
@@ -40,28 +41,36 @@ public static class Pretraining
     /// <param name="progress">Receives every step.</param>
     /// <param name="cancel">Stops the run at the next step boundary, its state saved (<see cref="TrainingInterruptedException"/>).</param>
     /// <param name="overwrite">Replace a model the folder holds that another run (or no train-lm) made.</param>
+    /// <param name="world">The ranks training together, data-parallel; rank 0 alone holds the folder and writes to it. Null: this process alone.</param>
     /// <exception cref="InvalidDataException">The folder's state belongs to another model, data, options or seed.</exception>
     /// <exception cref="FolderInUseException">Another process has the folder.</exception>
     /// <exception cref="ModelFolderTakenException">The folder holds another model and <paramref name="overwrite"/> is false.</exception>
     public static TrainingSummary<LmMetrics>? Run(LlamaModel model, IReadOnlyList<LmExample> examples, PretrainOptions options, int seed,
-        string folder, string tokenizerFolder, IProgressSink progress, CancellationToken cancel = default, bool overwrite = false)
+        string folder, string tokenizerFolder, IProgressSink progress, CancellationToken cancel = default, bool overwrite = false,
+        Communicator? world = null)
     {
-        using var hold = FolderLock.Acquire(folder);
+        world ??= Communicator.Single;
+        using var hold = world.IsRoot ? FolderLock.Acquire(folder) : null;
         string state = Path.Combine(folder, StateFileName), record = Path.Combine(folder, RecordFileName);
-        using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, seed);
-        if (File.Exists(Path.Combine(folder, CheckpointFolder.SingleFileName)) && !File.Exists(state))
+        using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, seed, world);
+        bool finished = File.Exists(Path.Combine(folder, CheckpointFolder.SingleFileName)) && !File.Exists(state);
+        var recorded = finished && File.Exists(record) ? JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) : null;
+        // Every rank decides from the folder as it was before anyone writes to it.
+        world.Barrier();
+        if (finished)
         {
-            var recorded = File.Exists(record) ? JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) : null;
             if (recorded == new Record(training.Fingerprint, seed)) return null;
             if (!overwrite)
                 throw new ModelFolderTakenException($"{folder} holds {(recorded is null ? "a model train-lm did not make" : "a model trained on other data or settings")}; " +
                                                     "training would replace it");
-            foreach (string file in new[] { CheckpointFolder.SingleFileName, CheckpointFolder.IndexFileName, LlamaConfigJson.FileName, MetricsFileName, RecordFileName })
-                File.Delete(Path.Combine(folder, file));
+            if (world.IsRoot)
+                foreach (string file in new[] { CheckpointFolder.SingleFileName, CheckpointFolder.IndexFileName, LlamaConfigJson.FileName, MetricsFileName, RecordFileName })
+                    File.Delete(Path.Combine(folder, file));
         }
         TrainingSummary<LmMetrics> summary;
-        using (var metrics = MetricsLog.Open(Path.Combine(folder, MetricsFileName)))
+        using (var metrics = world.IsRoot ? MetricsLog.Open(Path.Combine(folder, MetricsFileName)) : null)
             summary = training.Run(new TrainingOutput { CheckpointPath = state, Progress = progress, Label = "train-lm step", Metrics = metrics }, cancel);
+        if (!world.IsRoot) return summary;
         ModelCheckpoint.SaveInto(model, folder, tokenizerFolder);
         File.WriteAllText(record + ".tmp", JsonSerializer.Serialize(new Record(training.Fingerprint, seed)));
         File.Move(record + ".tmp", record, overwrite: true);

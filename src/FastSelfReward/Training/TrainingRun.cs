@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FastSelfReward.Compute;
+using FastSelfReward.Distributed;
 using FastSelfReward.Model;
 using FastSelfReward.Reporting;
 
@@ -69,10 +70,10 @@ public sealed class TrainingInterruptedException(long step, bool saved, Cancella
 /// <summary>Creates <see cref="TrainingRun{TExample,TMetrics}"/>s with their type arguments inferred.</summary>
 public static class TrainingRun
 {
-    /// <inheritdoc cref="TrainingRun{TExample,TMetrics}(LlamaModel, ITrainingObjective{TExample,TMetrics}, IReadOnlyList{TExample}, TrainingOptions, int)"/>
+    /// <inheritdoc cref="TrainingRun{TExample,TMetrics}(LlamaModel, ITrainingObjective{TExample,TMetrics}, IReadOnlyList{TExample}, TrainingOptions, int, Communicator)"/>
     public static TrainingRun<TExample, TMetrics> Create<TExample, TMetrics>(LlamaModel model, ITrainingObjective<TExample, TMetrics> objective,
-        IReadOnlyList<TExample> examples, TrainingOptions options, int seed) where TMetrics : class, ITrainingMetrics<TMetrics> =>
-        new(model, objective, examples, options, seed);
+        IReadOnlyList<TExample> examples, TrainingOptions options, int seed, Communicator? world = null) where TMetrics : class, ITrainingMetrics<TMetrics> =>
+        new(model, objective, examples, options, seed, world);
 }
 
 /// <summary>
@@ -83,9 +84,11 @@ public static class TrainingRun
 /// </summary>
 /// <remarks>
 /// A step is: zero the gradients; accumulate each micro-batch's gradient of the step's loss, normalised
-/// by the whole step's loss weight; update. Data parallelism inserts a sum of the gradients (and the
-/// metric sums) across ranks between the accumulation and the update (<see cref="Step"/>), and a
-/// sharded optimizer replaces the update; nothing else changes. A run that finds its checkpoint
+/// by the whole step's loss weight; update. With several ranks (<see cref="World"/>) every rank plans
+/// the same steps, takes its share of each step's micro-batches (<see cref="Deal"/>), and the gradients
+/// and metric sums are added across ranks, in rank order, before the update, which every rank then
+/// makes alike: the weights stay equal on every rank. Rank 0 alone writes checkpoints, metrics and
+/// progress. A run that finds its checkpoint
 /// resumes from it and ends with the weights of an uninterrupted run, to the bit: every epoch's plan
 /// is a pure function of (seed, epoch), and the state holds weights, moments, step and data cursor.
 /// </remarks>
@@ -103,10 +106,12 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     /// <param name="examples">Every example; <see cref="TrainingOptions"/>' held-out share of them is kept for evaluation.</param>
     /// <param name="options">Length, schedule, optimizer, batching and cadences.</param>
     /// <param name="seed">Seeds the held-out split and every epoch's order.</param>
+    /// <param name="world">The ranks training together, each with the same model, examples, options and seed; null: this process alone.</param>
     /// <exception cref="ArgumentException">An option is out of range, there are no examples, or an example does not fit the model.</exception>
     public TrainingRun(LlamaModel model, ITrainingObjective<TExample, TMetrics> objective, IReadOnlyList<TExample> examples,
-        TrainingOptions options, int seed)
+        TrainingOptions options, int seed, Communicator? world = null)
     {
+        World = world ?? Communicator.Single;
         options.Validate();
         if (examples.Count == 0) throw new ArgumentException("no training examples", nameof(examples));
         for (int i = 0; i < examples.Count; i++) objective.Validate(examples[i], i);
@@ -134,6 +139,9 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
 
     /// <summary>Raised by <see cref="Run"/> after each evaluation of the held-out examples, with the step it followed.</summary>
     public event Action<long, TMetrics>? Evaluated;
+
+    /// <summary>The ranks training together (one unless mpirun started several).</summary>
+    public Communicator World { get; }
 
     public TrainingOptions Options { get; }
     public int Seed { get; }
@@ -185,15 +193,40 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         return sums;
     }
 
-    /// <summary>One optimizer step over the given micro-batches.</summary>
+    /// <summary>
+    /// This rank's share of <paramref name="microBatches"/>: the largest (in tokens) goes to the
+    /// least-loaded rank, the lower rank among equals, so shares are balanced and every rank works
+    /// out the same deal; a share keeps the micro-batches' order.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<TExample>> Deal(IReadOnlyList<IReadOnlyList<TExample>> microBatches)
+    {
+        if (World.Size == 1) return microBatches;
+        var load = new long[World.Size];
+        var mine = new List<int>();
+        foreach (int i in Enumerable.Range(0, microBatches.Count).OrderByDescending(i => microBatches[i].Sum(_objective.Tokens)).ThenBy(i => i))
+        {
+            int rank = Array.IndexOf(load, load.Min());
+            load[rank] += microBatches[i].Sum(_objective.Tokens);
+            if (rank == World.Rank) mine.Add(i);
+        }
+        mine.Sort();
+        return [.. mine.Select(i => microBatches[i])];
+    }
+
+    /// <summary>One optimizer step over the given micro-batches (with several ranks, every rank passes the same ones).</summary>
     public StepReport<TMetrics> Step(IReadOnlyList<IReadOnlyList<TExample>> microBatches)
     {
         using var _ = Nvtx.Range("train step");
         var clock = Stopwatch.StartNew();
         _model.ZeroGradients();
-        // The normaliser is the whole step's. With data parallelism each rank accumulates only its
-        // share of the micro-batches, and the gradients and metric sums are then summed across ranks.
-        var metrics = AccumulateGradients(microBatches, LossWeight(microBatches));
+        // The normaliser is the whole step's, all ranks together: each rank adds its share's gradient
+        // of the step's loss, and the sum over ranks is the gradient of the whole step.
+        var metrics = AccumulateGradients(Deal(microBatches), LossWeight(microBatches));
+        if (World.Size > 1)
+        {
+            SumGradientsOverRanks();
+            metrics = SumOverRanks(metrics);
+        }
         double learningRate = Schedule.At(Optimizer.Step + 1);
         double norm = Optimizer.Update(learningRate);
         long tokens = microBatches.Sum(m => m.Sum(e => (long)_objective.Tokens(e)));
@@ -208,8 +241,44 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     {
         using var _ = Nvtx.Range("evaluate");
         var sums = TMetrics.Zero;
-        foreach (var microBatch in StepPlan.Pack(examples, _objective.Tokens, Options.MicroBatchTokens)) sums += _objective.Measure(microBatch);
-        return sums;
+        foreach (var microBatch in Deal(StepPlan.Pack(examples, _objective.Tokens, Options.MicroBatchTokens))) sums += _objective.Measure(microBatch);
+        return World.Size > 1 ? SumOverRanks(sums) : sums;
+    }
+
+    /// <summary>Elements of the gradient staged on the host per all-reduce (16 MiB).</summary>
+    private const int ReduceChunkElements = 1 << 22;
+
+    /// <summary>Replaces every rank's gradient by the sum over ranks, in rank order, chunk by chunk through host memory.</summary>
+    private void SumGradientsOverRanks()
+    {
+        using var _ = Nvtx.Range("all-reduce gradients");
+        var gradients = _model.Gradients;
+        var chunk = new float[(int)Math.Min(gradients.Length, ReduceChunkElements)];
+        for (long done = 0; done < gradients.Length;)
+        {
+            int count = (int)Math.Min(chunk.Length, gradients.Length - done);
+            var part = gradients.Slice(done, count);
+            _model.Kernels.Download(part, chunk.AsSpan(0, count));
+            World.AllReduceSum(chunk.AsSpan(0, count));
+            _model.Kernels.Upload(part, chunk.AsSpan(0, count));
+            done += count;
+        }
+    }
+
+    private TMetrics SumOverRanks(TMetrics metrics)
+    {
+        double[] sums = metrics.Sums();
+        World.AllReduceSum(sums);
+        return TMetrics.FromSums(sums);
+    }
+
+    /// <summary>Whether any rank was asked to stop: every rank must stop at the same step boundary, or the others would wait in the next step's sum.</summary>
+    private bool StopRequested(CancellationToken cancel)
+    {
+        if (World.Size == 1) return cancel.IsCancellationRequested;
+        double[] requests = [cancel.IsCancellationRequested ? 1 : 0];
+        World.AllReduceSum(requests);
+        return requests[0] > 0;
     }
 
     /// <summary>
@@ -226,6 +295,9 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     public TrainingSummary<TMetrics> Run(TrainingOutput? output = null, CancellationToken cancel = default)
     {
         output ??= new TrainingOutput();
+        // Rank 0 alone reports and writes; every rank reads the same checkpoint to resume.
+        if (!World.IsRoot) output = output with { Progress = null, Metrics = null };
+        bool saves = output.CheckpointPath is not null && World.IsRoot;
         var cursor = new TrainingCursor(0, 0);
         long? resumedFrom = null;
         if (output.CheckpointPath is string path && File.Exists(path))
@@ -254,12 +326,12 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         void Save()
         {
             using var _ = Nvtx.Range("checkpoint");
-            TrainingCheckpoint.Save(output.CheckpointPath!, _model, Optimizer, new TrainingCursor(epoch, index), Seed, _fingerprint);
+            if (saves) TrainingCheckpoint.Save(output.CheckpointPath!, _model, Optimizer, new TrainingCursor(epoch, index), Seed, _fingerprint);
             savedAt = Optimizer.Step;
         }
         for (long step = Optimizer.Step + 1; step <= TotalSteps; step++)
         {
-            if (cancel.IsCancellationRequested)
+            if (StopRequested(cancel))
             {
                 bool save = output.CheckpointPath is not null && savedAt != Optimizer.Step;
                 if (save) Save();
