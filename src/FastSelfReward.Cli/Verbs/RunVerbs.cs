@@ -27,7 +27,9 @@ public abstract class RunOptions : CommonOptions
         RunConfig? config = Config is null ? null : RunConfig.Load(Config);
         using var kernels = OpenBackend();
         using var progress = context.CreateProgress();
-        using var run = RunFolder.Open(Folder, config, Config is null ? "" : Path.GetFullPath(Config), kernels, progress, context.Error, AcceptChangedInputs);
+        // Under mpirun rank 0 logs and writes; the others train beside it in silence.
+        var log = context.World.IsRoot ? context.Error : TextWriter.Null;
+        using var run = RunFolder.Open(Folder, config, Config is null ? "" : Path.GetFullPath(Config), kernels, progress, log, AcceptChangedInputs, context.World);
         work(new SelfRewardingRun(run), run);
         return 0;
     }
@@ -36,6 +38,9 @@ public abstract class RunOptions : CommonOptions
 [Verb("iterate", HelpText = "Run the whole method: SFT baseline, EFT, M1, then (prompts, candidates, judgments, pairs, DPO) per iteration; resumes a killed run.")]
 public sealed class IterateOptions : RunOptions
 {
+    /// <summary>Under mpirun the training stages run data-parallel; rank 0 runs the others while the rest wait.</summary>
+    public override bool RunsOnRanks => true;
+
     [Option("redo", HelpText = "Run this stage again (sft, eft, m1, iterT/prompts, iterT/candidates, iterT/judgments, iterT/pairs, iterT/dpo), and every stage after it: what they wrote is deleted first.")]
     public string? Redo { get; set; }
 
@@ -92,6 +97,8 @@ public sealed class SftStageOptions : StageOptions
     public bool M1 { get; set; }
 
     protected override StageKind Kind => M1 ? StageKind.M1 : StageKind.Sft;
+
+    public override bool RunsOnRanks => true;
 }
 
 [Verb("eft", HelpText = "Build the judge training set (gold judgments, or the SFT baseline's filtered by rank agreement).")]
@@ -128,4 +135,6 @@ public sealed class PairsStageOptions : StageOptions
 public sealed class DpoStageOptions : StageOptions
 {
     protected override StageKind Kind => StageKind.Dpo;
+
+    public override bool RunsOnRanks => true;
 }

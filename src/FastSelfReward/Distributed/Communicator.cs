@@ -51,6 +51,15 @@ public abstract class Communicator : IDisposable
     /// <summary><paramref name="output"/> (<see cref="Size"/> shards of <c>input.Length</c>) receives every rank's <paramref name="input"/>, in rank order.</summary>
     public abstract void AllGather(ReadOnlySpan<float> input, Span<float> output);
 
+    /// <summary>Rank 0's <paramref name="value"/>, on every rank: how ranks take one decision that rank 0 makes from what it alone reads or writes.</summary>
+    public bool RootSays(bool value)
+    {
+        if (Size == 1) return value;
+        Span<byte> flag = [value ? (byte)1 : (byte)0];
+        Broadcast(flag);
+        return flag[0] != 0;
+    }
+
     /// <summary>Ends every rank of the job with <paramref name="code"/>: what a failed rank does, so that no other waits for it forever.</summary>
     public abstract void Abort(int code);
 

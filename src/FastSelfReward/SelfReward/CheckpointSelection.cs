@@ -141,6 +141,8 @@ public sealed class CheckpointSelection
     public IReadOnlyList<string> Select(IReadOnlyList<string> heldOutPrompts, string initialFolder, string? ownJudgeFolder, long totalSteps,
         CancellationToken cancel)
     {
+        // Answering and judging is rank 0's; the other ranks only trained.
+        if (!_run.World.IsRoot) return [.. RunContext.ModelArtifacts(_output), ResultFile];
         string resultPath = _run.PathOf(ResultFile);
         var record = File.Exists(resultPath) ? JsonSerializer.Deserialize<SelectionRecord>(File.ReadAllText(resultPath), Jsonl.Options)! : null;
         if (record is null)

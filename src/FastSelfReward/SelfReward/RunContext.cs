@@ -1,6 +1,7 @@
 using FastSelfReward.Checkpoints;
 using FastSelfReward.Compute;
 using FastSelfReward.Data;
+using FastSelfReward.Distributed;
 using FastSelfReward.Generation;
 using FastSelfReward.Model;
 using FastSelfReward.Reporting;
@@ -15,7 +16,7 @@ namespace FastSelfReward.SelfReward;
 /// </summary>
 public sealed class RunContext : IDisposable
 {
-    private readonly FolderLock _lock;
+    private readonly FolderLock? _lock;
     private readonly string[] _tokenizerFiles;
 
     /// <param name="directory">The run folder.</param>
@@ -24,13 +25,16 @@ public sealed class RunContext : IDisposable
     /// <param name="progress">Where progress goes.</param>
     /// <param name="log">Where the stages' log lines go.</param>
     /// <param name="acceptChangedInputs">Go on when an input's contents differ from <see cref="RunInputs"/>' record, recording the new ones.</param>
+    /// <param name="world">The ranks running the run together: rank 0 holds the folder, checks the inputs and writes; the others train beside it. Null: this process alone.</param>
     /// <exception cref="FolderInUseException">Another process has the run folder.</exception>
     /// <exception cref="InvalidOperationException">The run was computed with another backend or CPU thread count (<see cref="ComputeRecord"/>).</exception>
     /// <exception cref="InvalidDataException">An input's contents differ from those the run recorded.</exception>
-    public RunContext(string directory, RunConfig config, IKernels kernels, IProgressSink progress, TextWriter log, bool acceptChangedInputs = false)
+    public RunContext(string directory, RunConfig config, IKernels kernels, IProgressSink progress, TextWriter log, bool acceptChangedInputs = false,
+        Communicator? world = null)
     {
         Directory = Path.GetFullPath(directory);
-        _lock = FolderLock.Acquire(Directory);
+        World = world ?? Communicator.Single;
+        _lock = World.IsRoot ? FolderLock.Acquire(Directory) : null;
         try
         {
             Config = config.Validate();
@@ -44,17 +48,20 @@ public sealed class RunContext : IDisposable
             Judge = config.JudgeTemplate is null ? JudgeTemplate.Default : JudgeTemplate.Load(config.JudgeTemplate);
             ModelConfig = LlamaConfigJson.Read(Path.Combine(config.BaseModel, "config.json"));
             Exclusion = new PromptExclusion(config.ExcludePrompts is null ? [] : PromptFile.Read(config.ExcludePrompts), config.Prompts.MaxRougeL);
-            Metrics = MetricsLog.Open(Path.Combine(Directory, "metrics.jsonl"));
+            Metrics = World.IsRoot ? MetricsLog.Open(Path.Combine(Directory, "metrics.jsonl")) : null;
             _tokenizerFiles = System.IO.Directory.GetFiles(config.BaseModel)
                 .Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal) && !f.EndsWith(".safetensors.index.json", StringComparison.Ordinal)
                             && Path.GetFileName(f) != "config.json" && !Path.GetFileName(f).StartsWith('.'))
                 .Order(StringComparer.Ordinal).ToArray();
-            ComputeRecord.Of(kernels).CheckOrWrite(Directory);
-            RunInputs.CheckOrRecord(Directory, config, Hashes, acceptChangedInputs, log);
+            if (World.IsRoot)
+            {
+                ComputeRecord.Of(kernels).CheckOrWrite(Directory);
+                RunInputs.CheckOrRecord(Directory, config, Hashes, acceptChangedInputs, log);
+            }
         }
         catch
         {
-            _lock.Dispose();
+            _lock?.Dispose();
             throw;
         }
     }
@@ -74,7 +81,11 @@ public sealed class RunContext : IDisposable
 
     /// <summary>The evaluation prompts (exclude_prompts): kept out of the IFT and EFT data, the self-instruct shots and the generated prompts.</summary>
     public PromptExclusion Exclusion { get; }
-    public MetricsLog Metrics { get; }
+    /// <summary>metrics.jsonl, which rank 0 alone writes (null on the other ranks).</summary>
+    public MetricsLog? Metrics { get; }
+
+    /// <summary>The ranks running the run together (one unless mpirun started several).</summary>
+    public Communicator World { get; }
     public TextWriter Log { get; }
 
     /// <summary>The tokenizer files of the base model (they key the reference log-probs).</summary>
@@ -108,9 +119,10 @@ public sealed class RunContext : IDisposable
     public static IReadOnlyList<string> ModelArtifacts(string name) =>
         [Path.Combine(ModelFolder(name), "config.json"), Path.Combine(ModelFolder(name), "model.safetensors")];
 
-    /// <summary><see cref="SaveModel"/> into any folder of the run (<paramref name="relative"/>), replacing what is there.</summary>
+    /// <summary><see cref="SaveModel"/> into any folder of the run (<paramref name="relative"/>), replacing what is there (by rank 0; the others write nothing).</summary>
     public void SaveCheckpoint(LlamaModel model, string relative)
     {
+        if (!World.IsRoot) return;
         string final = PathOf(relative), temporary = final + ".tmp";
         if (System.IO.Directory.Exists(temporary)) System.IO.Directory.Delete(temporary, recursive: true);
         ModelCheckpoint.Save(model, temporary, Config.BaseModel,
@@ -121,7 +133,7 @@ public sealed class RunContext : IDisposable
 
     /// <summary>Writes one metrics record whose names are prefixed by the stage.</summary>
     public void Record(string stage, long step, IEnumerable<KeyValuePair<string, double>> values) =>
-        Metrics.Write(step, values.Select(v => KeyValuePair.Create($"{stage}/{v.Key}", v.Value)));
+        Metrics?.Write(step, values.Select(v => KeyValuePair.Create($"{stage}/{v.Key}", v.Value)));
 
     /// <summary>Seed of one stage's random numbers, distinct per stage and stable across runs.</summary>
     public ulong SeedOf(string stage) => StableHash.Of(stage, (ulong)Config.Seed);
@@ -149,7 +161,7 @@ public sealed class RunContext : IDisposable
 
     public void Dispose()
     {
-        Metrics.Dispose();
-        _lock.Dispose();
+        Metrics?.Dispose();
+        _lock?.Dispose();
     }
 }

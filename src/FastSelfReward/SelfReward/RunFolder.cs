@@ -1,4 +1,5 @@
 using FastSelfReward.Compute;
+using FastSelfReward.Distributed;
 using FastSelfReward.Reporting;
 
 namespace FastSelfReward.SelfReward;
@@ -28,12 +29,14 @@ public static class RunFolder
     /// <param name="progress">Where progress goes.</param>
     /// <param name="log">Where the stages' log lines go.</param>
     /// <param name="acceptChangedInputs">Go on when an input's contents differ from those the run recorded (<see cref="RunInputs"/>).</param>
+    /// <param name="world">The ranks running the run together; rank 0 alone writes. Null: this process alone.</param>
     /// <exception cref="InvalidDataException">An input's contents differ from those the run recorded, and changes are not accepted.</exception>
     /// <exception cref="InvalidOperationException"><paramref name="config"/> differs from the stored configuration; the error lists the fields.</exception>
     /// <exception cref="FileNotFoundException">The folder has no run.json and no configuration was given.</exception>
     public static RunContext Open(string folder, RunConfig? config, string configSource, IKernels kernels, IProgressSink progress, TextWriter log,
-        bool acceptChangedInputs = false)
+        bool acceptChangedInputs = false, Communicator? world = null)
     {
+        world ??= Communicator.Single;
         folder = Path.GetFullPath(folder);
         string stored = Path.Combine(folder, ConfigFileName);
         bool started = File.Exists(stored);
@@ -51,11 +54,17 @@ public static class RunFolder
         }
         else if (config is null) throw new FileNotFoundException($"{folder} has no {ConfigFileName}: starting a run needs a configuration", stored);
 
-        Directory.CreateDirectory(folder);
-        // A record left by a first opening that failed before run.json was stored describes nothing.
-        if (!started) File.Delete(Path.Combine(folder, RunInputs.FileName));
-        var run = new RunContext(folder, config, kernels, progress, log, acceptChangedInputs);
-        if (!started)
+        // Every rank has read the folder as it was before rank 0 writes to it.
+        world.Barrier();
+        if (world.IsRoot)
+        {
+            Directory.CreateDirectory(folder);
+            // A record left by a first opening that failed before run.json was stored describes nothing.
+            if (!started) File.Delete(Path.Combine(folder, RunInputs.FileName));
+        }
+        world.Barrier();
+        var run = new RunContext(folder, config, kernels, progress, log, acceptChangedInputs, world);
+        if (!started && world.IsRoot)
         {
             // Written whole under a temporary name, so a kill never leaves a torn run.json behind.
             File.WriteAllText(stored + ".tmp", config.ToJson());

@@ -45,6 +45,11 @@ public sealed class SelfRewardingRun(RunContext run)
         var stages = StageId.All(run.Config.Iterations).ToList();
         int index = stages.IndexOf(stage);
         if (index < 0) throw new ArgumentException($"stage {stage} is not part of this run of {run.Config.Iterations} iterations");
+        if (!run.World.IsRoot)
+        {
+            run.World.Barrier();
+            return;
+        }
         foreach (var later in stages.Skip(index).Reverse())
         {
             foreach (string output in later.Outputs)
@@ -56,33 +61,47 @@ public sealed class SelfRewardingRun(RunContext run)
             run.Manifest.Forget(later.Name);
         }
         run.Log.WriteLine($"{stage}: to be redone, with the {stages.Count - index - 1} stages after it");
+        run.World.Barrier();
     }
 
-    /// <summary>Runs one stage (skipped when done); its inputs must be done.</summary>
+    /// <summary>
+    /// Runs one stage (skipped when done); its inputs must be done. With several ranks, rank 0 keeps
+    /// the manifest and runs the generation stages while the others wait; every rank trains.
+    /// </summary>
     public void RunStage(StageId stage, CancellationToken cancel = default)
     {
         string name = stage.Name;
+        var world = run.World;
         using var _ = Nvtx.Range(name);
-        if (run.Manifest.IsDone(name))
+        if (world.RootSays(run.Manifest.IsDone(name)))
         {
+            if (!world.IsRoot) return;
             // Its data files must be as finished; a model no stage still to run needs may be gone.
             run.Manifest.Verify(name, run.Directory, artifact => !IsModel(artifact));
             run.Log.WriteLine($"{name}: done, skipped");
             return;
         }
-        var stages = StageId.All(run.Config.Iterations);
-        int index = stages.ToList().IndexOf(stage);
-        if (index < 0) throw new ArgumentException($"stage {name} is not part of this run of {run.Config.Iterations} iterations");
-        string? needed = ModelRead(stage);
-        foreach (var before in stages.Take(index))
+        if (world.IsRoot)
         {
-            if (!run.Manifest.IsDone(before.Name)) throw new InvalidOperationException($"stage {name} needs {before}, which has not finished");
-            run.Manifest.Verify(before.Name, run.Directory,
-                artifact => !IsModel(artifact) || (needed is not null && artifact.StartsWith(RunContext.ModelFolder(needed) + Path.DirectorySeparatorChar, StringComparison.Ordinal)));
+            var stages = StageId.All(run.Config.Iterations);
+            int index = stages.ToList().IndexOf(stage);
+            if (index < 0) throw new ArgumentException($"stage {name} is not part of this run of {run.Config.Iterations} iterations");
+            string? needed = ModelRead(stage);
+            foreach (var before in stages.Take(index))
+            {
+                if (!run.Manifest.IsDone(before.Name)) throw new InvalidOperationException($"stage {name} needs {before}, which has not finished");
+                run.Manifest.Verify(before.Name, run.Directory,
+                    artifact => !IsModel(artifact) || (needed is not null && artifact.StartsWith(RunContext.ModelFolder(needed) + Path.DirectorySeparatorChar, StringComparison.Ordinal)));
+            }
+            run.Log.WriteLine($"{name}: running");
+            run.Manifest.MarkPartial(name);
         }
-        run.Log.WriteLine($"{name}: running");
-        run.Manifest.MarkPartial(name);
-        var artifacts = Execute(stage, cancel);
+        // A rank that fails ends the job (the CLI aborts it), so passing here means rank 0's checks passed.
+        world.Barrier();
+        bool trains = stage.Kind is StageKind.Sft or StageKind.M1 or StageKind.Dpo;
+        var artifacts = trains || world.IsRoot ? Execute(stage, cancel) : [];
+        world.Barrier();
+        if (!world.IsRoot) return;
         run.Manifest.MarkDone(name, run.Directory, artifacts);
         run.Log.WriteLine($"{name}: done");
     }
@@ -144,11 +163,11 @@ public sealed class SelfRewardingRun(RunContext run)
         IReadOnlyList<string> heldOutPrompts;
         long steps;
         using (var model = run.LoadModel(null))
-        using (var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, run.Config.Seed))
+        using (var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, run.Config.Seed, run.World))
         {
             selection?.SaveCandidatesOf(training, model);
             Train(stage, output, training, cancel);
-            if (selection is null) return run.SaveModel(model, output);
+            if (selection is null) return SaveModel(model, output);
             heldOutPrompts = [.. training.HeldOutIndices.Select(i => userPrompts[i]).OfType<string>()];
             steps = training.TotalSteps;
         }
@@ -231,14 +250,15 @@ public sealed class SelfRewardingRun(RunContext run)
                 // Nothing to prefer: the iteration keeps Mt, as the paper's loop would with no pairs.
                 run.Log.WriteLine($"{stage}: only {pairs.Count} usable preference pairs; DPO skipped and {output} is {from} unchanged");
                 run.Record(stage, 0, [KeyValuePair.Create("skipped", 1.0), KeyValuePair.Create("pairs", (double)pairs.Count)]);
-                return run.SaveModel(model, output);
+                return SaveModel(model, output);
             }
             var options = run.Config.Dpo with { MicroBatchTokens = run.Config.Dpo.MicroBatchTokens is int budget ? Math.Max(budget, 2 * context) : null };
-            var reference = ReferenceLogProbs.LoadOrCompute(run.PathOf(referenceArtifact[0]), model, pairs, run.TokenizerFiles, options.MicroBatchTokens);
-            using var training = TrainingRun.Create(model, new DpoObjective(model, options), reference.Examples(pairs), options, run.Config.Seed);
+            var reference = ReferenceLogProbs.LoadOrCompute(run.PathOf(referenceArtifact[0]), model, pairs, run.TokenizerFiles, options.MicroBatchTokens,
+                run.World);
+            using var training = TrainingRun.Create(model, new DpoObjective(model, options), reference.Examples(pairs), options, run.Config.Seed, run.World);
             selection?.SaveCandidatesOf(training, model);
             Train(stage, output, training, cancel);
-            if (selection is null) return [.. run.SaveModel(model, output), .. referenceArtifact];
+            if (selection is null) return [.. SaveModel(model, output), .. referenceArtifact];
             heldOutPrompts = [.. training.HeldOutIndices.Select(i => prompts[i])];
             steps = training.TotalSteps;
         }
@@ -246,6 +266,10 @@ public sealed class SelfRewardingRun(RunContext run)
         string start = run.PathOf(RunContext.ModelFolder(from));
         return [.. selection.Select(heldOutPrompts, start, ownJudgeFolder: start, steps, cancel), .. referenceArtifact];
     }
+
+    /// <summary>Saves a stage's model (rank 0; every rank has the same weights) and returns its artifacts.</summary>
+    private IReadOnlyList<string> SaveModel(LlamaModel model, string output) =>
+        run.World.IsRoot ? run.SaveModel(model, output) : RunContext.ModelArtifacts(output);
 
     /// <summary>Runs a stage's training with its metrics in metrics.jsonl under the stage's name, resuming from the stage's training state.</summary>
     private void Train<TExample, TMetrics>(string stage, string output, TrainingRun<TExample, TMetrics> training, CancellationToken cancel)

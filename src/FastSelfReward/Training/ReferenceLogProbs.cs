@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using FastSelfReward.Compute;
+using FastSelfReward.Distributed;
 using FastSelfReward.Model;
 
 namespace FastSelfReward.Training;
@@ -53,26 +54,34 @@ public sealed class ReferenceLogProbs
     /// <param name="pairs">Every pair, held-out ones included.</param>
     /// <param name="tokenizerFiles">The tokenizer files the pairs were rendered with.</param>
     /// <param name="microBatchTokens">Token budget of one forward pass; null: every pair in one.</param>
+    /// <param name="world">The ranks sharing the work (each scores its share, all get every value; rank 0 writes the file). Null: this process alone.</param>
     /// <exception cref="InvalidDataException">The file's keys match but its body is malformed.</exception>
     public static ReferenceLogProbs LoadOrCompute(string path, LlamaModel model, IReadOnlyList<PreferencePair> pairs,
-        IEnumerable<string> tokenizerFiles, int? microBatchTokens)
+        IEnumerable<string> tokenizerFiles, int? microBatchTokens, Communicator? world = null)
     {
+        world ??= Communicator.Single;
         string modelKey = ComputeModelKey(model, tokenizerFiles);
         string pairsHash = ComputePairsHash(pairs);
         if (File.Exists(path) && Load(path, modelKey, pairsHash) is { } loaded) return loaded;
-        var computed = Compute(model, pairs, modelKey, microBatchTokens);
-        computed.Save(path);
+        var computed = Compute(model, pairs, modelKey, microBatchTokens, world);
+        if (world.IsRoot) computed.Save(path);
         return computed;
     }
 
     /// <summary>Scores every pair under the model's current weights.</summary>
-    public static ReferenceLogProbs Compute(LlamaModel model, IReadOnlyList<PreferencePair> pairs, string modelKey, int? microBatchTokens)
+    public static ReferenceLogProbs Compute(LlamaModel model, IReadOnlyList<PreferencePair> pairs, string modelKey, int? microBatchTokens,
+        Communicator? world = null)
     {
         using var _ = Nvtx.Range("reference logps");
+        world ??= Communicator.Single;
         for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config, i);
         var chosen = new double[pairs.Count];
         var rejected = new double[pairs.Count];
-        foreach (var microBatch in StepPlan.Pack(Enumerable.Range(0, pairs.Count), i => pairs[i].Tokens, microBatchTokens))
+        // With several ranks each scores every N-th micro-batch and leaves the others' entries 0, so
+        // the sum over ranks is every value exactly, and each value is the one a single rank computes
+        // (a micro-batch is the same batch on any rank).
+        var microBatches = StepPlan.Pack(Enumerable.Range(0, pairs.Count), i => pairs[i].Tokens, microBatchTokens);
+        foreach (var microBatch in microBatches.Where((_, b) => b % world.Size == world.Rank))
         {
             var (c, r) = PairBatch.Score(model, [.. microBatch.Select(i => pairs[i])]);
             for (int j = 0; j < microBatch.Length; j++)
@@ -80,6 +89,11 @@ public sealed class ReferenceLogProbs
                 chosen[microBatch[j]] = c[j];
                 rejected[microBatch[j]] = r[j];
             }
+        }
+        if (world.Size > 1)
+        {
+            world.AllReduceSum(chosen);
+            world.AllReduceSum(rejected);
         }
         return new ReferenceLogProbs(modelKey, ComputePairsHash(pairs), chosen, rejected, fromFile: false);
     }

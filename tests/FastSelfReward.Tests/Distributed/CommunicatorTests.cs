@@ -36,9 +36,9 @@ public sealed class CommunicatorTests
     [Fact]
     public void AVerbThatRunsInOneProcessRefusesAJobOfSeveral()
     {
-        var result = FsrProcess.UnderMpirun(2, ["sft", "--run", Path.Combine(Path.GetTempPath(), "fsr-never-" + Guid.NewGuid().ToString("N"))]);
+        var result = FsrProcess.UnderMpirun(2, ["prompts", "--run", Path.Combine(Path.GetTempPath(), "fsr-never-" + Guid.NewGuid().ToString("N"))]);
         Assert.NotEqual(0, result.ExitCode);
-        Assert.Contains("fsr sft: runs in one process, and mpirun started 2", result.Error);
+        Assert.Contains("fsr prompts: runs in one process, and mpirun started 2", result.Error);
     }
 
     [Fact]

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using FastSelfReward.Checkpoints;
 using FastSelfReward.Compute;
+using FastSelfReward.Data;
+using FastSelfReward.SelfReward;
 using FastSelfReward.Tests.Checkpoints;
 using FastSelfReward.Tests.TestSupport;
 using FastSelfReward.Tests.Text;
@@ -90,4 +92,83 @@ public sealed class DataParallelTrainingTests : IDisposable
         Assert.True(worst <= 1e-4 * scale, $"weights differ by up to {worst} (largest weight {scale})");
         Assert.False(File.Exists(Path.Combine(two, "train-state.safetensors")));
     }
+}
+
+/// <summary>The run's training stages under mpirun: SFT and DPO on 2 ranks against 1, on the test demo's data and M0.</summary>
+public sealed class DataParallelStageTests(DemoInputsFixture fixture) : IClassFixture<DemoInputsFixture>
+{
+    private static float[] Weights(string folder)
+    {
+        using var kernels = new CpuKernels();
+        using var model = ModelCheckpoint.Load(kernels, folder);
+        var values = new float[model.Layout.TotalLength];
+        kernels.Download(model.Parameters, values);
+        return values;
+    }
+
+    private static void AssertClose(string one, string two, string what)
+    {
+        var (a, b) = (Weights(one), Weights(two));
+        double worst = 0, scale = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(a[i] - b[i]));
+            scale = Math.Max(scale, Math.Abs(a[i]));
+        }
+        Assert.True(worst <= 1e-4 * scale, $"{what}: weights differ by up to {worst} (largest weight {scale})");
+    }
+
+    private static void Ok(FsrProcess.Result result) => Assert.True(result.ExitCode == 0, result.Error + result.Out);
+
+    [Fact]
+    [Trait("Category", "PerBlas")]
+    public void SftAndDpoOnTwoRanksTrainWhatOneRankTrains()
+    {
+        string config = Path.Combine(fixture.NewRunFolder() + "-config", "run.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(config)!);
+        // Micro-batches of a few examples, so that both ranks have a share of every step.
+        File.WriteAllText(config, (fixture.Config with
+        {
+            Sft = fixture.Config.Sft with { MicroBatchTokens = 512 },
+            Dpo = fixture.Config.Dpo with { MicroBatchTokens = 1024, PairsPerStep = 8 },
+        }).ToJson());
+        string alone = fixture.NewRunFolder(), pair = fixture.NewRunFolder();
+        string[] threads = ["--threads", "1"];
+
+        Ok(FsrProcess.Run(FsrProcess.Dotnet, [FsrProcess.Dll, "sft", "--run", alone, "--config", config, .. threads]));
+        var sft = FsrProcess.UnderMpirun(2, ["sft", "--run", pair, "--config", config, .. threads]);
+        Ok(sft);
+        AssertClose(Path.Combine(alone, "models", "sft"), Path.Combine(pair, "models", "sft"), "sft");
+        Assert.True(RunManifestDone(pair, "sft"));
+        // Rank 0 alone logs and writes the metrics: one record per step, one "done".
+        Assert.Single(sft.Error.Split('\n'), l => l.Trim() == "sft: done");
+        Assert.Equal(File.ReadAllLines(Path.Combine(alone, "metrics.jsonl")).Count(l => l.Contains("\"sft/loss\"")),
+            File.ReadAllLines(Path.Combine(pair, "metrics.jsonl")).Count(l => l.Contains("\"sft/loss\"")));
+
+        // M1 alone, then the same hand-made pairs (an IFT answer preferred to another prompt's) in two copies.
+        foreach (string[] verb in new[] { new[] { "eft" }, ["sft", "--m1"] })
+            Ok(FsrProcess.Run(FsrProcess.Dotnet, [FsrProcess.Dll, .. verb, "--run", alone, .. threads]));
+        var ift = Jsonl.ReadAll<IftRecord>(fixture.Config.Ift).Records;
+        Jsonl.WriteAll(Path.Combine(alone, "iter1", "pairs.jsonl"), ift.Take(40).Select((r, i) => new PairRecord(r.Prompt, r.Response, ift[(i + 1) % 40].Response, 5, 1)));
+        var manifest = RunManifest.Open(alone);
+        foreach (string stage in new[] { "iter1/prompts", "iter1/candidates", "iter1/judgments" }) manifest.MarkDone(stage, alone, []);
+        manifest.MarkDone("iter1/pairs", alone, ["iter1/pairs.jsonl"]);
+        string dpoPair = fixture.NewRunFolder();
+        foreach (string file in Directory.GetFiles(alone, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(dpoPair, Path.GetRelativePath(alone, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        Ok(FsrProcess.Run(FsrProcess.Dotnet, [FsrProcess.Dll, "dpo", "--run", alone, .. threads]));
+        Ok(FsrProcess.UnderMpirun(2, ["dpo", "--run", dpoPair, .. threads]));
+        AssertClose(Path.Combine(alone, "models", "m2"), Path.Combine(dpoPair, "models", "m2"), "dpo");
+        // Each pair's reference log-probs come from the same micro-batch on whichever rank scored it.
+        Assert.Equal(File.ReadAllBytes(Path.Combine(alone, "iter1", "reference_logps.jsonl")),
+            File.ReadAllBytes(Path.Combine(dpoPair, "iter1", "reference_logps.jsonl")));
+        Assert.True(RunManifestDone(dpoPair, "iter1/dpo"));
+    }
+
+    private static bool RunManifestDone(string folder, string stage) => RunManifest.Open(folder).IsDone(stage);
 }
