@@ -16,6 +16,9 @@ public abstract class RunOptions : CommonOptions
     [Option("config", HelpText = "run.json to start the run with; optional once the run folder has one.")]
     public string? Config { get; set; }
 
+    [Option("replicate-optimizer", HelpText = "Under mpirun, keep the whole optimizer state on every rank (plain data parallel) instead of each rank its 1/N range of the AdamW moments (ZeRO-1, the default); the weights are the same, bit for bit.")]
+    public bool ReplicateOptimizer { get; set; }
+
     [Option("accept-changed-inputs", HelpText = "Go on although an input (IFT, EFT, base model, judge template, exclusions, prompt model, selection prompts or judge) has other contents than when the run started; the new contents are recorded.")]
     public bool AcceptChangedInputs { get; set; }
 
@@ -30,6 +33,7 @@ public abstract class RunOptions : CommonOptions
         // Under mpirun rank 0 logs and writes; the others train beside it in silence.
         var log = context.World.IsRoot ? context.Error : TextWriter.Null;
         using var run = RunFolder.Open(Folder, config, Config is null ? "" : Path.GetFullPath(Config), kernels, progress, log, AcceptChangedInputs, context.World);
+        run.ShardOptimizer = !ReplicateOptimizer;
         work(new SelfRewardingRun(run), run);
         return 0;
     }

@@ -83,6 +83,9 @@ public sealed class TrainLmOptions : CommonOptions
     [Option("checkpoint-every", Default = 100, HelpText = "Steps between saves of the training state (weights, AdamW moments, data position) to --out; rerunning the same command after a kill resumes from the last one. 0: only after the last step.")]
     public int CheckpointEvery { get; set; }
 
+    [Option("replicate-optimizer", HelpText = "Under mpirun, keep the whole optimizer state on every rank (plain data parallel) instead of each rank its 1/N range of the AdamW moments (ZeRO-1, the default); the weights are the same, bit for bit.")]
+    public bool ReplicateOptimizer { get; set; }
+
     public override bool RunsOnRanks => true;
 
     public override int Run(VerbContext context)
@@ -119,7 +122,7 @@ public sealed class TrainLmOptions : CommonOptions
         try
         {
             using var progress = context.CreateProgress(LogEvery);
-            result = Pretraining.Run(model, examples, options, Seed, Out, Tokenizer, progress, context.Interrupt, Overwrite, world);
+            result = Pretraining.Run(model, examples, options, Seed, Out, Tokenizer, progress, context.Interrupt, Overwrite, world, !ReplicateOptimizer);
         }
         catch (ModelFolderTakenException e)
         {

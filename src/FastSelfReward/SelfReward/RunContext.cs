@@ -86,6 +86,9 @@ public sealed class RunContext : IDisposable
 
     /// <summary>The ranks running the run together (one unless mpirun started several).</summary>
     public Communicator World { get; }
+
+    /// <summary>Above one rank, each rank keeps its range of the optimizer's moments only (ZeRO-1, the default); false replicates them.</summary>
+    public bool ShardOptimizer { get; set; } = true;
     public TextWriter Log { get; }
 
     /// <summary>The tokenizer files of the base model (they key the reference log-probs).</summary>

@@ -163,7 +163,7 @@ public sealed class SelfRewardingRun(RunContext run)
         IReadOnlyList<string> heldOutPrompts;
         long steps;
         using (var model = run.LoadModel(null))
-        using (var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, run.Config.Seed, run.World))
+        using (var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, run.Config.Seed, run.World, run.ShardOptimizer))
         {
             selection?.SaveCandidatesOf(training, model);
             Train(stage, output, training, cancel);
@@ -255,7 +255,8 @@ public sealed class SelfRewardingRun(RunContext run)
             var options = run.Config.Dpo with { MicroBatchTokens = run.Config.Dpo.MicroBatchTokens is int budget ? Math.Max(budget, 2 * context) : null };
             var reference = ReferenceLogProbs.LoadOrCompute(run.PathOf(referenceArtifact[0]), model, pairs, run.TokenizerFiles, options.MicroBatchTokens,
                 run.World);
-            using var training = TrainingRun.Create(model, new DpoObjective(model, options), reference.Examples(pairs), options, run.Config.Seed, run.World);
+            using var training = TrainingRun.Create(model, new DpoObjective(model, options), reference.Examples(pairs), options, run.Config.Seed, run.World,
+                run.ShardOptimizer);
             selection?.SaveCandidatesOf(training, model);
             Train(stage, output, training, cancel);
             if (selection is null) return [.. SaveModel(model, output), .. referenceArtifact];

@@ -1,4 +1,5 @@
 using FastSelfReward.Compute;
+using FastSelfReward.Distributed;
 using FastSelfReward.Model;
 
 namespace FastSelfReward.Training;
@@ -16,59 +17,220 @@ public sealed record AdamWOptions
 
 /// <summary>
 /// AdamW over a model's flat parameter buffer, with global gradient-norm clipping folded into the
-/// update as a gradient scale. The first and second moments live in two flat buffers with the
+/// update as a gradient scale. The first and second moments live in flat buffers with the
 /// parameters' layout and type (fp32 master weights in a bf16 model, whose compute copy is refreshed
 /// after every update); weight decay applies to matrices only, never to norm gains.
 /// </summary>
+/// <remarks>
+/// With several ranks the optimizer also sums the ranks' gradients. Replicated, every rank
+/// all-reduces the whole gradient and updates every parameter. Sharded (ZeRO-1), the flat buffer is
+/// cut into <see cref="Communicator.Size"/> equal ranges; each rank keeps the moments of its range
+/// only (1/N of them), receives the summed gradient of its range (reduce-scatter), updates those
+/// parameters, and the ranges are gathered back to every rank (all-gather). The gradient norm is in
+/// both cases the sum over ranges, in rank order, of each range's sum of squares, and a range's
+/// reduced gradient is the same bits either way, so sharded and replicated training give the same
+/// weights, bit for bit.
+/// </remarks>
 public sealed class AdamWOptimizer : IDisposable
 {
-    private readonly LlamaModel _model;
-    private readonly DeviceBuffer _m, _v;
+    /// <summary>Elements staged on the host per collective (16 MiB of fp32).</summary>
+    private const int StageElements = 1 << 22;
 
-    public AdamWOptimizer(LlamaModel model, AdamWOptions options)
+    private readonly LlamaModel _model;
+    private readonly Communicator _world;
+    private readonly DeviceBuffer _m, _v;
+    private readonly long _total, _range;
+
+    /// <param name="model">The model whose parameters are updated.</param>
+    /// <param name="options">Hyperparameters.</param>
+    /// <param name="world">The ranks training together; null: this process alone.</param>
+    /// <param name="shard">Above one rank, keep only this rank's range of the moments (ZeRO-1).</param>
+    public AdamWOptimizer(LlamaModel model, AdamWOptions options, Communicator? world = null, bool shard = false)
     {
         _model = model;
+        _world = world ?? Communicator.Single;
         Options = options;
-        _m = model.Kernels.Allocate(model.Layout.TotalLength, model.Parameters.View.Type);
-        _v = model.Kernels.Allocate(model.Layout.TotalLength, model.Parameters.View.Type);
+        _total = model.Layout.TotalLength;
+        Sharded = shard && _world.Size > 1;
+        _range = (_total + _world.Size - 1) / _world.Size;
+        ShardOffset = Sharded ? Math.Min(_total, _world.Rank * _range) : 0;
+        ShardLength = Sharded ? Math.Min(_total, ShardOffset + _range) - ShardOffset : _total;
+        _m = model.Kernels.Allocate(Math.Max(ShardLength, 1), model.Parameters.View.Type);
+        _v = model.Kernels.Allocate(Math.Max(ShardLength, 1), model.Parameters.View.Type);
     }
 
     public AdamWOptions Options { get; }
 
+    /// <summary>Whether this rank keeps only its range of the moments (ZeRO-1).</summary>
+    public bool Sharded { get; }
+
+    /// <summary>The first parameter whose moments this rank keeps (0 unless sharded).</summary>
+    public long ShardOffset { get; }
+
+    /// <summary>How many parameters' moments this rank keeps (all unless sharded).</summary>
+    public long ShardLength { get; }
+
     /// <summary>Updates taken so far (the bias-correction step count).</summary>
     public long Step { get; private set; }
 
-    /// <summary>First moments (for checkpoints).</summary>
-    public Tensor FirstMoments => _m;
+    /// <summary>First moments of parameters [<see cref="ShardOffset"/>, + <see cref="ShardLength"/>).</summary>
+    public Tensor FirstMoments => _m.Slice(0, ShardLength);
 
-    /// <summary>Second moments (for checkpoints).</summary>
-    public Tensor SecondMoments => _v;
+    /// <summary>Second moments of the same parameters.</summary>
+    public Tensor SecondMoments => _v.Slice(0, ShardLength);
 
-    /// <summary>√(Σ g²) over every parameter gradient.</summary>
-    public double GradientNorm() => Math.Sqrt(_model.Kernels.SumSquares(_model.Gradients, _model.Layout.TotalLength));
+    /// <summary>√(Σ g²) over every parameter gradient of this process (before any sum over ranks).</summary>
+    public double GradientNorm() => Math.Sqrt(_model.Kernels.SumSquares(_model.Gradients, _total));
 
     /// <summary>
-    /// One update at the given learning rate; returns the gradient norm before clipping. Gradients
+    /// One update at the given learning rate; returns the gradient norm before clipping. With several
+    /// ranks the gradients are first summed over them (each rank passes its own share's). Gradients
     /// are left as they are (the caller zeroes them for the next step).
     /// </summary>
     public double Update(double learningRate)
     {
         using var _ = Nvtx.Range("optimizer step");
-        double norm = GradientNorm();
+        double norm;
+        if (_world.Size == 1) norm = GradientNorm();
+        else
+        {
+            if (Sharded) ReduceScatterGradients();
+            else AllReduceGradients();
+            norm = Math.Sqrt(SumSquaresOverRanges());
+        }
         if (!double.IsFinite(norm))
             throw new InvalidOperationException($"gradient norm is {norm} at step {Step + 1}: the update was skipped and the weights are unchanged");
         double scale = Options.MaxGradNorm > 0 && norm > Options.MaxGradNorm ? Options.MaxGradNorm / norm : 1.0;
         Step++;
         var kernels = _model.Kernels;
+        long end = ShardOffset + ShardLength;
         foreach (var entry in _model.Layout.Entries)
         {
+            // The part of the tensor this rank updates (all of it unless sharded).
+            long from = Math.Max(entry.Offset, ShardOffset), to = Math.Min(entry.Offset + entry.Count, end);
+            if (to <= from) continue;
             var step = new AdamWStep(learningRate, Options.Beta1, Options.Beta2, Options.Epsilon,
                 entry.Decay ? Options.WeightDecay : 0.0, scale, Step);
-            kernels.AdamW(_model.Parameters.Slice(entry.Offset, entry.Count), _model.Gradients.Slice(entry.Offset, entry.Count),
-                _m.Slice(entry.Offset, entry.Count), _v.Slice(entry.Offset, entry.Count), entry.Count, step);
+            kernels.AdamW(_model.Parameters.Slice(from, to - from), _model.Gradients.Slice(from, to - from),
+                _m.Slice(from - ShardOffset, to - from), _v.Slice(from - ShardOffset, to - from), to - from, step);
         }
+        if (Sharded) AllGatherParameters();
         _model.ParametersChanged();
         return norm;
+    }
+
+    /// <summary>Σ over the ranks' ranges, in rank order, of the range's Σ g² (each rank's own when sharded, all of them otherwise).</summary>
+    private double SumSquaresOverRanges()
+    {
+        double Range(int rank)
+        {
+            long from = Math.Min(_total, rank * _range), count = Math.Min(_total, from + _range) - from;
+            return count > 0 ? _model.Kernels.SumSquares(_model.Gradients.Slice(from, count), count) : 0;
+        }
+        if (Sharded)
+        {
+            double[] sums = [Range(_world.Rank)];
+            _world.AllReduceSum(sums);
+            return sums[0];
+        }
+        double sum = Range(0);
+        for (int r = 1; r < _world.Size; r++) sum += Range(r);
+        return sum;
+    }
+
+    /// <summary>Every rank's gradient becomes the sum over ranks, in rank order.</summary>
+    private void AllReduceGradients()
+    {
+        using var _ = Nvtx.Range("all-reduce gradients");
+        var gradients = _model.Gradients;
+        var stage = new float[(int)Math.Min(_total, StageElements)];
+        for (long done = 0; done < _total;)
+        {
+            int count = (int)Math.Min(stage.Length, _total - done);
+            _model.Kernels.Download(gradients.Slice(done, count), stage.AsSpan(0, count));
+            _world.AllReduceSum(stage.AsSpan(0, count));
+            _model.Kernels.Upload(gradients.Slice(done, count), stage.AsSpan(0, count));
+            done += count;
+        }
+    }
+
+    /// <summary>This rank's range of the gradient becomes the sum over ranks, in rank order (the rest is left as it was).</summary>
+    private void ReduceScatterGradients()
+    {
+        using var _ = Nvtx.Range("reduce-scatter gradients");
+        int size = _world.Size, chunk = (int)Math.Min(_range, StageElements / size);
+        var input = new float[chunk * size];
+        var output = new float[chunk];
+        for (long offset = 0; offset < _range; offset += chunk)
+        {
+            int count = (int)Math.Min(chunk, _range - offset);
+            Array.Clear(input);
+            for (int r = 0; r < size; r++)
+            {
+                // Rank r's piece of this chunk; the range past the end of the buffer is padding (zeros).
+                long from = r * _range + offset;
+                int valid = (int)Math.Clamp(_total - from, 0, count);
+                if (valid > 0) _model.Kernels.Download(_model.Gradients.Slice(from, valid), input.AsSpan(r * count, valid));
+            }
+            _world.ReduceScatterSum(input.AsSpan(0, count * size), output.AsSpan(0, count));
+            int mine = (int)Math.Clamp(ShardOffset + ShardLength - (ShardOffset + offset), 0, count);
+            if (mine > 0) _model.Kernels.Upload(_model.Gradients.Slice(ShardOffset + offset, mine), output.AsSpan(0, mine));
+        }
+    }
+
+    /// <summary>Every rank's parameters become, range by range, those its owner updated.</summary>
+    private void AllGatherParameters()
+    {
+        using var _ = Nvtx.Range("all-gather parameters");
+        int size = _world.Size, chunk = (int)Math.Min(_range, StageElements / size);
+        var input = new float[chunk];
+        var output = new float[chunk * size];
+        for (long offset = 0; offset < _range; offset += chunk)
+        {
+            int count = (int)Math.Min(chunk, _range - offset);
+            Array.Clear(input);
+            int mine = (int)Math.Clamp(ShardLength - offset, 0, count);
+            if (mine > 0) _model.Kernels.Download(_model.Parameters.Slice(ShardOffset + offset, mine), input.AsSpan(0, mine));
+            _world.AllGather(input.AsSpan(0, count), output.AsSpan(0, count * size));
+            for (int r = 0; r < size; r++)
+            {
+                long from = r * _range + offset;
+                int valid = (int)Math.Clamp(_total - from, 0, count);
+                if (valid > 0 && r != _world.Rank) _model.Kernels.Upload(_model.Parameters.Slice(from, valid), output.AsSpan(r * count, valid));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The moments of every parameter, for a checkpoint: a collective when sharded (every rank calls
+    /// it; rank 0 receives the whole moments in buffers it disposes with the result, the others
+    /// nothing); otherwise this rank's own buffers.
+    /// </summary>
+    public GatheredMoments GatherMoments()
+    {
+        if (!Sharded) return new GatheredMoments(FirstMoments, SecondMoments, null);
+        var kernels = _model.Kernels;
+        DeviceBuffer? m = _world.IsRoot ? kernels.Allocate(_total, _m.View.Type) : null, v = _world.IsRoot ? kernels.Allocate(_total, _v.View.Type) : null;
+        int size = _world.Size, chunk = (int)Math.Min(_range, StageElements / size);
+        var input = new float[chunk];
+        var output = new float[chunk * size];
+        foreach (var (mine, whole) in new[] { (_m, m), (_v, v) })
+            for (long offset = 0; offset < _range; offset += chunk)
+            {
+                int count = (int)Math.Min(chunk, _range - offset);
+                Array.Clear(input);
+                int own = (int)Math.Clamp(ShardLength - offset, 0, count);
+                if (own > 0) kernels.Download(mine.Slice(offset, own), input.AsSpan(0, own));
+                _world.AllGather(input.AsSpan(0, count), output.AsSpan(0, count * size));
+                if (whole is null) continue;
+                for (int r = 0; r < size; r++)
+                {
+                    long from = r * _range + offset;
+                    int valid = (int)Math.Clamp(_total - from, 0, count);
+                    if (valid > 0) kernels.Upload(whole.Slice(from, valid), output.AsSpan(r * count, valid));
+                }
+            }
+        return m is null || v is null ? new GatheredMoments(default, default, null) : new GatheredMoments(m, v, [m, v]);
     }
 
     /// <summary>Restores the step count (with the moments loaded separately) when a run resumes.</summary>
@@ -78,5 +240,20 @@ public sealed class AdamWOptimizer : IDisposable
     {
         _m.Dispose();
         _v.Dispose();
+    }
+}
+
+/// <summary>The moments of every parameter (see <see cref="AdamWOptimizer.GatherMoments"/>); disposing frees gathered copies.</summary>
+public sealed class GatheredMoments(Tensor first, Tensor second, DeviceBuffer[]? owned) : IDisposable
+{
+    /// <summary>Whether this rank holds them (rank 0, or any rank of an unsharded optimizer).</summary>
+    public bool Present => First.Length > 0;
+
+    public Tensor First { get; } = first;
+    public Tensor Second { get; } = second;
+
+    public void Dispose()
+    {
+        foreach (var buffer in owned ?? []) buffer.Dispose();
     }
 }

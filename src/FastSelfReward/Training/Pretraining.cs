@@ -42,17 +42,18 @@ public static class Pretraining
     /// <param name="cancel">Stops the run at the next step boundary, its state saved (<see cref="TrainingInterruptedException"/>).</param>
     /// <param name="overwrite">Replace a model the folder holds that another run (or no train-lm) made.</param>
     /// <param name="world">The ranks training together, data-parallel; rank 0 alone holds the folder and writes to it. Null: this process alone.</param>
+    /// <param name="shardOptimizer">Above one rank, each rank keeps its range of the optimizer's moments only (ZeRO-1).</param>
     /// <exception cref="InvalidDataException">The folder's state belongs to another model, data, options or seed.</exception>
     /// <exception cref="FolderInUseException">Another process has the folder.</exception>
     /// <exception cref="ModelFolderTakenException">The folder holds another model and <paramref name="overwrite"/> is false.</exception>
     public static TrainingSummary<LmMetrics>? Run(LlamaModel model, IReadOnlyList<LmExample> examples, PretrainOptions options, int seed,
         string folder, string tokenizerFolder, IProgressSink progress, CancellationToken cancel = default, bool overwrite = false,
-        Communicator? world = null)
+        Communicator? world = null, bool shardOptimizer = true)
     {
         world ??= Communicator.Single;
         using var hold = world.IsRoot ? FolderLock.Acquire(folder) : null;
         string state = Path.Combine(folder, StateFileName), record = Path.Combine(folder, RecordFileName);
-        using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, seed, world);
+        using var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, options, seed, world, shardOptimizer);
         bool finished = File.Exists(Path.Combine(folder, CheckpointFolder.SingleFileName)) && !File.Exists(state);
         var recorded = finished && File.Exists(record) ? JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) : null;
         // Every rank decides from the folder as it was before anyone writes to it.

@@ -34,26 +34,28 @@ public static class TrainingCheckpoint
     private const string FirstMomentPrefix = "optimizer.exp_avg.", SecondMomentPrefix = "optimizer.exp_avg_sq.";
     private const int ChunkElements = 1 << 20;
 
-    /// <summary>Writes the state after <paramref name="optimizer"/>'s last step to <paramref name="path"/>, atomically.</summary>
+    /// <summary>Writes the state after optimizer step <paramref name="step"/> to <paramref name="path"/>, atomically.</summary>
     /// <param name="path">The checkpoint file (its folder must exist).</param>
     /// <param name="model">The trained model.</param>
-    /// <param name="optimizer">Its optimizer; the step count is taken from here.</param>
+    /// <param name="step">The optimizer's step count.</param>
+    /// <param name="moments">The optimizer's moments of every parameter (<see cref="AdamWOptimizer.GatherMoments"/>).</param>
     /// <param name="cursor">The next step of the data plan.</param>
     /// <param name="seed">The run's seed.</param>
     /// <param name="fingerprint">A digest of the configuration and data; <see cref="Load"/> requires the same.</param>
-    public static void Save(string path, LlamaModel model, AdamWOptimizer optimizer, TrainingCursor cursor, int seed, string fingerprint)
+    public static void Save(string path, LlamaModel model, long step, GatheredMoments moments, TrainingCursor cursor, int seed, string fingerprint)
     {
+        if (!moments.Present) throw new ArgumentException("the moments of every parameter are needed (rank 0's gathered ones)", nameof(moments));
         var tensors = new List<TensorToSave>();
         foreach (var entry in model.Layout.Entries)
         {
             tensors.Add(Source(entry.Name, entry, model.Kernels, model.Parameters));
-            tensors.Add(Source(FirstMomentPrefix + entry.Name, entry, model.Kernels, optimizer.FirstMoments));
-            tensors.Add(Source(SecondMomentPrefix + entry.Name, entry, model.Kernels, optimizer.SecondMoments));
+            tensors.Add(Source(FirstMomentPrefix + entry.Name, entry, model.Kernels, moments.First));
+            tensors.Add(Source(SecondMomentPrefix + entry.Name, entry, model.Kernels, moments.Second));
         }
         var metadata = new Dictionary<string, string>
         {
             ["format"] = Format,
-            ["step"] = optimizer.Step.ToString(CultureInfo.InvariantCulture),
+            ["step"] = step.ToString(CultureInfo.InvariantCulture),
             ["epoch"] = cursor.Epoch.ToString(CultureInfo.InvariantCulture),
             ["step_in_epoch"] = cursor.StepInEpoch.ToString(CultureInfo.InvariantCulture),
             ["seed"] = seed.ToString(CultureInfo.InvariantCulture),
@@ -102,11 +104,16 @@ public static class TrainingCheckpoint
             }
 
         var chunk = new float[(int)Math.Min(ChunkElements, model.Layout.Entries.Max(e => e.Count))];
+        long shardEnd = optimizer.ShardOffset + optimizer.ShardLength;
         foreach (var entry in model.Layout.Entries)
         {
-            Restore(file, entry.Name, entry, model.Kernels, model.Parameters, chunk);
-            Restore(file, FirstMomentPrefix + entry.Name, entry, model.Kernels, optimizer.FirstMoments, chunk);
-            Restore(file, SecondMomentPrefix + entry.Name, entry, model.Kernels, optimizer.SecondMoments, chunk);
+            Restore(file, entry.Name, entry, 0, entry.Count, model.Kernels, model.Parameters.Slice(entry.Offset, entry.Count), chunk);
+            // The moments of this rank's range only: a state saved by any number of ranks resumes on any other.
+            long from = Math.Max(entry.Offset, optimizer.ShardOffset), to = Math.Min(entry.Offset + entry.Count, shardEnd);
+            if (to <= from) continue;
+            var part = (First: optimizer.FirstMoments.Slice(from - optimizer.ShardOffset, to - from), Second: optimizer.SecondMoments.Slice(from - optimizer.ShardOffset, to - from));
+            Restore(file, FirstMomentPrefix + entry.Name, entry, from - entry.Offset, to - from, model.Kernels, part.First, chunk);
+            Restore(file, SecondMomentPrefix + entry.Name, entry, from - entry.Offset, to - from, model.Kernels, part.Second, chunk);
         }
         model.ParametersChanged();
         optimizer.Restore(step);
@@ -118,14 +125,16 @@ public static class TrainingCheckpoint
     private static TensorToSave Source(string name, ParameterEntry entry, IKernels kernels, Tensor buffer) =>
         new(name, entry.Shape, (offset, destination) => kernels.Download(buffer.Slice(entry.Offset + offset, destination.Length), destination));
 
-    private static void Restore(SafetensorsFile file, string name, ParameterEntry entry, IKernels kernels, Tensor buffer, float[] chunk)
+    /// <summary>Elements [<paramref name="first"/>, + <paramref name="count"/>) of the file's tensor into <paramref name="destination"/>.</summary>
+    private static void Restore(SafetensorsFile file, string name, ParameterEntry entry, long first, long count, IKernels kernels, Tensor destination,
+        float[] chunk)
     {
-        for (long done = 0; done < entry.Count;)
+        for (long done = 0; done < count;)
         {
-            int count = (int)Math.Min(chunk.Length, entry.Count - done);
-            file.ReadFloat32(name, done, chunk.AsSpan(0, count));
-            kernels.Upload(buffer.Slice(entry.Offset + done, count), chunk.AsSpan(0, count));
-            done += count;
+            int n = (int)Math.Min(chunk.Length, count - done);
+            file.ReadFloat32(name, first + done, chunk.AsSpan(0, n));
+            kernels.Upload(destination.Slice(done, n), chunk.AsSpan(0, n));
+            done += n;
         }
     }
 }

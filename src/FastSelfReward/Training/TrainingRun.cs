@@ -70,10 +70,11 @@ public sealed class TrainingInterruptedException(long step, bool saved, Cancella
 /// <summary>Creates <see cref="TrainingRun{TExample,TMetrics}"/>s with their type arguments inferred.</summary>
 public static class TrainingRun
 {
-    /// <inheritdoc cref="TrainingRun{TExample,TMetrics}(LlamaModel, ITrainingObjective{TExample,TMetrics}, IReadOnlyList{TExample}, TrainingOptions, int, Communicator)"/>
+    /// <inheritdoc cref="TrainingRun{TExample,TMetrics}(LlamaModel, ITrainingObjective{TExample,TMetrics}, IReadOnlyList{TExample}, TrainingOptions, int, Communicator, bool)"/>
     public static TrainingRun<TExample, TMetrics> Create<TExample, TMetrics>(LlamaModel model, ITrainingObjective<TExample, TMetrics> objective,
-        IReadOnlyList<TExample> examples, TrainingOptions options, int seed, Communicator? world = null) where TMetrics : class, ITrainingMetrics<TMetrics> =>
-        new(model, objective, examples, options, seed, world);
+        IReadOnlyList<TExample> examples, TrainingOptions options, int seed, Communicator? world = null, bool shardOptimizer = true)
+        where TMetrics : class, ITrainingMetrics<TMetrics> =>
+        new(model, objective, examples, options, seed, world, shardOptimizer);
 }
 
 /// <summary>
@@ -107,9 +108,10 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     /// <param name="options">Length, schedule, optimizer, batching and cadences.</param>
     /// <param name="seed">Seeds the held-out split and every epoch's order.</param>
     /// <param name="world">The ranks training together, each with the same model, examples, options and seed; null: this process alone.</param>
+    /// <param name="shardOptimizer">Above one rank, each rank keeps its range of the optimizer's moments only (ZeRO-1); the weights are the same either way.</param>
     /// <exception cref="ArgumentException">An option is out of range, there are no examples, or an example does not fit the model.</exception>
     public TrainingRun(LlamaModel model, ITrainingObjective<TExample, TMetrics> objective, IReadOnlyList<TExample> examples,
-        TrainingOptions options, int seed, Communicator? world = null)
+        TrainingOptions options, int seed, Communicator? world = null, bool shardOptimizer = true)
     {
         World = world ?? Communicator.Single;
         options.Validate();
@@ -126,7 +128,7 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         TotalSteps = options.StepLimit ?? Enumerable.Range(0, options.Epochs).Sum(e => (long)PlanEpoch(e).Count);
         int warmup = options.WarmupSteps ?? (int)Math.Min(100, TotalSteps / 10);
         Schedule = new LearningRateSchedule(options.LearningRate, options.MinLearningRate ?? options.LearningRate / 10, warmup, (int)TotalSteps);
-        Optimizer = new AdamWOptimizer(model, options.AdamW);
+        Optimizer = new AdamWOptimizer(model, options.AdamW, World, shardOptimizer);
 
         using var fingerprint = new Fingerprint("fsr-training/2").Add(objective.Name).AddJson<object>(options.WithoutCadences())
             .AddJson(model.Config).Add(examples.Count);
@@ -222,11 +224,8 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         // The normaliser is the whole step's, all ranks together: each rank adds its share's gradient
         // of the step's loss, and the sum over ranks is the gradient of the whole step.
         var metrics = AccumulateGradients(Deal(microBatches), LossWeight(microBatches));
-        if (World.Size > 1)
-        {
-            SumGradientsOverRanks();
-            metrics = SumOverRanks(metrics);
-        }
+        if (World.Size > 1) metrics = SumOverRanks(metrics);
+        // The optimizer sums the ranks' gradients (whole, or each rank its range of them: ZeRO-1).
         double learningRate = Schedule.At(Optimizer.Step + 1);
         double norm = Optimizer.Update(learningRate);
         long tokens = microBatches.Sum(m => m.Sum(e => (long)_objective.Tokens(e)));
@@ -243,26 +242,6 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         var sums = TMetrics.Zero;
         foreach (var microBatch in Deal(StepPlan.Pack(examples, _objective.Tokens, Options.MicroBatchTokens))) sums += _objective.Measure(microBatch);
         return World.Size > 1 ? SumOverRanks(sums) : sums;
-    }
-
-    /// <summary>Elements of the gradient staged on the host per all-reduce (16 MiB).</summary>
-    private const int ReduceChunkElements = 1 << 22;
-
-    /// <summary>Replaces every rank's gradient by the sum over ranks, in rank order, chunk by chunk through host memory.</summary>
-    private void SumGradientsOverRanks()
-    {
-        using var _ = Nvtx.Range("all-reduce gradients");
-        var gradients = _model.Gradients;
-        var chunk = new float[(int)Math.Min(gradients.Length, ReduceChunkElements)];
-        for (long done = 0; done < gradients.Length;)
-        {
-            int count = (int)Math.Min(chunk.Length, gradients.Length - done);
-            var part = gradients.Slice(done, count);
-            _model.Kernels.Download(part, chunk.AsSpan(0, count));
-            World.AllReduceSum(chunk.AsSpan(0, count));
-            _model.Kernels.Upload(part, chunk.AsSpan(0, count));
-            done += count;
-        }
     }
 
     private TMetrics SumOverRanks(TMetrics metrics)
@@ -326,7 +305,9 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         void Save()
         {
             using var _ = Nvtx.Range("checkpoint");
-            if (saves) TrainingCheckpoint.Save(output.CheckpointPath!, _model, Optimizer, new TrainingCursor(epoch, index), Seed, _fingerprint);
+            // Sharded moments are gathered to rank 0 (every rank takes part), so the state is one file any number of ranks resumes from.
+            using var moments = Optimizer.GatherMoments();
+            if (saves) TrainingCheckpoint.Save(output.CheckpointPath!, _model, Optimizer.Step, moments, new TrainingCursor(epoch, index), Seed, _fingerprint);
             savedAt = Optimizer.Step;
         }
         for (long step = Optimizer.Step + 1; step <= TotalSteps; step++)

@@ -34,10 +34,10 @@ public sealed class DataParallelTrainingTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     /// <summary>train-lm with steps of 4 micro-batches or so (256 tokens a step, 64 a pass), so each of 2 ranks has work.</summary>
-    private string[] TrainLm(string output) =>
+    private string[] TrainLm(string output, int steps = 12, int checkpointEvery = 4, int dim = 16) =>
     [
-        "train-lm", "--data", _data, "--tokenizer", _tokenizer, "--out", output, "--layers", "2", "--dim", "16", "--heads", "2", "--context", "16",
-        "--batch-tokens", "256", "--micro-batch-tokens", "64", "--lr", "1e-2", "--warmup", "2", "--steps", "12", "--checkpoint-every", "4",
+        "train-lm", "--data", _data, "--tokenizer", _tokenizer, "--out", output, "--layers", "2", "--dim", $"{dim}", "--heads", "2", "--context", "16",
+        "--batch-tokens", "256", "--micro-batch-tokens", "64", "--lr", "1e-2", "--warmup", "2", "--steps", $"{steps}", "--checkpoint-every", $"{checkpointEvery}",
         "--seed", "3", "--threads", "1", "--log-every", "1",
     ];
 
@@ -91,6 +91,52 @@ public sealed class DataParallelTrainingTests : IDisposable
         }
         Assert.True(worst <= 1e-4 * scale, $"weights differ by up to {worst} (largest weight {scale})");
         Assert.False(File.Exists(Path.Combine(two, "train-state.safetensors")));
+    }
+
+    [Theory]
+    [InlineData(2)]
+    // Three ranks: a parameter count no rank count divides, so the last range is short.
+    [InlineData(3)]
+    public void ZeroOneTrainsTheWeightsOfPlainDataParallelBitForBit(int ranks)
+    {
+        string sharded = _dir.File($"sharded-{ranks}"), replicated = _dir.File($"replicated-{ranks}");
+        var zero = FsrProcess.UnderMpirun(ranks, TrainLm(sharded));
+        Assert.True(zero.ExitCode == 0, zero.Error + zero.Out);
+        var plain = FsrProcess.UnderMpirun(ranks, [.. TrainLm(replicated), "--replicate-optimizer"]);
+        Assert.True(plain.ExitCode == 0, plain.Error + plain.Out);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(replicated, "model.safetensors")), File.ReadAllBytes(Path.Combine(sharded, "model.safetensors")));
+        Assert.Equal(Logged(replicated, "grad_norm"), Logged(sharded, "grad_norm"));
+    }
+
+    /// <summary>Longer than <see cref="TrainLm"/> and saving every 2 steps, so that a kill lands between a save and the end.</summary>
+    private string[] LongTrainLm(string output) => TrainLm(output, steps: 60, checkpointEvery: 2, dim: 32);
+
+    [Theory]
+    [InlineData(2, 1)]
+    [InlineData(1, 2)]
+    public void AStateSavedByOneNumberOfRanksResumesOnAnother(int before, int after)
+    {
+        string reference = _dir.File($"reference-{before}-{after}"), resumed = _dir.File($"resumed-{before}-{after}");
+        var whole = FsrProcess.Run(FsrProcess.Dotnet, [FsrProcess.Dll, .. LongTrainLm(reference)]);
+        Assert.True(whole.ExitCode == 0, whole.Error);
+
+        string state = Path.Combine(resumed, "train-state.safetensors");
+        FsrProcess.KillWhen(before, LongTrainLm(resumed), () => File.Exists(state));
+        var (program, arguments) = FsrProcess.Command(after, LongTrainLm(resumed));
+        var rest = FsrProcess.Run(program, arguments);
+        Assert.True(rest.ExitCode == 0, rest.Error + rest.Out);
+        Assert.Contains("resumed after step", rest.Out);
+
+        // Moments saved whole by rank 0 and taken back range by range (or whole): the rest of the run
+        // trains what an uninterrupted one does, to rounding.
+        var (a, b) = (Weights(reference), Weights(resumed));
+        double worst = 0, scale = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(a[i] - b[i]));
+            scale = Math.Max(scale, Math.Abs(a[i]));
+        }
+        Assert.True(worst <= 1e-4 * scale, $"weights differ by up to {worst} (largest weight {scale})");
     }
 }
 

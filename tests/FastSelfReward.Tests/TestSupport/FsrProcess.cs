@@ -29,10 +29,42 @@ internal static class FsrProcess
     }
 
     /// <summary>fsr under <c>mpirun -np <paramref name="ranks"/></c>, as CI runs it (root allowed, more ranks than cores allowed).</summary>
-    public static Result UnderMpirun(int ranks, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    public static Result UnderMpirun(int ranks, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
+        Run("mpirun", MpirunArguments(ranks, args, environment), environment);
+
+    /// <summary>The command line of fsr with <paramref name="args"/>: alone (<paramref name="ranks"/> 1) or under mpirun.</summary>
+    public static (string Program, List<string> Arguments) Command(int ranks, IEnumerable<string> args) =>
+        ranks == 1 ? (Dotnet, [Dll, .. args]) : ("mpirun", MpirunArguments(ranks, args, null));
+
+    private static List<string> MpirunArguments(int ranks, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment)
     {
         var launch = new List<string> { "--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         foreach (var name in (environment ?? new Dictionary<string, string>()).Keys) launch.AddRange(["-x", name]);
-        return Run("mpirun", [.. launch, Dotnet, Dll, .. args], environment);
+        return [.. launch, Dotnet, Dll, .. args];
+    }
+
+    /// <summary>Starts fsr (alone or under mpirun) and kills it, whole process tree, as soon as <paramref name="condition"/> holds.</summary>
+    /// <exception cref="Xunit.Sdk.XunitException">It ended before the condition held.</exception>
+    public static void KillWhen(int ranks, IEnumerable<string> args, Func<bool> condition)
+    {
+        var (program, arguments) = Command(ranks, args);
+        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in arguments) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (process.HasExited) Assert.Fail($"{program} exited ({process.ExitCode}) before the kill: {stderr.Result}{stdout.Result}");
+            if (clock.Elapsed > TimeSpan.FromMinutes(3))
+            {
+                process.Kill(entireProcessTree: true);
+                Assert.Fail("the kill condition never held");
+            }
+            Thread.Sleep(1);
+        }
+        process.Kill(entireProcessTree: true);
+        process.WaitForExit();
     }
 }
