@@ -23,6 +23,9 @@ public abstract class CommonOptions
     /// <summary>Why <see cref="OpenBackend"/> fell back to the CPU under --device auto; null when it did not.</summary>
     public string? BackendNote { get; private set; }
 
+    /// <summary>This process's rank among those of its machine: the GPU it takes.</summary>
+    public int LocalRank { get; set; }
+
     /// <summary>Whether the verb runs as one rank of a job mpirun started with several; the others refuse such a job.</summary>
     public virtual bool RunsOnRanks => false;
 
@@ -41,7 +44,7 @@ public abstract class CommonOptions
             throw new UsageException("--precision bf16 needs a GPU (--device cuda, auto or emulated): the CPU kernels are fp32");
         try
         {
-            IKernels kernels = Backends.Create(Device, out string? note, Precision);
+            IKernels kernels = Backends.Create(Device, out string? note, Precision, LocalRank);
             BackendNote = note;
             return kernels;
         }

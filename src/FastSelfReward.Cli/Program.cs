@@ -151,6 +151,7 @@ public static class Program
                                         "run it without mpirun (fsr selftest --collectives checks the MPI job itself)");
             return 1;
         }
+        options.LocalRank = world.LocalRank;
         int code = ExecuteOnThisRank(options, context, world.Size > 1 ? $"fsr {verb} (rank {world.Rank} of {world.Size})" : $"fsr {verb}", verb);
         // A rank that failed alone would leave the others waiting in their next collective: it ends the job.
         if (code is 1 or 130 && world.Size > 1) world.Abort(code);

@@ -28,12 +28,16 @@ public sealed class SelfTestOptions : CommonOptions
     }
 
     /// <summary>Every rank checks every collective; rank 0 prints the results, any rank its own failures; all ranks exit alike.</summary>
-    private static int CheckCollectives(VerbContext context)
+    private int CheckCollectives(VerbContext context)
     {
         var world = context.World;
         if (world.IsRoot) context.Out.WriteLine($"selftest: collectives over {world.Size} rank{(world.Size == 1 ? "" : "s")}" +
                                                 (world.Size == 1 ? " (no MPI job: started without mpirun)" : " (MPI, sums in rank order)"));
         var results = CollectiveCheck.Run(world);
+        // And the backend's own buffers, summed as training sums them (--device picks the backend).
+        using (var kernels = OpenBackend())
+        using (var collectives = DeviceCollectives.For(kernels, world, evenAlone: true)!)
+            results.AddRange(CollectiveCheck.RunOnDevice(kernels, collectives, world));
         foreach (var r in results.Where(r => world.IsRoot || !r.Passed))
             context.Out.WriteLine($"  {(r.Passed ? "pass" : "FAIL"),-7} {(world.IsRoot ? "" : $"rank {world.Rank}: ")}{r.Name}: {r.Detail}");
         double[] failures = [results.Count(r => !r.Passed)];

@@ -36,7 +36,11 @@ public static class Backends
     /// <exception cref="InvalidOperationException">
     /// Cuda was asked for and no GPU is usable, or bf16 was asked for on the CPU; the message says why.
     /// </exception>
-    public static IKernels Create(DeviceKind kind, out string? note, Precision precision = Precision.Auto)
+    /// <param name="kind">Where the kernels run.</param>
+    /// <param name="note">Why Auto fell back to the CPU; null otherwise.</param>
+    /// <param name="precision">How models store weights and activations.</param>
+    /// <param name="gpu">Which GPU, in the driver's order: a rank's local rank, so each process of a machine takes its own.</param>
+    public static IKernels Create(DeviceKind kind, out string? note, Precision precision = Precision.Auto, int gpu = 0)
     {
         note = null;
         DType gpuType = precision == Precision.Fp32 ? DType.F32 : DType.BF16;
@@ -45,9 +49,10 @@ public static class Backends
             case DeviceKind.Cpu:
                 return Cpu(precision, "the CPU");
             case DeviceKind.Cuda:
-                if (RealCudaDevice.Enumerate(out string? whyNone).Count == 0)
-                    throw new InvalidOperationException($"no GPU: {whyNone}");
-                return new CudaKernels(new RealCudaDevice(), modelType: gpuType);
+                int count = RealCudaDevice.Enumerate(out string? whyNone).Count;
+                if (count == 0) throw new InvalidOperationException($"no GPU: {whyNone}");
+                if (gpu >= count) throw new InvalidOperationException($"GPU {gpu} is wanted (one per process of this machine) and there are {count}: start at most {count} ranks per machine");
+                return new CudaKernels(new RealCudaDevice(gpu), modelType: gpuType);
             case DeviceKind.Emulated:
                 return new CudaKernels(new EmulatedCudaDevice(), modelType: gpuType);
             default:
@@ -58,7 +63,7 @@ public static class Backends
                 }
                 try
                 {
-                    return new CudaKernels(new RealCudaDevice(), modelType: gpuType);
+                    return new CudaKernels(new RealCudaDevice(gpu), modelType: gpuType);
                 }
                 catch (Exception e) when (e is CudaException or DllNotFoundException or NotSupportedException)
                 {

@@ -1,3 +1,5 @@
+using FastSelfReward.Compute;
+
 namespace FastSelfReward.Distributed;
 
 /// <summary>One collective checked: its name, whether this rank's result was right, and what was compared.</summary>
@@ -30,6 +32,52 @@ public static class CollectiveCheck
         }
         return results;
     }
+
+    /// <summary>
+    /// The backend's sums of its own buffers (<see cref="IDeviceCollectives"/>): MPI through host
+    /// memory must give the rank-order sum bit for bit; NCCL, which sums in an order of its own, to
+    /// 1e-6 relative.
+    /// </summary>
+    public static List<CollectiveResult> RunOnDevice(IKernels kernels, IDeviceCollectives collectives, Communicator world)
+    {
+        bool exact = collectives is HostStagedCollectives;
+        string how = exact ? "MPI via host" : "NCCL";
+        var results = new List<CollectiveResult>();
+        foreach (int length in Lengths)
+        {
+            long range = (length + world.Size - 1) / world.Size;
+            using var buffer = kernels.Allocate(length, DType.F32);
+            var values = new float[length];
+
+            for (int i = 0; i < length; i++) values[i] = Input(world.Rank, i);
+            kernels.Upload(buffer, values);
+            collectives.AllReduceSum(buffer);
+            kernels.Download(buffer, values);
+            int bad = Enumerable.Range(0, length).Count(i => !Close(values[i], SumInRankOrder(world.Size, i), exact));
+            results.Add(new CollectiveResult($"device all-reduce ({how}) × {length}", bad == 0, $"{bad} elements off the sum in rank order"));
+
+            for (int i = 0; i < length; i++) values[i] = Input(world.Rank, i);
+            kernels.Upload(buffer, values);
+            collectives.ReduceToOwners(buffer, range);
+            kernels.Download(buffer, values);
+            long from = Math.Min(length, world.Rank * range), to = Math.Min(length, from + range);
+            bad = 0;
+            for (long i = from; i < to; i++) if (!Close(values[i], SumInRankOrder(world.Size, i), exact)) bad++;
+            results.Add(new CollectiveResult($"device reduce to owners ({how}) × {length}", bad == 0, $"{bad} elements of this rank's range off the sum"));
+
+            for (int i = 0; i < length; i++) values[i] = i / range == world.Rank ? world.Rank * 1_000_000f + i : -1;
+            kernels.Upload(buffer, values);
+            collectives.BroadcastFromOwners(buffer, range);
+            kernels.Download(buffer, values);
+            bad = Enumerable.Range(0, length).Count(i => values[i] != (i / range) * 1_000_000f + i);
+            results.Add(new CollectiveResult($"device broadcast from owners ({how}) × {length}", bad == 0, $"{bad} elements not their owner's"));
+        }
+        return results;
+    }
+
+    private static bool Close(float actual, float expected, bool exact) => exact
+        ? BitConverter.SingleToInt32Bits(actual) == BitConverter.SingleToInt32Bits(expected)
+        : Math.Abs(actual - expected) <= 1e-6 * Math.Abs(expected);
 
     /// <summary>A value whose sums over ranks round differently in different orders: one large term per element and small ones.</summary>
     private static float Input(int rank, long index) => rank == (int)(index % 3) ? 1e8f + index : 0.75f + rank * 0.125f + (index % 7) * 1e-3f;

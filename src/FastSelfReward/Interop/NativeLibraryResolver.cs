@@ -37,6 +37,7 @@ internal static class NativeLibraryResolver
             LibraryCandidate.Probe(CudaEmu.Library),
         ],
         ["cuda"] = [LibraryCandidate.Probe("libcuda.so.1"), LibraryCandidate.Probe("libcuda.so")],
+        [Nccl.Library] = [LibraryCandidate.FromEnvironment("FSR_NCCL_LIB"), LibraryCandidate.Probe("libnccl.so.2"), LibraryCandidate.Probe("libnccl.so")],
         ["nvrtc"] =
         [
             LibraryCandidate.Probe("libnvrtc.so.13"),

@@ -22,14 +22,15 @@ public sealed record AdamWOptions
 /// after every update); weight decay applies to matrices only, never to norm gains.
 /// </summary>
 /// <remarks>
-/// With several ranks the optimizer also sums the ranks' gradients. Replicated, every rank
+/// With several ranks the optimizer also sums the ranks' gradients (<see cref="IDeviceCollectives"/>:
+/// MPI through host memory, or NCCL on a GPU). Replicated, every rank
 /// all-reduces the whole gradient and updates every parameter. Sharded (ZeRO-1), the flat buffer is
 /// cut into <see cref="Communicator.Size"/> equal ranges; each rank keeps the moments of its range
 /// only (1/N of them), receives the summed gradient of its range (reduce-scatter), updates those
 /// parameters, and the ranges are gathered back to every rank (all-gather). The gradient norm is in
-/// both cases the sum over ranges, in rank order, of each range's sum of squares, and a range's
-/// reduced gradient is the same bits either way, so sharded and replicated training give the same
-/// weights, bit for bit.
+/// both cases the sum over ranges, in rank order, of each range's sum of squares, and (on the MPI
+/// path) a range's reduced gradient is the same bits either way, so sharded and replicated training
+/// give the same weights, bit for bit.
 /// </remarks>
 public sealed class AdamWOptimizer : IDisposable
 {
@@ -38,6 +39,7 @@ public sealed class AdamWOptimizer : IDisposable
 
     private readonly LlamaModel _model;
     private readonly Communicator _world;
+    private readonly IDeviceCollectives? _collectives;
     private readonly DeviceBuffer _m, _v;
     private readonly long _total, _range;
 
@@ -55,6 +57,7 @@ public sealed class AdamWOptimizer : IDisposable
         _range = (_total + _world.Size - 1) / _world.Size;
         ShardOffset = Sharded ? Math.Min(_total, _world.Rank * _range) : 0;
         ShardLength = Sharded ? Math.Min(_total, ShardOffset + _range) - ShardOffset : _total;
+        _collectives = DeviceCollectives.For(model.Kernels, _world);
         _m = model.Kernels.Allocate(Math.Max(ShardLength, 1), model.Parameters.View.Type);
         _v = model.Kernels.Allocate(Math.Max(ShardLength, 1), model.Parameters.View.Type);
     }
@@ -91,11 +94,14 @@ public sealed class AdamWOptimizer : IDisposable
     {
         using var _ = Nvtx.Range("optimizer step");
         double norm;
-        if (_world.Size == 1) norm = GradientNorm();
+        if (_collectives is null) norm = GradientNorm();
         else
         {
-            if (Sharded) ReduceScatterGradients();
-            else AllReduceGradients();
+            using (Nvtx.Range("sum gradients over ranks"))
+            {
+                if (Sharded) _collectives.ReduceToOwners(_model.Gradients, _range);
+                else _collectives.AllReduceSum(_model.Gradients);
+            }
             norm = Math.Sqrt(SumSquaresOverRanges());
         }
         if (!double.IsFinite(norm))
@@ -114,7 +120,9 @@ public sealed class AdamWOptimizer : IDisposable
             kernels.AdamW(_model.Parameters.Slice(from, to - from), _model.Gradients.Slice(from, to - from),
                 _m.Slice(from - ShardOffset, to - from), _v.Slice(from - ShardOffset, to - from), to - from, step);
         }
-        if (Sharded) AllGatherParameters();
+        if (Sharded)
+            using (Nvtx.Range("gather parameters"))
+                _collectives!.BroadcastFromOwners(_model.Parameters, _range);
         _model.ParametersChanged();
         return norm;
     }
@@ -138,68 +146,8 @@ public sealed class AdamWOptimizer : IDisposable
         return sum;
     }
 
-    /// <summary>Every rank's gradient becomes the sum over ranks, in rank order.</summary>
-    private void AllReduceGradients()
-    {
-        using var _ = Nvtx.Range("all-reduce gradients");
-        var gradients = _model.Gradients;
-        var stage = new float[(int)Math.Min(_total, StageElements)];
-        for (long done = 0; done < _total;)
-        {
-            int count = (int)Math.Min(stage.Length, _total - done);
-            _model.Kernels.Download(gradients.Slice(done, count), stage.AsSpan(0, count));
-            _world.AllReduceSum(stage.AsSpan(0, count));
-            _model.Kernels.Upload(gradients.Slice(done, count), stage.AsSpan(0, count));
-            done += count;
-        }
-    }
 
-    /// <summary>This rank's range of the gradient becomes the sum over ranks, in rank order (the rest is left as it was).</summary>
-    private void ReduceScatterGradients()
-    {
-        using var _ = Nvtx.Range("reduce-scatter gradients");
-        int size = _world.Size, chunk = (int)Math.Min(_range, StageElements / size);
-        var input = new float[chunk * size];
-        var output = new float[chunk];
-        for (long offset = 0; offset < _range; offset += chunk)
-        {
-            int count = (int)Math.Min(chunk, _range - offset);
-            Array.Clear(input);
-            for (int r = 0; r < size; r++)
-            {
-                // Rank r's piece of this chunk; the range past the end of the buffer is padding (zeros).
-                long from = r * _range + offset;
-                int valid = (int)Math.Clamp(_total - from, 0, count);
-                if (valid > 0) _model.Kernels.Download(_model.Gradients.Slice(from, valid), input.AsSpan(r * count, valid));
-            }
-            _world.ReduceScatterSum(input.AsSpan(0, count * size), output.AsSpan(0, count));
-            int mine = (int)Math.Clamp(ShardOffset + ShardLength - (ShardOffset + offset), 0, count);
-            if (mine > 0) _model.Kernels.Upload(_model.Gradients.Slice(ShardOffset + offset, mine), output.AsSpan(0, mine));
-        }
-    }
 
-    /// <summary>Every rank's parameters become, range by range, those its owner updated.</summary>
-    private void AllGatherParameters()
-    {
-        using var _ = Nvtx.Range("all-gather parameters");
-        int size = _world.Size, chunk = (int)Math.Min(_range, StageElements / size);
-        var input = new float[chunk];
-        var output = new float[chunk * size];
-        for (long offset = 0; offset < _range; offset += chunk)
-        {
-            int count = (int)Math.Min(chunk, _range - offset);
-            Array.Clear(input);
-            int mine = (int)Math.Clamp(ShardLength - offset, 0, count);
-            if (mine > 0) _model.Kernels.Download(_model.Parameters.Slice(ShardOffset + offset, mine), input.AsSpan(0, mine));
-            _world.AllGather(input.AsSpan(0, count), output.AsSpan(0, count * size));
-            for (int r = 0; r < size; r++)
-            {
-                long from = r * _range + offset;
-                int valid = (int)Math.Clamp(_total - from, 0, count);
-                if (valid > 0 && r != _world.Rank) _model.Kernels.Upload(_model.Parameters.Slice(from, valid), output.AsSpan(r * count, valid));
-            }
-        }
-    }
 
     /// <summary>
     /// The moments of every parameter, for a checkpoint: a collective when sharded (every rank calls
@@ -240,6 +188,7 @@ public sealed class AdamWOptimizer : IDisposable
     {
         _m.Dispose();
         _v.Dispose();
+        _collectives?.Dispose();
     }
 }
 
