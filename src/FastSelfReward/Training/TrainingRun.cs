@@ -251,6 +251,27 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         return TMetrics.FromSums(sums);
     }
 
+    /// <summary>
+    /// Every rank must train the same thing, or the sums over ranks would mix two runs (or one rank
+    /// would wait in a step the others never take): rank 0's <see cref="Fingerprint"/> is sent to
+    /// all, and a rank that differs stops the job on every rank, named.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A rank's model, data, options or seed differ from rank 0's.</exception>
+    private void CheckRanksAgree()
+    {
+        if (World.Size == 1) return;
+        var mine = System.Text.Encoding.ASCII.GetBytes($"{Seed}:{_fingerprint}".PadRight(96));
+        var root = (byte[])mine.Clone();
+        World.Broadcast(root);
+        var differs = new double[World.Size];
+        differs[World.Rank] = mine.AsSpan().SequenceEqual(root) ? 0 : 1;
+        World.AllReduceSum(differs);
+        var ranks = Enumerable.Range(0, World.Size).Where(r => differs[r] > 0).ToList();
+        if (ranks.Count > 0)
+            throw new InvalidOperationException($"rank{(ranks.Count > 1 ? "s" : "")} {string.Join(", ", ranks)} of {World.Size} would train another " +
+                                                "model, data, settings or seed than rank 0; every rank of a job must be started with the same command");
+    }
+
     /// <summary>Whether any rank was asked to stop: every rank must stop at the same step boundary, or the others would wait in the next step's sum.</summary>
     private bool StopRequested(CancellationToken cancel)
     {
@@ -274,6 +295,7 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     public TrainingSummary<TMetrics> Run(TrainingOutput? output = null, CancellationToken cancel = default)
     {
         output ??= new TrainingOutput();
+        CheckRanksAgree();
         // Rank 0 alone reports and writes; every rank reads the same checkpoint to resume.
         if (!World.IsRoot) output = output with { Progress = null, Metrics = null };
         bool saves = output.CheckpointPath is not null && World.IsRoot;

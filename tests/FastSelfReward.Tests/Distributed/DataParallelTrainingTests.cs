@@ -117,6 +117,42 @@ public sealed class DataParallelTrainingTests : IDisposable
     /// <summary>Longer than <see cref="TrainLm"/> and saving every 2 steps, so that a kill lands between a save and the end.</summary>
     private string[] LongTrainLm(string output) => TrainLm(output, steps: 60, checkpointEvery: 2, dim: 32);
 
+    [Fact]
+    public void ATwoRankJobKilledMidRunResumesToTheWeightsOfAnUninterruptedOneBitForBit()
+    {
+        string whole = _dir.File("whole-2"), killed = _dir.File("killed-2");
+        var uninterrupted = FsrProcess.UnderMpirun(2, LongTrainLm(whole));
+        Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Error);
+        FsrProcess.KillWhen(2, LongTrainLm(killed), () => File.Exists(Path.Combine(killed, "train-state.safetensors")));
+        Assert.False(File.Exists(Path.Combine(killed, "model.safetensors")), "the job finished before the kill");
+        var resumed = FsrProcess.UnderMpirun(2, LongTrainLm(killed));
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        Assert.Contains("resumed after step", resumed.Out);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "model.safetensors")), File.ReadAllBytes(Path.Combine(killed, "model.safetensors")));
+    }
+
+    [Fact]
+    public void ARankThatFailsEndsTheJobNamingItselfAndLeavesNoModel()
+    {
+        // Rank 1 is given a corpus that does not exist; rank 0 would otherwise wait for it forever.
+        string output = _dir.File("failed");
+        var result = FsrProcess.UnderMpirunEach(TrainLm(output), [.. TrainLm(output).Select(a => a == _data ? _data + ".missing" : a)]);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("fsr train-lm (rank 1 of 2): ", result.Error);
+        Assert.Contains(".missing: no such training file", result.Error);
+        Assert.False(File.Exists(Path.Combine(output, "model.safetensors")));
+    }
+
+    [Fact]
+    public void RanksStartedWithDifferentSettingsAreRefusedNamingTheRankThatDiffers()
+    {
+        string output = _dir.File("mismatch");
+        var result = FsrProcess.UnderMpirunEach(TrainLm(output), TrainLm(output, steps: 13));
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("rank 1 of 2 would train another model, data, settings or seed than rank 0", result.Error);
+        Assert.False(File.Exists(Path.Combine(output, "model.safetensors")));
+    }
+
     [Theory]
     [InlineData(2, 1)]
     [InlineData(1, 2)]
@@ -174,7 +210,13 @@ public sealed class DataParallelStageTests(DemoInputsFixture fixture) : IClassFi
 
     [Fact]
     [Trait("Category", "PerBlas")]
-    public void SftAndDpoOnTwoRanksTrainWhatOneRankTrains()
+    public void SftAndDpoOnTwoRanksTrainWhatOneRankTrains() => TwoRanksAgainstOne("cpu");
+
+    /// <summary>The same on the emulated GPU (about two minutes: every kernel runs on the CPU emulator), whose buffers are summed through host memory as a GPU's are without NCCL.</summary>
+    [Fact]
+    public void SftAndDpoOnTwoRanksTrainWhatOneRankTrainsOnTheEmulatedGpu() => TwoRanksAgainstOne("emulated");
+
+    private void TwoRanksAgainstOne(string device)
     {
         string config = Path.Combine(fixture.NewRunFolder() + "-config", "run.json");
         Directory.CreateDirectory(Path.GetDirectoryName(config)!);
@@ -185,7 +227,7 @@ public sealed class DataParallelStageTests(DemoInputsFixture fixture) : IClassFi
             Dpo = fixture.Config.Dpo with { MicroBatchTokens = 1024, PairsPerStep = 8 },
         }).ToJson());
         string alone = fixture.NewRunFolder(), pair = fixture.NewRunFolder();
-        string[] threads = ["--threads", "1"];
+        string[] threads = ["--threads", "1", "--device", device, "--precision", "fp32"];
 
         Ok(FsrProcess.Run(FsrProcess.Dotnet, [FsrProcess.Dll, "sft", "--run", alone, "--config", config, .. threads]));
         var sft = FsrProcess.UnderMpirun(2, ["sft", "--run", pair, "--config", config, .. threads]);

@@ -32,6 +32,18 @@ internal static class FsrProcess
     public static Result UnderMpirun(int ranks, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
         Run("mpirun", MpirunArguments(ranks, args, environment), environment);
 
+    /// <summary>One job of one rank per argument list (mpirun's MPMD form, <c>A : B</c>): rank r runs fsr with <paramref name="perRank"/>[r].</summary>
+    public static Result UnderMpirunEach(params string[][] perRank)
+    {
+        var arguments = new List<string> { "--allow-run-as-root", "--oversubscribe" };
+        for (int r = 0; r < perRank.Length; r++)
+        {
+            if (r > 0) arguments.Add(":");
+            arguments.AddRange(["-np", "1", Dotnet, Dll, .. perRank[r]]);
+        }
+        return Run("mpirun", arguments);
+    }
+
     /// <summary>The command line of fsr with <paramref name="args"/>: alone (<paramref name="ranks"/> 1) or under mpirun.</summary>
     public static (string Program, List<string> Arguments) Command(int ranks, IEnumerable<string> args) =>
         ranks == 1 ? (Dotnet, [Dll, .. args]) : ("mpirun", MpirunArguments(ranks, args, null));
