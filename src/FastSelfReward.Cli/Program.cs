@@ -153,8 +153,10 @@ public static class Program
         }
         options.LocalRank = world.LocalRank;
         int code = ExecuteOnThisRank(options, context, world.Size > 1 ? $"fsr {verb} (rank {world.Rank} of {world.Size})" : $"fsr {verb}", verb);
-        // A rank that failed alone would leave the others waiting in their next collective: it ends the job.
-        if (code is 1 or 130 && world.Size > 1) world.Abort(code);
+        // A rank that failed or stopped alone would leave the others waiting in their next collective
+        // (rank 0 is stopped inside a generation stage while the others wait for it): it ends the job.
+        // Training stops are agreed at a step boundary with the state saved first, so aborting loses nothing.
+        if (code != 0 && world.Size > 1) world.Abort(code);
         return code;
     }
 

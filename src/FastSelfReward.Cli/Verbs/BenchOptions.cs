@@ -15,6 +15,12 @@ public sealed class BenchOptions : CommonOptions
     [Option("output", HelpText = "Also write the JSON to this file.")]
     public string? Output { get; set; }
 
+    [Option("replicate-optimizer", HelpText = "Under mpirun, time plain data parallel instead of ZeRO-1 (each rank 1/N of the moments).")]
+    public bool ReplicateOptimizer { get; set; }
+
+    /// <summary>Under mpirun the data-parallel scaling of training is measured (one rank alone, then all); rank 0 prints it.</summary>
+    public override bool RunsOnRanks => true;
+
     /// <summary>Runs the benchmark; progress goes to standard error so standard output is exactly one JSON document.</summary>
     public override int Run(VerbContext context)
     {
@@ -25,8 +31,11 @@ public sealed class BenchOptions : CommonOptions
         using var kernels = OpenBackend();
         if (BackendNote is not null) context.Error.WriteLine($"fsr bench: {BackendNote}");
         var settings = BenchSettings.For(BenchRunner.DeviceOf(kernels), Short, configs);
-        var report = BenchRunner.Run(kernels, settings, message => context.Error.WriteLine($"fsr bench: {message}"));
-        string json = report.ToJson();
+        var world = context.World;
+        string json = world.Size > 1
+            ? ScalingBench.Run(kernels, world, settings, !ReplicateOptimizer, world.IsRoot ? message => context.Error.WriteLine($"fsr bench: {message}") : null).ToJson()
+            : BenchRunner.Run(kernels, settings, message => context.Error.WriteLine($"fsr bench: {message}")).ToJson();
+        if (!world.IsRoot) return 0;
         context.Out.WriteLine(json);
         if (Output is not null) File.WriteAllText(Output, json + "\n");
         return 0;

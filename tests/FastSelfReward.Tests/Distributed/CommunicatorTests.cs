@@ -72,3 +72,32 @@ public sealed class CommunicatorTests
         }
     }
 }
+
+public sealed class ScalingBenchTests
+{
+    [Fact]
+    public void UnderMpirunBenchMeasuresOneRankThenAllAndReportsTheScaling()
+    {
+        string output = Path.Combine(Path.GetTempPath(), "fsr-scaling-" + Guid.NewGuid().ToString("N") + ".json");
+        try
+        {
+            var result = FsrProcess.UnderMpirun(2, ["bench", "--short", "--config", "tiny", "--threads", "1", "--output", output]);
+            Assert.True(result.ExitCode == 0, result.Error + result.Out);
+            using var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(output));
+            Assert.Equal(2, report.RootElement.GetProperty("ranks").GetInt32());
+            var tiny = Assert.Single(report.RootElement.GetProperty("configs").EnumerateArray());
+            double Number(string name) => tiny.GetProperty(name).GetDouble();
+            Assert.True(tiny.GetProperty("sharded_optimizer").GetBoolean());
+            // Each figure is what its step time says: B·T tokens per rank and step.
+            double tokens = Number("batch_per_rank") * Number("seq_len");
+            Assert.Equal(tokens / Number("one_rank_step_seconds"), Number("one_rank_tokens_per_second"), 0.02 * Number("one_rank_tokens_per_second"));
+            Assert.Equal(2 * tokens / Number("step_seconds"), Number("tokens_per_second"), 0.02 * Number("tokens_per_second"));
+            Assert.Equal(Number("tokens_per_second") / (2 * Number("one_rank_tokens_per_second")), Number("efficiency"), 0.01);
+            Assert.InRange(Number("efficiency"), 0.05, 4);
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+}
