@@ -25,18 +25,26 @@ static MPI_Comm local_comm = MPI_COMM_NULL;
 static int64_t chunk_elements = 1 << 26;
 static int world_rank, world_size;
 
-/* Scratch for the all-to-all of one chunk: N shards received. Grown, never shrunk. */
-static void* scratch;
-static size_t scratch_bytes;
+/*
+ * Host buffers kept from call to call (grown, never shrunk), so that a training step's sums
+ * allocate nothing: the all-to-all's receive buffer, the packed send buffer of a chunked
+ * reduce-scatter, the receive buffer of a chunked all-gather, and an all-reduce's padded copy and
+ * reduced shard. Each has one user at a time (one thread calls MPI).
+ */
+struct buffer {
+    void* data;
+    size_t bytes;
+};
+static struct buffer received_buffer, packed_buffer, gathered_buffer, staged_buffer, reduced_buffer;
 
-static void* scratch_of(size_t bytes) {
-    if (bytes > scratch_bytes) {
-        void* grown = realloc(scratch, bytes);
+static void* grow(struct buffer* buffer, size_t bytes) {
+    if (bytes > buffer->bytes) {
+        void* grown = realloc(buffer->data, bytes);
         if (!grown) return NULL;
-        scratch = grown;
-        scratch_bytes = bytes;
+        buffer->data = grown;
+        buffer->bytes = bytes;
     }
-    return scratch;
+    return buffer->data;
 }
 
 FSR_API int fsr_mpi_init(int* rank, int* size, int* local_rank) {
@@ -68,9 +76,11 @@ FSR_API int fsr_mpi_finalize(void) {
     MPI_Finalized(&finalized);
     if (finalized) return MPI_SUCCESS;
     if (local_comm != MPI_COMM_NULL) MPI_Comm_free(&local_comm);
-    free(scratch);
-    scratch = NULL;
-    scratch_bytes = 0;
+    struct buffer* buffers[] = {&received_buffer, &packed_buffer, &gathered_buffer, &staged_buffer, &reduced_buffer};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) {
+        free(buffers[i]->data);
+        *buffers[i] = (struct buffer){0};
+    }
     return MPI_Finalize();
 }
 
@@ -106,7 +116,7 @@ FSR_API int fsr_mpi_broadcast(void* buffer, int64_t bytes, int root) {
  */
 #define REDUCE_SCATTER_CHUNK(NAME, T, MPI_T)                                                           \
     static int NAME(const T* input, T* output, int shard) {                                           \
-        T* received = (T*)scratch_of((size_t)world_size * (size_t)shard * sizeof(T));                 \
+        T* received = (T*)grow(&received_buffer, (size_t)world_size * (size_t)shard * sizeof(T));      \
         if (!received) return MPI_ERR_NO_MEM;                                                          \
         int rc = MPI_Alltoall(input, shard, MPI_T, received, shard, MPI_T, MPI_COMM_WORLD);           \
         if (rc != MPI_SUCCESS) return rc;                                                              \
@@ -128,7 +138,7 @@ REDUCE_SCATTER_CHUNK(reduce_scatter_chunk_f64, double, MPI_DOUBLE)
 #define REDUCE_SCATTER(NAME, CHUNK, T)                                                                  \
     FSR_API int NAME(const T* input, T* output, int64_t shard) {                                       \
         if (shard <= chunk_elements) return CHUNK(input, output, (int)shard);                          \
-        T* packed = (T*)malloc((size_t)world_size * (size_t)chunk_elements * sizeof(T));               \
+        T* packed = (T*)grow(&packed_buffer, (size_t)world_size * (size_t)chunk_elements * sizeof(T)); \
         if (!packed) return MPI_ERR_NO_MEM;                                                             \
         int rc = MPI_SUCCESS;                                                                           \
         for (int64_t offset = 0; offset < shard && rc == MPI_SUCCESS; offset += chunk_elements) {      \
@@ -137,7 +147,6 @@ REDUCE_SCATTER_CHUNK(reduce_scatter_chunk_f64, double, MPI_DOUBLE)
                 memcpy(packed + (size_t)r * n, input + (size_t)r * shard + offset, (size_t)n * sizeof(T)); \
             rc = CHUNK(packed, output + offset, n);                                                     \
         }                                                                                               \
-        free(packed);                                                                                   \
         return rc;                                                                                      \
     }
 
@@ -149,7 +158,7 @@ REDUCE_SCATTER(fsr_mpi_reduce_scatter_sum_f64, reduce_scatter_chunk_f64, double)
     FSR_API int NAME(const T* input, T* output, int64_t shard) {                                       \
         if (shard <= chunk_elements)                                                                    \
             return MPI_Allgather(input, (int)shard, MPI_T, output, (int)shard, MPI_T, MPI_COMM_WORLD); \
-        T* gathered = (T*)malloc((size_t)world_size * (size_t)chunk_elements * sizeof(T));             \
+        T* gathered = (T*)grow(&gathered_buffer, (size_t)world_size * (size_t)chunk_elements * sizeof(T)); \
         if (!gathered) return MPI_ERR_NO_MEM;                                                           \
         int rc = MPI_SUCCESS;                                                                           \
         for (int64_t offset = 0; offset < shard && rc == MPI_SUCCESS; offset += chunk_elements) {      \
@@ -158,7 +167,6 @@ REDUCE_SCATTER(fsr_mpi_reduce_scatter_sum_f64, reduce_scatter_chunk_f64, double)
             for (int r = 0; r < world_size && rc == MPI_SUCCESS; r++)                                   \
                 memcpy(output + (size_t)r * shard + offset, gathered + (size_t)r * n, (size_t)n * sizeof(T)); \
         }                                                                                               \
-        free(gathered);                                                                                 \
         return rc;                                                                                      \
     }
 
@@ -173,15 +181,14 @@ ALL_GATHER(fsr_mpi_all_gather_f64, double, MPI_DOUBLE)
     FSR_API int NAME(T* buffer, int64_t count) {                                                       \
         int64_t shard = (count + world_size - 1) / world_size;                                          \
         size_t padded = (size_t)shard * (size_t)world_size;                                             \
-        T* staged = (T*)calloc(padded, sizeof(T));                                                      \
-        T* reduced = (T*)malloc((size_t)(shard > 0 ? shard : 1) * sizeof(T));                          \
-        if (!staged || !reduced) { free(staged); free(reduced); return MPI_ERR_NO_MEM; }               \
+        T* staged = (T*)grow(&staged_buffer, (padded > 0 ? padded : 1) * sizeof(T));                     \
+        T* reduced = (T*)grow(&reduced_buffer, (size_t)(shard > 0 ? shard : 1) * sizeof(T));            \
+        if (!staged || !reduced) return MPI_ERR_NO_MEM;                                                 \
         memcpy(staged, buffer, (size_t)count * sizeof(T));                                              \
+        memset(staged + count, 0, (padded - (size_t)count) * sizeof(T));                                \
         int rc = REDUCE(staged, reduced, shard);                                                        \
         if (rc == MPI_SUCCESS) rc = GATHER(reduced, staged, shard);                                     \
         if (rc == MPI_SUCCESS) memcpy(buffer, staged, (size_t)count * sizeof(T));                       \
-        free(staged);                                                                                   \
-        free(reduced);                                                                                  \
         return rc;                                                                                      \
     }
 

@@ -53,9 +53,7 @@ public sealed class FolderLock : IDisposable
             string who = int.TryParse(holder, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ? $"process {pid}" : "another process";
             throw new FolderInUseException($"{folder} is in use by {who}: one fsr process at a time may write a folder; wait for it to end or stop it", e);
         }
-        string temporary = Path.Combine(folder, HolderFileName + ".tmp");
-        File.WriteAllText(temporary, Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
-        File.Move(temporary, Path.Combine(folder, HolderFileName), overwrite: true);
+        Data.AtomicFile.WriteAllText(Path.Combine(folder, HolderFileName), Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
         return new FolderLock(folder, stream);
     }
 

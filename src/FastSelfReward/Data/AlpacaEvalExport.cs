@@ -17,10 +17,9 @@ public static class AlpacaEvalExport
         if (instructions.Count != outputs.Count) throw new ArgumentException($"{instructions.Count} instructions but {outputs.Count} outputs");
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temporary = full + ".tmp";
-        using (var stream = File.Create(temporary))
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        AtomicFile.Write(full, stream =>
         {
+            using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
             json.WriteStartArray();
             for (int i = 0; i < instructions.Count; i++)
             {
@@ -32,7 +31,6 @@ public static class AlpacaEvalExport
                 json.WriteEndObject();
             }
             json.WriteEndArray();
-        }
-        File.Move(temporary, full, overwrite: true);
+        });
     }
 }

@@ -81,20 +81,10 @@ public static partial class Jsonl
     {
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = $"{full}.{Guid.NewGuid():N}.tmp";
-        try
+        AtomicFile.Write(full, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                foreach (T record in records) stream.Write(Serialize(record));
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+            foreach (T record in records) stream.Write(Serialize(record));
+        });
     }
 
     /// <summary>One record as its UTF-8 line, newline included.</summary>

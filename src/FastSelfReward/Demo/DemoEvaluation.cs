@@ -42,9 +42,7 @@ public sealed class DemoEvaluation(RunContext run, WorldDataFiles files, int eva
         using var generator = new Generator(loaded, run.StopIds, run.Config.GenerationRows);
         var evaluation = new ModelEvaluation(model, Answer(model, generator, cancel), Judge(model, generator, cancel));
         Directory.CreateDirectory(folder);
-        string temporary = path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(evaluation, Json));
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(evaluation, Json));
         return evaluation;
     }
 

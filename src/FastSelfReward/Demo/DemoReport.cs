@@ -79,11 +79,7 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
         WriteText(Path.Combine(folder, "report.md"), ToMarkdown());
     }
 
-    private static void WriteText(string path, string text)
-    {
-        File.WriteAllText(path + ".tmp", text);
-        File.Move(path + ".tmp", path, overwrite: true);
-    }
+    private static void WriteText(string path, string text) => Data.AtomicFile.WriteAllText(path, text);
 
     /// <summary>The report for a person: the paper's two tables in miniature, the pairs, and the target's verdict.</summary>
     public string ToMarkdown()

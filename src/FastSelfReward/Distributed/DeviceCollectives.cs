@@ -21,9 +21,19 @@ public interface IDeviceCollectives : IDisposable
     void BroadcastFromOwners(Tensor buffer, long rangeLength);
 }
 
-/// <summary>Chooses how a backend's buffers are summed over ranks.</summary>
+/// <summary>Chooses how a backend's buffers are summed over ranks, and where each rank's range lies.</summary>
 public static class DeviceCollectives
 {
+    /// <summary>S = ⌈<paramref name="total"/>/<paramref name="ranks"/>⌉, the length of every range but the last.</summary>
+    public static long RangeLength(long total, int ranks) => (total + ranks - 1) / ranks;
+
+    /// <summary>Rank <paramref name="rank"/>'s range of a buffer of <paramref name="total"/> elements: [From, From + Count), empty past the end.</summary>
+    public static (long From, long Count) OwnerRange(int rank, long total, long rangeLength)
+    {
+        long from = Math.Min(total, rank * rangeLength);
+        return (from, Math.Min(total, from + rangeLength) - from);
+    }
+
     /// <summary>
     /// NCCL on a real GPU when libnccl.so.2 loads; otherwise (the CPU, the emulated GPU, a GPU without
     /// NCCL) MPI on host copies. Null for a job of one rank.
@@ -84,6 +94,20 @@ public sealed class HostStagedCollectives(IKernels kernels, Communicator world) 
 
     public void BroadcastFromOwners(Tensor buffer, long rangeLength)
     {
+        var (from, count) = DeviceCollectives.OwnerRange(world.Rank, buffer.Length, rangeLength);
+        Gather(buffer.Slice(from, count), buffer, rangeLength, ownInPlace: true);
+    }
+
+    /// <summary>
+    /// Every rank's <paramref name="mine"/> (its range's elements, in a buffer of its own) lands at its
+    /// range's place in <paramref name="whole"/>, on each rank that passes one (a checkpoint's moments
+    /// are gathered on rank 0 alone). Every rank calls it.
+    /// </summary>
+    public void GatherRanges(Tensor mine, Tensor? whole, long rangeLength) => Gather(mine, whole, rangeLength, ownInPlace: false);
+
+    /// <summary><see cref="GatherRanges"/>; with <paramref name="ownInPlace"/>, <paramref name="mine"/> is this rank's range of <paramref name="whole"/> itself, which needs no copy.</summary>
+    private void Gather(Tensor mine, Tensor? whole, long rangeLength, bool ownInPlace)
+    {
         int size = world.Size, chunk = ChunkOf(rangeLength);
         var input = new float[chunk];
         var output = new float[chunk * size];
@@ -91,13 +115,14 @@ public sealed class HostStagedCollectives(IKernels kernels, Communicator world) 
         {
             int count = (int)Math.Min(chunk, rangeLength - offset);
             Array.Clear(input);
-            int mine = Valid(buffer, world.Rank * rangeLength + offset, count);
-            if (mine > 0) kernels.Download(buffer.Slice(world.Rank * rangeLength + offset, mine), input.AsSpan(0, mine));
+            int own = (int)Math.Clamp(mine.Length - offset, 0, count);
+            if (own > 0) kernels.Download(mine.Slice(offset, own), input.AsSpan(0, own));
             world.AllGather(input.AsSpan(0, count), output.AsSpan(0, count * size));
+            if (whole is not Tensor into) continue;
             for (int r = 0; r < size; r++)
             {
-                int valid = Valid(buffer, r * rangeLength + offset, count);
-                if (valid > 0 && r != world.Rank) kernels.Upload(buffer.Slice(r * rangeLength + offset, valid), output.AsSpan(r * count, valid));
+                int valid = Valid(into, r * rangeLength + offset, count);
+                if (valid > 0 && !(ownInPlace && r == world.Rank)) kernels.Upload(into.Slice(r * rangeLength + offset, valid), output.AsSpan(r * count, valid));
             }
         }
     }
@@ -179,7 +204,7 @@ public sealed unsafe class NcclCollectives : IDeviceCollectives
         Nccl.Check(Nccl.ncclGroupStart(), "ncclGroupStart");
         for (int r = 0; r < _size; r++)
         {
-            long from = Math.Min(buffer.Length, r * rangeLength), count = Math.Min(buffer.Length, from + rangeLength) - from;
+            var (from, count) = DeviceCollectives.OwnerRange(r, buffer.Length, rangeLength);
             if (count > 0) Nccl.Check(collective(buffer.Address + (nint)(from * elementBytes), (nuint)count, r), $"{call} (range of rank {r})");
         }
         Nccl.Check(Nccl.ncclGroupEnd(), "ncclGroupEnd");

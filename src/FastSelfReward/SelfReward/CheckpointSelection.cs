@@ -148,7 +148,8 @@ public sealed class CheckpointSelection
         if (record is null)
         {
             record = Compare(heldOutPrompts, initialFolder, ownJudgeFolder, totalSteps, cancel);
-            WriteAtomically(resultPath, JsonSerializer.Serialize(record, new JsonSerializerOptions(Jsonl.Options) { WriteIndented = true }));
+            Directory.CreateDirectory(Path.GetDirectoryName(resultPath)!);
+            AtomicFile.WriteAllText(resultPath, JsonSerializer.Serialize(record, new JsonSerializerOptions(Jsonl.Options) { WriteIndented = true }));
             Report(record);
         }
         Install(record.ChosenStep);
@@ -318,14 +319,6 @@ public sealed class CheckpointSelection
                 ? "the judge never ended with a verdict line in both orders; a model not taught the pairwise prompt cannot select (try checkpoint_selection.verdicts: scores, "
                 : "the judge never scored both answers of a prompt; a model not taught the judge template cannot select (") +
                 $"give checkpoint_selection.judge, or see the verdicts in {Path.Combine("train", _output, "selection")})");
-    }
-
-    private static void WriteAtomically(string path, string text)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temporary = path + ".tmp";
-        File.WriteAllText(temporary, text);
-        File.Move(temporary, path, overwrite: true);
     }
 
     /// <summary>A judge model that compares answers with the head-to-head prompt in both orders.</summary>

@@ -39,7 +39,6 @@ public sealed record ComputeRecord(string Backend, int? CpuThreads)
                                                     $"the BLAS may sum in another order with another count, so the result would match neither run: continue it with {recorded.CpuThreads} threads");
             return;
         }
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(this, RunConfig.Json));
-        File.Move(path + ".tmp", path, overwrite: true);
+        Data.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, RunConfig.Json));
     }
 }

@@ -68,10 +68,5 @@ public sealed class FileHashes
         return digest;
     }
 
-    private void Save()
-    {
-        string temporary = $"{_path}.{Environment.ProcessId}.tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(_entries, RunConfig.Json));
-        File.Move(temporary, _path, overwrite: true);
-    }
+    private void Save() => Data.AtomicFile.WriteAllText(_path, JsonSerializer.Serialize(_entries, RunConfig.Json));
 }

@@ -108,7 +108,7 @@ public sealed class RunContext : IDisposable
         ModelCheckpoint.Load(Kernels, folder ?? (name is null ? Config.BaseModel : PathOf(ModelFolder(name))));
 
     /// <summary>
-    /// Saves a model as a Hugging Face folder with the tokenizer files, in <see cref="RunConfig.ModelDtype"/>,
+    /// Saves a model (on rank 0; every rank holds the same weights) as a Hugging Face folder with the tokenizer files, in <see cref="RunConfig.ModelDtype"/>,
     /// through a temporary folder renamed into place, so a killed save never leaves a half-written
     /// model under the final name. Returns the artifacts relative to the run folder.
     /// </summary>

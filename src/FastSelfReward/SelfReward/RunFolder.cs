@@ -67,8 +67,7 @@ public static class RunFolder
         if (!started && world.IsRoot)
         {
             // Written whole under a temporary name, so a kill never leaves a torn run.json behind.
-            File.WriteAllText(stored + ".tmp", config.ToJson());
-            File.Move(stored + ".tmp", stored, overwrite: true);
+            Data.AtomicFile.WriteAllText(stored, config.ToJson());
         }
         return run;
     }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using FastSelfReward.Checkpoints;
+using FastSelfReward.Data;
 
 namespace FastSelfReward.SelfReward;
 
@@ -117,7 +118,6 @@ public static class RunInputs
 
     private static void Write(string path, SortedDictionary<string, RecordedInput> inputs)
     {
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(inputs, RunConfig.Json));
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(inputs, RunConfig.Json));
     }
 }

@@ -96,10 +96,5 @@ public sealed class RunManifest
         if (_stages.Remove(stage)) Save();
     }
 
-    private void Save()
-    {
-        string temporary = _path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(_stages, RunConfig.Json));
-        File.Move(temporary, _path, overwrite: true);
-    }
+    private void Save() => Data.AtomicFile.WriteAllText(_path, JsonSerializer.Serialize(_stages, RunConfig.Json));
 }

@@ -167,7 +167,7 @@ public sealed class SelfRewardingRun(RunContext run)
         {
             selection?.SaveCandidatesOf(training, model);
             Train(stage, output, training, cancel);
-            if (selection is null) return SaveModel(model, output);
+            if (selection is null) return run.SaveModel(model, output);
             heldOutPrompts = [.. training.HeldOutIndices.Select(i => userPrompts[i]).OfType<string>()];
             steps = training.TotalSteps;
         }
@@ -250,7 +250,7 @@ public sealed class SelfRewardingRun(RunContext run)
                 // Nothing to prefer: the iteration keeps Mt, as the paper's loop would with no pairs.
                 run.Log.WriteLine($"{stage}: only {pairs.Count} usable preference pairs; DPO skipped and {output} is {from} unchanged");
                 run.Record(stage, 0, [KeyValuePair.Create("skipped", 1.0), KeyValuePair.Create("pairs", (double)pairs.Count)]);
-                return SaveModel(model, output);
+                return run.SaveModel(model, output);
             }
             var options = run.Config.Dpo with { MicroBatchTokens = run.Config.Dpo.MicroBatchTokens is int budget ? Math.Max(budget, 2 * context) : null };
             var reference = ReferenceLogProbs.LoadOrCompute(run.PathOf(referenceArtifact[0]), model, pairs, run.TokenizerFiles, options.MicroBatchTokens,
@@ -259,7 +259,7 @@ public sealed class SelfRewardingRun(RunContext run)
                 run.ShardOptimizer);
             selection?.SaveCandidatesOf(training, model);
             Train(stage, output, training, cancel);
-            if (selection is null) return [.. SaveModel(model, output), .. referenceArtifact];
+            if (selection is null) return [.. run.SaveModel(model, output), .. referenceArtifact];
             heldOutPrompts = [.. training.HeldOutIndices.Select(i => prompts[i])];
             steps = training.TotalSteps;
         }
@@ -267,10 +267,6 @@ public sealed class SelfRewardingRun(RunContext run)
         string start = run.PathOf(RunContext.ModelFolder(from));
         return [.. selection.Select(heldOutPrompts, start, ownJudgeFolder: start, steps, cancel), .. referenceArtifact];
     }
-
-    /// <summary>Saves a stage's model (rank 0; every rank has the same weights) and returns its artifacts.</summary>
-    private IReadOnlyList<string> SaveModel(LlamaModel model, string output) =>
-        run.World.IsRoot ? run.SaveModel(model, output) : RunContext.ModelArtifacts(output);
 
     /// <summary>Runs a stage's training with its metrics in metrics.jsonl under the stage's name, resuming from the stage's training state.</summary>
     private void Train<TExample, TMetrics>(string stage, string output, TrainingRun<TExample, TMetrics> training, CancellationToken cancel)

@@ -45,7 +45,7 @@ public sealed class TrainedBpe
     public void Save(string directory)
     {
         Directory.CreateDirectory(directory);
-        WriteAtomically(Path.Combine(directory, "vocab.json"), stream =>
+        Data.AtomicFile.Write(Path.Combine(directory, "vocab.json"), stream =>
         {
             using var w = new Utf8JsonWriter(stream, JsonOptions);
             w.WriteStartObject();
@@ -53,13 +53,13 @@ public sealed class TrainedBpe
             for (int i = 0; i < SpecialTokens.Count; i++) w.WriteNumber(SpecialTokens[i], Tokens.Count + i);
             w.WriteEndObject();
         });
-        WriteAtomically(Path.Combine(directory, "merges.txt"), stream =>
+        Data.AtomicFile.Write(Path.Combine(directory, "merges.txt"), stream =>
         {
-            using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" };
+            using var writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\n" };
             writer.WriteLine("#version: 0.2");
             foreach (var (left, right) in Merges) writer.WriteLine(left + " " + right);
         });
-        WriteAtomically(Path.Combine(directory, "tokenizer_config.json"), stream =>
+        Data.AtomicFile.Write(Path.Combine(directory, "tokenizer_config.json"), stream =>
         {
             using var w = new Utf8JsonWriter(stream, JsonOptions);
             w.WriteStartObject();
@@ -84,12 +84,5 @@ public sealed class TrainedBpe
             else w.WriteString("eos_token", EosToken);
             w.WriteEndObject();
         });
-    }
-
-    private static void WriteAtomically(string path, Action<Stream> write)
-    {
-        string temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write)) write(stream);
-        File.Move(temporary, path, overwrite: true);
     }
 }

@@ -34,9 +34,6 @@ public sealed record AdamWOptions
 /// </remarks>
 public sealed class AdamWOptimizer : IDisposable
 {
-    /// <summary>Elements staged on the host per collective (16 MiB of fp32).</summary>
-    private const int StageElements = 1 << 22;
-
     private readonly LlamaModel _model;
     private readonly Communicator _world;
     private readonly IDeviceCollectives? _collectives;
@@ -54,9 +51,8 @@ public sealed class AdamWOptimizer : IDisposable
         Options = options;
         _total = model.Layout.TotalLength;
         Sharded = shard && _world.Size > 1;
-        _range = (_total + _world.Size - 1) / _world.Size;
-        ShardOffset = Sharded ? Math.Min(_total, _world.Rank * _range) : 0;
-        ShardLength = Sharded ? Math.Min(_total, ShardOffset + _range) - ShardOffset : _total;
+        _range = DeviceCollectives.RangeLength(_total, _world.Size);
+        (ShardOffset, ShardLength) = Sharded ? DeviceCollectives.OwnerRange(_world.Rank, _total, _range) : (0, _total);
         _collectives = DeviceCollectives.For(model.Kernels, _world);
         _m = model.Kernels.Allocate(Math.Max(ShardLength, 1), model.Parameters.View.Type);
         _v = model.Kernels.Allocate(Math.Max(ShardLength, 1), model.Parameters.View.Type);
@@ -132,7 +128,7 @@ public sealed class AdamWOptimizer : IDisposable
     {
         double Range(int rank)
         {
-            long from = Math.Min(_total, rank * _range), count = Math.Min(_total, from + _range) - from;
+            var (from, count) = DeviceCollectives.OwnerRange(rank, _total, _range);
             return count > 0 ? _model.Kernels.SumSquares(_model.Gradients.Slice(from, count), count) : 0;
         }
         if (Sharded)
@@ -159,25 +155,10 @@ public sealed class AdamWOptimizer : IDisposable
         if (!Sharded) return new GatheredMoments(FirstMoments, SecondMoments, null);
         var kernels = _model.Kernels;
         DeviceBuffer? m = _world.IsRoot ? kernels.Allocate(_total, _m.View.Type) : null, v = _world.IsRoot ? kernels.Allocate(_total, _v.View.Type) : null;
-        int size = _world.Size, chunk = (int)Math.Min(_range, StageElements / size);
-        var input = new float[chunk];
-        var output = new float[chunk * size];
-        foreach (var (mine, whole) in new[] { (_m, m), (_v, v) })
-            for (long offset = 0; offset < _range; offset += chunk)
-            {
-                int count = (int)Math.Min(chunk, _range - offset);
-                Array.Clear(input);
-                int own = (int)Math.Clamp(ShardLength - offset, 0, count);
-                if (own > 0) kernels.Download(mine.Slice(offset, own), input.AsSpan(0, own));
-                _world.AllGather(input.AsSpan(0, count), output.AsSpan(0, count * size));
-                if (whole is null) continue;
-                for (int r = 0; r < size; r++)
-                {
-                    long from = r * _range + offset;
-                    int valid = (int)Math.Clamp(_total - from, 0, count);
-                    if (valid > 0) kernels.Upload(whole.Slice(from, valid), output.AsSpan(r * count, valid));
-                }
-            }
+        // Through host memory whatever sums the gradients: a checkpoint is written from the host anyway.
+        var host = new HostStagedCollectives(kernels, _world);
+        host.GatherRanges(FirstMoments, m?.View, _range);
+        host.GatherRanges(SecondMoments, v?.View, _range);
         return m is null || v is null ? new GatheredMoments(default, default, null) : new GatheredMoments(m, v, [m, v]);
     }
 

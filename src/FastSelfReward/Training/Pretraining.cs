@@ -73,8 +73,7 @@ public static class Pretraining
             summary = training.Run(new TrainingOutput { CheckpointPath = state, Progress = progress, Label = "train-lm step", Metrics = metrics }, cancel);
         if (!world.IsRoot) return summary;
         ModelCheckpoint.SaveInto(model, folder, tokenizerFolder);
-        File.WriteAllText(record + ".tmp", JsonSerializer.Serialize(new Record(training.Fingerprint, seed)));
-        File.Move(record + ".tmp", record, overwrite: true);
+        Data.AtomicFile.WriteAllText(record, JsonSerializer.Serialize(new Record(training.Fingerprint, seed)));
         // The finished model supersedes the state, which is three times its size.
         File.Delete(state);
         return summary;

@@ -203,12 +203,12 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     public IReadOnlyList<IReadOnlyList<TExample>> Deal(IReadOnlyList<IReadOnlyList<TExample>> microBatches)
     {
         if (World.Size == 1) return microBatches;
-        var load = new long[World.Size];
+        long[] tokens = [.. microBatches.Select(m => m.Sum(e => (long)_objective.Tokens(e)))], load = new long[World.Size];
         var mine = new List<int>();
-        foreach (int i in Enumerable.Range(0, microBatches.Count).OrderByDescending(i => microBatches[i].Sum(_objective.Tokens)).ThenBy(i => i))
+        foreach (int i in Enumerable.Range(0, microBatches.Count).OrderByDescending(i => tokens[i]).ThenBy(i => i))
         {
             int rank = Array.IndexOf(load, load.Min());
-            load[rank] += microBatches[i].Sum(_objective.Tokens);
+            load[rank] += tokens[i];
             if (rank == World.Rank) mine.Add(i);
         }
         mine.Sort();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using FastSelfReward.Checkpoints;
 using FastSelfReward.Compute;
 using FastSelfReward.Tests.Checkpoints;
+using FastSelfReward.Tests.TestSupport;
 using FastSelfReward.Tests.Text;
 using FastSelfReward.Training;
 
@@ -16,11 +17,7 @@ public sealed class TrainLmVerbTests : IDisposable
     public TrainLmVerbTests()
     {
         _tokenizer = Path.Combine(_dir.Path, "tokenizer");
-        Directory.CreateDirectory(_tokenizer);
-        using var tokenizerFolder = new ScratchFolder();
-        TokenizerFixture.WriteTokenizerJson(tokenizerFolder, TokenizerFixture.Llama2Specials, bos: "<s>", eos: "</s>");
-        foreach (string file in Directory.GetFiles(tokenizerFolder.Path))
-            File.Copy(file, Path.Combine(_tokenizer, Path.GetFileName(file)));
+        TokenizerFixture.WriteTokenizerJson(_tokenizer, TokenizerFixture.Llama2Specials, bos: "<s>", eos: "</s>");
     }
 
     public void Dispose() => _dir.Dispose();
@@ -140,14 +137,7 @@ public sealed class TrainLmVerbTests : IDisposable
         string[] Args(string output) => [.. TrainArgs(data, output, "--steps", "2000", "--checkpoint-every", "5000")[1..]];
         Assert.Equal(0, CliRunner.Run(["train-lm", .. Args(whole)]).ExitCode);
 
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "fsr.dll"));
-        info.ArgumentList.Add("train-lm");
-        foreach (string arg in Args(stopped)) info.ArgumentList.Add(arg);
-        using var process = Process.Start(info)!;
+        using var process = FsrProcess.Start(["train-lm", .. Args(stopped)]);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         string metrics = Path.Combine(stopped, Pretraining.MetricsFileName);

@@ -184,18 +184,8 @@ public sealed class NvtxTests(ITestOutputHelper output)
 
     private static (int ExitCode, string Output) Fsr(Dictionary<string, string> environment, params string[] args)
     {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        foreach (var (name, value) in environment) info.Environment[name] = value;
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "fsr.dll"));
-        foreach (string arg in args) info.ArgumentList.Add(arg);
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start fsr");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stderr + stdout.Result);
+        var result = FsrProcess.Alone(args, environment);
+        return (result.ExitCode, result.Error + result.Out);
     }
 
     private static string RecorderPath => Path.Combine(AppContext.BaseDirectory, "libfsr_nvtx_recorder.so");

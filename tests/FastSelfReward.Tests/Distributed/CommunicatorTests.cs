@@ -56,11 +56,11 @@ public sealed class CommunicatorTests
                 File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
             string dll = Path.Combine(folder, "fsr.dll");
 
-            var alone = FsrProcess.Run(FsrProcess.Dotnet, [dll, "info"]);
+            var alone = FsrProcess.Alone(["info"], dll: dll);
             Assert.True(alone.ExitCode == 0, alone.Error);
             Assert.Contains("ranks: 1 (started without mpirun)", alone.Out);
 
-            var launched = FsrProcess.Run(FsrProcess.Dotnet, [dll, "info"], new Dictionary<string, string> { ["OMPI_COMM_WORLD_SIZE"] = "2" });
+            var launched = FsrProcess.Alone(["info"], new Dictionary<string, string> { ["OMPI_COMM_WORLD_SIZE"] = "2" }, dll);
             Assert.Equal(1, launched.ExitCode);
             Assert.Contains("started by an MPI launcher ($OMPI_COMM_WORLD_SIZE is set), but MPI could not be loaded", launched.Error);
             Assert.Contains("libfsr_mpi.so", launched.Error);

@@ -21,11 +21,7 @@ public sealed class DataParallelTrainingTests : IDisposable
     public DataParallelTrainingTests()
     {
         _tokenizer = Path.Combine(_dir.Path, "tokenizer");
-        Directory.CreateDirectory(_tokenizer);
-        using var tokenizerFolder = new ScratchFolder();
-        TokenizerFixture.WriteTokenizerJson(tokenizerFolder, TokenizerFixture.Llama2Specials, bos: "<s>", eos: "</s>");
-        foreach (string file in Directory.GetFiles(tokenizerFolder.Path))
-            File.Copy(file, Path.Combine(_tokenizer, Path.GetFileName(file)));
+        TokenizerFixture.WriteTokenizerJson(_tokenizer, TokenizerFixture.Llama2Specials, bos: "<s>", eos: "</s>");
         _data = _dir.File("corpus.txt");
         var lines = Enumerable.Range(0, 48).Select(i => string.Join(' ', Enumerable.Repeat(i % 3 == 0 ? "hello world" : i % 3 == 1 ? "or hello" : "world or", 1 + i % 4)));
         File.WriteAllText(_data, string.Join("\n\n", lines));
@@ -41,14 +37,6 @@ public sealed class DataParallelTrainingTests : IDisposable
         "--seed", "3", "--threads", "1", "--log-every", "1",
     ];
 
-    private static float[] Weights(string folder)
-    {
-        using var kernels = new CpuKernels();
-        using var model = ModelCheckpoint.Load(kernels, folder);
-        var values = new float[model.Layout.TotalLength];
-        kernels.Download(model.Parameters, values);
-        return values;
-    }
 
     private static double[] Logged(string folder, string name) =>
         [.. File.ReadAllLines(Path.Combine(folder, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
@@ -62,7 +50,7 @@ public sealed class DataParallelTrainingTests : IDisposable
     {
         string one = _dir.File($"one-{device}"), two = _dir.File($"two-{device}"), again = _dir.File($"again-{device}");
         string[] on = ["--device", device, "--precision", "fp32"];
-        var alone = FsrProcess.Run(FsrProcess.Dotnet, [FsrProcess.Dll, .. TrainLm(one), .. on]);
+        var alone = FsrProcess.Alone([.. TrainLm(one), .. on]);
         Assert.True(alone.ExitCode == 0, alone.Error);
         var pair = FsrProcess.UnderMpirun(2, [.. TrainLm(two), .. on]);
         Assert.True(pair.ExitCode == 0, pair.Error + pair.Out);
@@ -85,14 +73,7 @@ public sealed class DataParallelTrainingTests : IDisposable
             for (int i = 0; i < ofOne.Length; i++)
                 Assert.True(Math.Abs(ofOne[i] - ofTwo[i]) <= 1e-4 * Math.Abs(ofOne[i]), $"{name} of step {i + 1}: {ofOne[i]} alone, {ofTwo[i]} on 2 ranks");
         }
-        var (a, b) = (Weights(one), Weights(two));
-        double worst = 0, scale = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            worst = Math.Max(worst, Math.Abs(a[i] - b[i]));
-            scale = Math.Max(scale, Math.Abs(a[i]));
-        }
-        Assert.True(worst <= 1e-4 * scale, $"weights differ by up to {worst} (largest weight {scale})");
+        SavedWeights.AssertClose(one, two, "2 ranks against 1");
         Assert.False(File.Exists(Path.Combine(two, "train-state.safetensors")));
     }
 
@@ -159,53 +140,24 @@ public sealed class DataParallelTrainingTests : IDisposable
     public void AStateSavedByOneNumberOfRanksResumesOnAnother(int before, int after)
     {
         string reference = _dir.File($"reference-{before}-{after}"), resumed = _dir.File($"resumed-{before}-{after}");
-        var whole = FsrProcess.Run(FsrProcess.Dotnet, [FsrProcess.Dll, .. LongTrainLm(reference)]);
+        var whole = FsrProcess.Alone(LongTrainLm(reference));
         Assert.True(whole.ExitCode == 0, whole.Error);
 
         string state = Path.Combine(resumed, "train-state.safetensors");
         FsrProcess.KillWhen(before, LongTrainLm(resumed), () => File.Exists(state));
-        var (program, arguments) = FsrProcess.Command(after, LongTrainLm(resumed));
-        var rest = FsrProcess.Run(program, arguments);
+        var rest = FsrProcess.Ranks(after, LongTrainLm(resumed));
         Assert.True(rest.ExitCode == 0, rest.Error + rest.Out);
         Assert.Contains("resumed after step", rest.Out);
 
         // Moments saved whole by rank 0 and taken back range by range (or whole): the rest of the run
         // trains what an uninterrupted one does, to rounding.
-        var (a, b) = (Weights(reference), Weights(resumed));
-        double worst = 0, scale = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            worst = Math.Max(worst, Math.Abs(a[i] - b[i]));
-            scale = Math.Max(scale, Math.Abs(a[i]));
-        }
-        Assert.True(worst <= 1e-4 * scale, $"weights differ by up to {worst} (largest weight {scale})");
+        SavedWeights.AssertClose(reference, resumed, $"resumed on {after} rank(s) from a state of {before}");
     }
 }
 
 /// <summary>The run's training stages under mpirun: SFT and DPO on 2 ranks against 1, on the test demo's data and M0.</summary>
 public sealed class DataParallelStageTests(DemoInputsFixture fixture) : IClassFixture<DemoInputsFixture>
 {
-    private static float[] Weights(string folder)
-    {
-        using var kernels = new CpuKernels();
-        using var model = ModelCheckpoint.Load(kernels, folder);
-        var values = new float[model.Layout.TotalLength];
-        kernels.Download(model.Parameters, values);
-        return values;
-    }
-
-    private static void AssertClose(string one, string two, string what)
-    {
-        var (a, b) = (Weights(one), Weights(two));
-        double worst = 0, scale = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            worst = Math.Max(worst, Math.Abs(a[i] - b[i]));
-            scale = Math.Max(scale, Math.Abs(a[i]));
-        }
-        Assert.True(worst <= 1e-4 * scale, $"{what}: weights differ by up to {worst} (largest weight {scale})");
-    }
-
     private static void Ok(FsrProcess.Result result) => Assert.True(result.ExitCode == 0, result.Error + result.Out);
 
     [Fact]
@@ -229,10 +181,10 @@ public sealed class DataParallelStageTests(DemoInputsFixture fixture) : IClassFi
         string alone = fixture.NewRunFolder(), pair = fixture.NewRunFolder();
         string[] threads = ["--threads", "1", "--device", device, "--precision", "fp32"];
 
-        Ok(FsrProcess.Run(FsrProcess.Dotnet, [FsrProcess.Dll, "sft", "--run", alone, "--config", config, .. threads]));
+        Ok(FsrProcess.Alone(["sft", "--run", alone, "--config", config, .. threads]));
         var sft = FsrProcess.UnderMpirun(2, ["sft", "--run", pair, "--config", config, .. threads]);
         Ok(sft);
-        AssertClose(Path.Combine(alone, "models", "sft"), Path.Combine(pair, "models", "sft"), "sft");
+        SavedWeights.AssertClose(Path.Combine(alone, "models", "sft"), Path.Combine(pair, "models", "sft"), "sft");
         Assert.True(RunManifestDone(pair, "sft"));
         // Rank 0 alone logs and writes the metrics: one record per step, one "done".
         Assert.Single(sft.Error.Split('\n'), l => l.Trim() == "sft: done");
@@ -241,23 +193,13 @@ public sealed class DataParallelStageTests(DemoInputsFixture fixture) : IClassFi
 
         // M1 alone, then the same hand-made pairs (an IFT answer preferred to another prompt's) in two copies.
         foreach (string[] verb in new[] { new[] { "eft" }, ["sft", "--m1"] })
-            Ok(FsrProcess.Run(FsrProcess.Dotnet, [FsrProcess.Dll, .. verb, "--run", alone, .. threads]));
-        var ift = Jsonl.ReadAll<IftRecord>(fixture.Config.Ift).Records;
-        Jsonl.WriteAll(Path.Combine(alone, "iter1", "pairs.jsonl"), ift.Take(40).Select((r, i) => new PairRecord(r.Prompt, r.Response, ift[(i + 1) % 40].Response, 5, 1)));
-        var manifest = RunManifest.Open(alone);
-        foreach (string stage in new[] { "iter1/prompts", "iter1/candidates", "iter1/judgments" }) manifest.MarkDone(stage, alone, []);
-        manifest.MarkDone("iter1/pairs", alone, ["iter1/pairs.jsonl"]);
-        string dpoPair = fixture.NewRunFolder();
-        foreach (string file in Directory.GetFiles(alone, "*", SearchOption.AllDirectories))
-        {
-            string target = Path.Combine(dpoPair, Path.GetRelativePath(alone, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
+            Ok(FsrProcess.Alone([.. verb, "--run", alone, .. threads]));
+        RunFolders.WithHandMadePairs(alone, fixture.Config.Ift);
+        string dpoPair = RunFolders.Copy(alone, fixture.NewRunFolder());
 
-        Ok(FsrProcess.Run(FsrProcess.Dotnet, [FsrProcess.Dll, "dpo", "--run", alone, .. threads]));
+        Ok(FsrProcess.Alone(["dpo", "--run", alone, .. threads]));
         Ok(FsrProcess.UnderMpirun(2, ["dpo", "--run", dpoPair, .. threads]));
-        AssertClose(Path.Combine(alone, "models", "m2"), Path.Combine(dpoPair, "models", "m2"), "dpo");
+        SavedWeights.AssertClose(Path.Combine(alone, "models", "m2"), Path.Combine(dpoPair, "models", "m2"), "dpo");
         // Each pair's reference log-probs come from the same micro-batch on whichever rank scored it.
         Assert.Equal(File.ReadAllBytes(Path.Combine(alone, "iter1", "reference_logps.jsonl")),
             File.ReadAllBytes(Path.Combine(dpoPair, "iter1", "reference_logps.jsonl")));

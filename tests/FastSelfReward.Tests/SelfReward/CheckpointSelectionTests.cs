@@ -55,13 +55,13 @@ public sealed class CheckpointSelectionTests(DemoInputsFixture fixture, ITestOut
             var examples = Jsonl.ReadAll<IftRecord>(config.Ift).Records.Take(48)
                 .Select(r => LmExample.FromChat(run.Template.Render(r.Prompt, r.Response))).ToList();
             var selection = new CheckpointSelection(run, "sft", "sft", every: 2, new ScriptedComparer(favourite: 2, failOnCall: 2));
-            var weightsAt = new Dictionary<long, float[]>();
+            var weightsAt = new Dictionary<long, double[]>();
             long steps;
             using (var model = run.LoadModel(null))
             using (var training = TrainingRun.Create(model, new CausalLmObjective(model), examples, config.Sft with { ExamplesPerStep = 8 }, seed: 3))
             {
                 selection.SaveCandidatesOf(training, model);
-                training.Stepped += report => weightsAt[report.Step] = Weights(kernels, model);
+                training.Stepped += report => weightsAt[report.Step] = TinyModels.Download(kernels, model.Parameters);
                 training.Run();
                 steps = training.TotalSteps;
             }
@@ -70,7 +70,7 @@ public sealed class CheckpointSelectionTests(DemoInputsFixture fixture, ITestOut
             foreach (long step in selection.CandidateSteps(steps))
             {
                 using var saved = ModelCheckpoint.Load(kernels, run.PathOf(selection.CandidateFolder(step)));
-                Assert.Equal(weightsAt[step], Weights(kernels, saved));
+                Assert.Equal(weightsAt[step], TinyModels.Download(kernels, saved.Parameters));
             }
             Assert.False(Directory.Exists(run.PathOf(selection.CandidateFolder(3))));
             string chosenWeights = Sha256(Path.Combine(run.PathOf(selection.CandidateFolder(4)), "model.safetensors"));
@@ -121,13 +121,7 @@ public sealed class CheckpointSelectionTests(DemoInputsFixture fixture, ITestOut
         {
             var stages = new SelfRewardingRun(run);
             foreach (string stage in new[] { "sft", "eft", "m1" }) stages.RunStage(StageId.Parse(stage));
-            // Hand-made pairs (an IFT answer preferred to another prompt's) stand in for the
-            // iteration's generation stages, which the tiny model's judgments rarely turn into pairs.
-            var ift = Jsonl.ReadAll<IftRecord>(config.Ift).Records;
-            Jsonl.WriteAll(run.PathOf(Path.Combine("iter1", "pairs.jsonl")),
-                ift.Take(40).Select((r, i) => new PairRecord(r.Prompt, r.Response, ift[(i + 1) % 40].Response, 5, 1)));
-            foreach (string stage in new[] { "iter1/prompts", "iter1/candidates", "iter1/judgments" }) run.Manifest.MarkDone(stage, folder, []);
-            run.Manifest.MarkDone("iter1/pairs", folder, ["iter1/pairs.jsonl"]);
+            RunFolders.WithHandMadePairs(folder, config.Ift, run.Manifest);
             stages.RunStage(StageId.Parse("iter1/dpo"));
         }
         output.WriteLine(log.ToString());
@@ -159,13 +153,6 @@ public sealed class CheckpointSelectionTests(DemoInputsFixture fixture, ITestOut
         Assert.Contains("train/sft/candidates/step-", File.ReadAllText(Path.Combine(folder, "train", "sft", "selection.json")).Replace('\\', '/'));
         Assert.Equal("models/m1", JsonSerializer.Deserialize<SelectionRecord>(
             File.ReadAllText(Path.Combine(folder, "train", "m2", "selection.json")), Jsonl.Options)!.Judge.Replace('\\', '/'));
-    }
-
-    private static float[] Weights(IKernels kernels, FastSelfReward.Model.LlamaModel model)
-    {
-        var values = new float[model.Layout.TotalLength];
-        kernels.Download(model.Parameters, values);
-        return values;
     }
 
     private static string Sha256(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));

@@ -22,20 +22,13 @@ public sealed class ResumeFixture : IDisposable
     public ResumeFixture()
     {
         Folder = Path.Combine(Path.GetTempPath(), "fsr-resume-" + Guid.NewGuid().ToString("N"));
-        using var kernels = new CpuKernels();
-        var pipeline = new DemoPipeline(DemoPreset.Test, Folder, kernels, new PlainProgress(TextWriter.Null), TextWriter.Null);
-        var files = pipeline.WriteData();
-        pipeline.TrainTokenizer(files);
-        pipeline.PretrainBaseModel(files, CancellationToken.None);
-        File.WriteAllText(pipeline.JudgeTemplateFile, DemoPipeline.JudgeTemplateText);
-        var test = DemoPreset.Test.Run;
+        var test = DemoInputsFixture.Write(Folder);
         // One prompt per batch and more prompts and candidates than the end-to-end test, so the
         // generation stages append many batches over some seconds; more, smaller SFT steps with
         // frequent checkpoints, so a kill lands between checkpoints rather than after the stage.
         Config = test with
         {
-            BaseModel = pipeline.BaseModelFolder, Ift = files.Ift, Eft = files.EftTrain, ExcludePrompts = files.EvalPrompts,
-            JudgeTemplate = pipeline.JudgeTemplateFile, GenerationBatch = 1, Candidates = 4,
+            GenerationBatch = 1, Candidates = 4,
             Prompts = test.Prompts with { Count = 24, MaxAttemptsPerPrompt = 8, Sampling = test.Prompts.Sampling with { MaxTokens = 64 } },
             CandidateSampling = test.CandidateSampling with { MaxTokens = 48 },
             Sft = test.Sft with { Epochs = 2, ExamplesPerStep = 8, CheckpointEvery = 2 },
@@ -64,14 +57,7 @@ public sealed class ResumeFixture : IDisposable
     /// </summary>
     public string CopyOfPrefix(string name)
     {
-        string target = Path.Combine(Folder, name);
-        foreach (string file in Directory.GetFiles(Prefix, "*", SearchOption.AllDirectories))
-        {
-            string destination = Path.Combine(target, Path.GetRelativePath(Prefix, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-            File.Copy(file, destination);
-        }
-        return target;
+        return RunFolders.Copy(Prefix, Path.Combine(Folder, name));
     }
 
     public void Dispose()
@@ -149,17 +135,10 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
     [Trait("Category", "PerBlas")]
     public void DpoKilledBetweenCheckpointsResumesToTheSameWeights()
     {
-        // Hand-made pairs (an IFT answer preferred to another prompt's answer) stand in for the
-        // iteration's generation stages, which the tiny model's judgments rarely turn into pairs.
-        var ift = Jsonl.ReadAll<IftRecord>(fixture.Config.Ift).Records;
-        var pairs = ift.Take(40).Select((r, i) => new PairRecord(r.Prompt, r.Response, ift[(i + 1) % 40].Response, 5, 1)).ToList();
         string WithPairs(string name)
         {
             string folder = fixture.CopyOfPrefix(name);
-            Jsonl.WriteAll(Path.Combine(folder, "iter1", "pairs.jsonl"), pairs);
-            var manifest = RunManifest.Open(folder);
-            foreach (string stage in new[] { "iter1/prompts", "iter1/candidates", "iter1/judgments" }) manifest.MarkDone(stage, folder, []);
-            manifest.MarkDone("iter1/pairs", folder, ["iter1/pairs.jsonl"]);
+            RunFolders.WithHandMadePairs(folder, fixture.Config.Ift);
             return folder;
         }
         string whole = WithPairs("dpo-whole");
@@ -199,7 +178,7 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
     {
         string run = fixture.CopyOfPrefix("locked");
         string holderFile = Path.Combine(run, FolderLock.HolderFileName);
-        using var first = Start(["iterate", "--run", run]);
+        using var first = FsrProcess.Start(["iterate", "--run", run]);
         var deadline = Stopwatch.StartNew();
         while (!(File.Exists(holderFile) && File.ReadAllText(holderFile).Trim() == first.Id.ToString()))
         {
@@ -456,42 +435,15 @@ public sealed class RunResumeTests(ResumeFixture fixture, ITestOutputHelper outp
     private void KillWhen(string run, Func<bool> condition, params string[] verb)
     {
         string[] args = verb.Length == 0 ? ["iterate", "--run", run] : [verb[0], "--run", run, .. verb[1..]];
-        using var process = Start(args);
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        // Generous: the machines are shared; the stage, not the clock, decides when to kill.
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (process.HasExited) Assert.Fail($"fsr {args[0]} exited ({process.ExitCode}) before the kill: {stderr.Result}");
-            if (deadline.Elapsed > TimeSpan.FromMinutes(5)) { process.Kill(entireProcessTree: true); Assert.Fail("the kill condition never held"); }
-            Thread.Sleep(1);
-        }
-        process.Kill(entireProcessTree: true);
-        process.WaitForExit();
-        output.WriteLine($"killed fsr {string.Join(' ', args)}:\n{stderr.Result}{stdout.Result}");
+        var killed = FsrProcess.KillWhen(1, args, condition);
+        output.WriteLine($"killed fsr {string.Join(' ', args)}:\n{killed.Error}{killed.Out}");
     }
 
     private (int ExitCode, string Error) Fsr(params string[] args)
     {
-        using var process = Start(args);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        output.WriteLine($"fsr {string.Join(' ', args)} → {process.ExitCode}:\n{error}{stdout.Result}");
-        return (process.ExitCode, error);
-    }
-
-    private static Process Start(string[] args)
-    {
-        // fsr.dll is copied next to the tests through the project reference, with the native library.
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "fsr.dll"));
-        foreach (string arg in args) info.ArgumentList.Add(arg);
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start fsr");
+        var result = FsrProcess.Alone(args);
+        output.WriteLine($"fsr {string.Join(' ', args)} → {result.ExitCode}:\n{result.Error}{result.Out}");
+        return (result.ExitCode, result.Error);
     }
 
     private static int CompleteLines(string path)

@@ -36,8 +36,13 @@ internal static class TokenizerFixture
     }
 
     /// <summary>Writes tokenizer.json (+ tokenizer_config.json) with <paramref name="specials"/> as added tokens.</summary>
-    public static void WriteTokenizerJson(ScratchFolder dir, string[] specials, string? bos, string? eos, bool arrayMerges = false)
+    public static void WriteTokenizerJson(ScratchFolder dir, string[] specials, string? bos, string? eos, bool arrayMerges = false) =>
+        WriteTokenizerJson(dir.Path, specials, bos, eos, arrayMerges);
+
+    /// <summary>The same into <paramref name="folder"/>, created when absent.</summary>
+    public static void WriteTokenizerJson(string folder, string[] specials, string? bos, string? eos, bool arrayMerges = false)
     {
+        Directory.CreateDirectory(folder);
         var added = new JsonArray();
         for (int i = 0; i < specials.Length; i++)
             added.Add(new JsonObject { ["id"] = 110 + i, ["content"] = specials[i], ["special"] = true });
@@ -52,11 +57,11 @@ internal static class TokenizerFixture
             ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
             ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = merges },
         };
-        File.WriteAllText(dir.File("tokenizer.json"), root.ToJsonString());
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), root.ToJsonString());
         var config = new JsonObject();
         if (bos is not null) config["bos_token"] = bos;
         if (eos is not null) config["eos_token"] = new JsonObject { ["content"] = eos, ["special"] = true };
-        File.WriteAllText(dir.File("tokenizer_config.json"), config.ToJsonString());
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), config.ToJsonString());
     }
 
     /// <summary>Writes GPT-2 style vocab.json + merges.txt.</summary>
