@@ -36,7 +36,7 @@ public sealed class LlamaModel : IDisposable
     private readonly bool _mixed;
     private bool _computeWeightsCurrent;
     private LayerWeights[]? _layerGradients;
-    private DeviceBuffer? _gradients;
+    private DeviceBuffer? _parameters, _gradients;
     private Activations? _activations;
     private GradientScratch? _scratch;
     private int _rows;
@@ -60,8 +60,8 @@ public sealed class LlamaModel : IDisposable
         Layout = new ParameterLayout(config);
         DType wide = Type.Wide();
         _mixed = wide != Type;
-        Parameters = kernels.Allocate(Layout.TotalLength, wide);
-        _computeWeights = _mixed ? kernels.Allocate(Layout.TotalLength, Type) : Parameters;
+        _parameters = kernels.Allocate(Layout.TotalLength, wide);
+        _computeWeights = _mixed ? kernels.Allocate(Layout.TotalLength, Type) : _parameters;
         _computeWeightsCurrent = !_mixed;
         _layers = Enumerable.Range(0, config.NumHiddenLayers).Select(l => LayerWeights.Of(Layout, _computeWeights, l)).ToArray();
         _tokens = new(kernels, DType.I32);
@@ -96,7 +96,45 @@ public sealed class LlamaModel : IDisposable
     /// master weights that optimizers update and checkpoints read and write. After writing them, call
     /// <see cref="ParametersChanged"/>.
     /// </summary>
-    public DeviceBuffer Parameters { get; }
+    /// <exception cref="InvalidOperationException">
+    /// A mixed-precision model trained with ZeRO-1 on several ranks: its optimizer keeps this rank's
+    /// range of the master weights instead (<see cref="HasParameters"/> is false) until training ends.
+    /// </exception>
+    public DeviceBuffer Parameters => _parameters ?? throw new InvalidOperationException(
+        "this model's fp32 master weights are sharded over the ranks by its optimizer (ZeRO-1), each rank holding its range: " +
+        "gather them first (AdamWOptimizer.GatherWeightsToRoot while training, AdamWOptimizer.GatherWeights when it ends)");
+
+    /// <summary>Whether this process holds the whole <see cref="Parameters"/> (false while an optimizer keeps a range of them, see <see cref="ReleaseParameters"/>).</summary>
+    public bool HasParameters => _parameters is not null;
+
+    /// <summary>Whether the forward reads a bf16 copy of <see cref="Parameters"/> (a mixed-precision model) rather than the parameters themselves.</summary>
+    internal bool HasComputeCopy => _mixed;
+
+    /// <summary>
+    /// Frees the whole master weights of a mixed-precision model whose optimizer keeps its own range of
+    /// them (ZeRO-1): the model goes on computing from its bf16 copy, which the optimizer keeps current.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model computes from the master weights themselves (not mixed precision).</exception>
+    internal void ReleaseParameters()
+    {
+        if (!_mixed) throw new InvalidOperationException($"a {Type} model computes from its master weights; they cannot be released");
+        _parameters?.Dispose();
+        _parameters = null;
+    }
+
+    /// <summary>The whole master weights, allocated again (contents unspecified) when released; the caller fills them.</summary>
+    internal DeviceBuffer AllocateParameters() => _parameters ??= Kernels.Allocate(Layout.TotalLength, Type.Wide());
+
+    /// <summary>
+    /// Frees the parameter gradients (a training run that has ended makes room for the master weights it
+    /// gathers); the next <see cref="ZeroGradients"/> or backward allocates them again.
+    /// </summary>
+    internal void ReleaseGradients()
+    {
+        _gradients?.Dispose();
+        _gradients = null;
+        _layerGradients = null;
+    }
 
     /// <summary>Parameter gradients (same layout and type as <see cref="Parameters"/>), allocated by the first backward or <see cref="ZeroGradients"/>.</summary>
     public DeviceBuffer Gradients => _gradients ??= AllocateGradients();
@@ -348,6 +386,7 @@ public sealed class LlamaModel : IDisposable
         var a = _activations!;
         var g = _scratch!;
         int n = _rows, c = Config.HiddenSize, f = Config.IntermediateSize, qd = Config.QueryDim, kvd = Config.KvDim;
+        _ = Gradients;
         var grads = _layerGradients!;
         var tokens = _tokens.Get(n);
         var positions = _positions.Get(n);
@@ -452,7 +491,7 @@ public sealed class LlamaModel : IDisposable
         _scratch?.Dispose();
         _gradients?.Dispose();
         if (_mixed) _computeWeights.Dispose();
-        Parameters.Dispose();
+        _parameters?.Dispose();
         _ropeFrequencies.Dispose();
         foreach (var b in new[] { _tokens, _positions, _cuSeqlens, _slots, _blockTables, _lengths, _rowIndex, _targets, _gradWeights, _logp, _logits,
                      _selected, _dSelected, _dLogits, _dFinal })

@@ -110,7 +110,10 @@ public sealed class CheckpointSelection
     {
         training.Stepped += report =>
         {
-            if (report.Step % Every == 0 || report.Step == training.TotalSteps) _run.SaveCheckpoint(model, CandidateFolder(report.Step));
+            if (report.Step % Every != 0 && report.Step != training.TotalSteps) return;
+            // Every rank takes part: rank 0 saves the master weights, which ZeRO-1 may have sharded over the ranks.
+            using var weights = training.Optimizer.GatherWeightsToRoot();
+            _run.SaveCheckpoint(model, CandidateFolder(report.Step));
         };
     }
 

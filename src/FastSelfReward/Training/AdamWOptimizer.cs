@@ -27,7 +27,12 @@ public sealed record AdamWOptions
 /// all-reduces the whole gradient and updates every parameter. Sharded (ZeRO-1), the flat buffer is
 /// cut into <see cref="Communicator.Size"/> equal ranges; each rank keeps the moments of its range
 /// only (1/N of them), receives the summed gradient of its range (reduce-scatter), updates those
-/// parameters, and the ranges are gathered back to every rank (all-gather). The gradient norm is in
+/// parameters, and the ranges are gathered back to every rank (all-gather). In a mixed-precision
+/// model the fp32 master weights are sharded too: each rank keeps its range of them
+/// (<see cref="Weights"/>), rounds it into its range of the model's bf16 copy, and the bf16 ranges are
+/// gathered (half the bytes of fp32); the model's whole master buffer is freed while training and
+/// gathered back by <see cref="GatherWeights"/> at its end. An fp32 model computes from its master
+/// weights, which therefore stay whole on every rank. The gradient norm is in
 /// both cases the sum over ranges, in rank order, of each range's sum of squares, and (on the MPI
 /// path) a range's reduced gradient is the same bits either way, so sharded and replicated training
 /// give the same weights, bit for bit.
@@ -38,12 +43,17 @@ public sealed class AdamWOptimizer : IDisposable
     private readonly Communicator _world;
     private readonly IDeviceCollectives? _collectives;
     private readonly DeviceBuffer _m, _v;
+    // This rank's range of the fp32 master weights when it keeps only that (ZeRO-1 in a mixed-precision model).
+    private DeviceBuffer? _weights;
     private readonly long _total, _range;
 
     /// <param name="model">The model whose parameters are updated.</param>
     /// <param name="options">Hyperparameters.</param>
     /// <param name="world">The ranks training together; null: this process alone.</param>
-    /// <param name="shard">Above one rank, keep only this rank's range of the moments (ZeRO-1).</param>
+    /// <param name="shard">
+    /// Above one rank, keep only this rank's range of the moments, and of the fp32 master weights in a
+    /// mixed-precision model, whose whole master buffer is then freed until <see cref="GatherWeights"/> (ZeRO-1).
+    /// </param>
     public AdamWOptimizer(LlamaModel model, AdamWOptions options, Communicator? world = null, bool shard = false)
     {
         _model = model;
@@ -54,8 +64,15 @@ public sealed class AdamWOptimizer : IDisposable
         _range = DeviceCollectives.RangeLength(_total, _world.Size);
         (ShardOffset, ShardLength) = Sharded ? DeviceCollectives.OwnerRange(_world.Rank, _total, _range) : (0, _total);
         _collectives = DeviceCollectives.For(model.Kernels, _world);
-        _m = model.Kernels.Allocate(Math.Max(ShardLength, 1), model.Parameters.View.Type);
-        _v = model.Kernels.Allocate(Math.Max(ShardLength, 1), model.Parameters.View.Type);
+        DType wide = model.Type.Wide();
+        _m = model.Kernels.Allocate(Math.Max(ShardLength, 1), wide);
+        _v = model.Kernels.Allocate(Math.Max(ShardLength, 1), wide);
+        if (Sharded && model.HasComputeCopy)
+        {
+            _weights = model.Kernels.Allocate(Math.Max(ShardLength, 1), wide);
+            if (ShardLength > 0) model.Kernels.Copy(_weights.Slice(0, ShardLength), model.Parameters.Slice(ShardOffset, ShardLength));
+            model.ReleaseParameters();
+        }
     }
 
     public AdamWOptions Options { get; }
@@ -68,6 +85,19 @@ public sealed class AdamWOptimizer : IDisposable
 
     /// <summary>How many parameters' moments this rank keeps (all unless sharded).</summary>
     public long ShardLength { get; }
+
+    /// <summary>Whether this rank keeps only its range of the fp32 master weights (ZeRO-1 in a mixed-precision model, until <see cref="GatherWeights"/>).</summary>
+    public bool ShardsWeights => _weights is not null;
+
+    /// <summary>
+    /// The fp32 master weights this rank updates: parameters [<see cref="ShardOffset"/>, + <see cref="ShardLength"/>)
+    /// when <see cref="ShardsWeights"/>, otherwise the model's whole <see cref="LlamaModel.Parameters"/>. After
+    /// writing them (a resumed state), call <see cref="WeightsWritten"/>.
+    /// </summary>
+    public Tensor Weights => _weights is { } weights ? weights.Slice(0, ShardLength) : _model.Parameters;
+
+    /// <summary>The first parameter of <see cref="Weights"/>.</summary>
+    public long WeightsOffset => ShardsWeights ? ShardOffset : 0;
 
     /// <summary>Updates taken so far (the bias-correction step count).</summary>
     public long Step { get; private set; }
@@ -113,14 +143,73 @@ public sealed class AdamWOptimizer : IDisposable
             if (to <= from) continue;
             var step = new AdamWStep(learningRate, Options.Beta1, Options.Beta2, Options.Epsilon,
                 entry.Decay ? Options.WeightDecay : 0.0, scale, Step);
-            kernels.AdamW(_model.Parameters.Slice(from, to - from), _model.Gradients.Slice(from, to - from),
+            var weights = ShardsWeights ? _weights!.Slice(from - ShardOffset, to - from) : _model.Parameters.Slice(from, to - from);
+            kernels.AdamW(weights, _model.Gradients.Slice(from, to - from),
                 _m.Slice(from - ShardOffset, to - from), _v.Slice(from - ShardOffset, to - from), to - from, step);
         }
-        if (Sharded)
-            using (Nvtx.Range("gather parameters"))
-                _collectives!.BroadcastFromOwners(_model.Parameters, _range);
-        _model.ParametersChanged();
+        if (ShardsWeights) WeightsWritten();
+        else
+        {
+            if (Sharded)
+                using (Nvtx.Range("gather parameters"))
+                    _collectives!.BroadcastFromOwners(_model.Parameters, _range);
+            _model.ParametersChanged();
+        }
         return norm;
+    }
+
+    /// <summary>
+    /// Brings the model's compute weights up to date with <see cref="Weights"/>: when
+    /// <see cref="ShardsWeights"/>, each rank rounds its range into its range of the bf16 copy and the
+    /// ranges are gathered (every rank calls it); otherwise <see cref="LlamaModel.ParametersChanged"/>.
+    /// </summary>
+    public void WeightsWritten()
+    {
+        if (!ShardsWeights)
+        {
+            _model.ParametersChanged();
+            return;
+        }
+        if (ShardLength > 0) _model.Kernels.Cast(_model.ComputeWeights.Slice(ShardOffset, ShardLength), Weights, ShardLength);
+        using (Nvtx.Range("gather parameters"))
+            _collectives!.BroadcastFromOwners(_model.ComputeWeights, _range);
+    }
+
+    /// <summary>
+    /// Until the result is disposed, rank 0's model holds its whole master weights (<see cref="LlamaModel.Parameters"/>),
+    /// gathered from every rank's range, so that rank 0 can save them (a training state, a checkpoint
+    /// candidate). Every rank calls it; when the weights are not sharded it does nothing.
+    /// </summary>
+    public IDisposable GatherWeightsToRoot()
+    {
+        if (!ShardsWeights) return new Lent(null);
+        var whole = _world.IsRoot ? _model.AllocateParameters() : null;
+        // Through host memory whatever sums the gradients: what is gathered here is written from the host.
+        new HostStagedCollectives(_model.Kernels, _world).GatherRanges(Weights, whole?.View, _range);
+        return new Lent(whole is null ? null : _model);
+    }
+
+    private sealed class Lent(LlamaModel? model) : IDisposable
+    {
+        public void Dispose() => model?.ReleaseParameters();
+    }
+
+    /// <summary>
+    /// Ends the sharding of the master weights (when <see cref="ShardsWeights"/>; otherwise nothing): every
+    /// rank's model gets its whole master weights back, gathered from the ranks' ranges, and later
+    /// updates write them there. The model's parameter gradients are freed first, so that the gathered
+    /// weights fit where they were. Every rank calls it; a training run does when its last step is done.
+    /// </summary>
+    public void GatherWeights()
+    {
+        if (_weights is not { } mine) return;
+        _model.ReleaseGradients();
+        var whole = _model.AllocateParameters();
+        if (ShardLength > 0) _model.Kernels.Copy(whole.Slice(ShardOffset, ShardLength), mine.Slice(0, ShardLength));
+        using (Nvtx.Range("gather parameters"))
+            _collectives!.BroadcastFromOwners(whole, _range);
+        mine.Dispose();
+        _weights = null;
     }
 
     /// <summary>Σ over the ranks' ranges, in rank order, of the range's Σ g² (each rank's own when sharded, all of them otherwise).</summary>
@@ -141,9 +230,6 @@ public sealed class AdamWOptimizer : IDisposable
         for (int r = 1; r < _world.Size; r++) sum += Range(r);
         return sum;
     }
-
-
-
 
     /// <summary>
     /// The moments of every parameter, for a checkpoint: a collective when sharded (every rank calls
@@ -169,6 +255,7 @@ public sealed class AdamWOptimizer : IDisposable
     {
         _m.Dispose();
         _v.Dispose();
+        _weights?.Dispose();
         _collectives?.Dispose();
     }
 }

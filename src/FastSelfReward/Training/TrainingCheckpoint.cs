@@ -36,7 +36,7 @@ public static class TrainingCheckpoint
 
     /// <summary>Writes the state after optimizer step <paramref name="step"/> to <paramref name="path"/>, atomically.</summary>
     /// <param name="path">The checkpoint file (its folder must exist).</param>
-    /// <param name="model">The trained model.</param>
+    /// <param name="model">The trained model, holding its whole master weights (<see cref="AdamWOptimizer.GatherWeightsToRoot"/>).</param>
     /// <param name="step">The optimizer's step count.</param>
     /// <param name="moments">The optimizer's moments of every parameter (<see cref="AdamWOptimizer.GatherMoments"/>).</param>
     /// <param name="cursor">The next step of the data plan.</param>
@@ -104,18 +104,20 @@ public static class TrainingCheckpoint
             }
 
         var chunk = new float[(int)Math.Min(ChunkElements, model.Layout.Entries.Max(e => e.Count))];
-        long shardEnd = optimizer.ShardOffset + optimizer.ShardLength;
         foreach (var entry in model.Layout.Entries)
         {
-            Restore(file, entry.Name, entry, 0, entry.Count, model.Kernels, model.Parameters.Slice(entry.Offset, entry.Count), chunk);
-            // The moments of this rank's range only: a state saved by any number of ranks resumes on any other.
-            long from = Math.Max(entry.Offset, optimizer.ShardOffset), to = Math.Min(entry.Offset + entry.Count, shardEnd);
-            if (to <= from) continue;
-            var part = (First: optimizer.FirstMoments.Slice(from - optimizer.ShardOffset, to - from), Second: optimizer.SecondMoments.Slice(from - optimizer.ShardOffset, to - from));
-            Restore(file, FirstMomentPrefix + entry.Name, entry, from - entry.Offset, to - from, model.Kernels, part.First, chunk);
-            Restore(file, SecondMomentPrefix + entry.Name, entry, from - entry.Offset, to - from, model.Kernels, part.Second, chunk);
+            // The ranges this rank keeps only (the moments' and the master weights', whole or sharded):
+            // a state saved by any number of ranks resumes on any other.
+            void Part(string name, Tensor kept, long keptOffset)
+            {
+                long from = Math.Max(entry.Offset, keptOffset), to = Math.Min(entry.Offset + entry.Count, keptOffset + kept.Length);
+                if (to > from) Restore(file, name, entry, from - entry.Offset, to - from, model.Kernels, kept.Slice(from - keptOffset, to - from), chunk);
+            }
+            Part(entry.Name, optimizer.Weights, optimizer.WeightsOffset);
+            Part(FirstMomentPrefix + entry.Name, optimizer.FirstMoments, optimizer.ShardOffset);
+            Part(SecondMomentPrefix + entry.Name, optimizer.SecondMoments, optimizer.ShardOffset);
         }
-        model.ParametersChanged();
+        optimizer.WeightsWritten();
         optimizer.Restore(step);
         return new TrainingState(step, cursor);
     }

@@ -285,7 +285,8 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
     /// Trains to <see cref="TotalSteps"/>, evaluating the held-out examples every
     /// <see cref="TrainingOptions.EvalEvery"/> steps and at the end. With a checkpoint path, the state
     /// is saved every <see cref="TrainingOptions.CheckpointEvery"/> steps and after the last, and a
-    /// run that finds the file resumes from it (a finished one then only evaluates).
+    /// run that finds the file resumes from it (a finished one then only evaluates). The model ends
+    /// with its whole master weights on every rank (<see cref="AdamWOptimizer.GatherWeights"/>).
     /// </summary>
     /// <exception cref="InvalidDataException">The checkpoint belongs to another model, objective, configuration, data or seed.</exception>
     /// <exception cref="TrainingInterruptedException">
@@ -327,8 +328,10 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         void Save()
         {
             using var _ = Nvtx.Range("checkpoint");
-            // Sharded moments are gathered to rank 0 (every rank takes part), so the state is one file any number of ranks resumes from.
+            // Sharded moments and master weights are gathered to rank 0 (every rank takes part), so the
+            // state is one file any number of ranks resumes from.
             using var moments = Optimizer.GatherMoments();
+            using var weights = Optimizer.GatherWeightsToRoot();
             if (saves) TrainingCheckpoint.Save(output.CheckpointPath!, _model, Optimizer.Step, moments, new TrainingCursor(epoch, index), Seed, _fingerprint);
             savedAt = Optimizer.Step;
         }
@@ -359,6 +362,8 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
             if (step < TotalSteps && _heldOut.Length > 0 && Options.EvalEvery > 0 && step % Options.EvalEvery == 0) EvaluateHeldOut();
             if (output.CheckpointPath is not null && (step == TotalSteps || (Options.CheckpointEvery > 0 && step % Options.CheckpointEvery == 0))) Save();
         }
+        // The trained model leaves whole on every rank, whatever its optimizer kept of it.
+        Optimizer.GatherWeights();
         if (_heldOut.Length > 0 && evaluatedAt != Optimizer.Step) EvaluateHeldOut();
         progress?.Finish();
         return new TrainingSummary<TMetrics>(Optimizer.Step, resumedFrom, first, last, heldOut, tokens, clock.Elapsed.TotalSeconds);

@@ -78,15 +78,17 @@ public sealed class DataParallelTrainingTests : IDisposable
     }
 
     [Theory]
-    [InlineData(2, "cpu")]
+    [InlineData(2, "cpu", "fp32")]
     // Three ranks: a parameter count no rank count divides, so the last range is short; and the
-    // emulated GPU, whose buffers are summed through host memory as a GPU's are without NCCL.
-    [InlineData(3, "cpu")]
-    [InlineData(2, "emulated")]
-    public void ZeroOneTrainsTheWeightsOfPlainDataParallelBitForBit(int ranks, string device)
+    // emulated GPU, whose buffers are summed through host memory as a GPU's are without NCCL; in
+    // bf16 mixed precision each rank also keeps only its range of the fp32 master weights.
+    [InlineData(3, "cpu", "fp32")]
+    [InlineData(2, "emulated", "fp32")]
+    [InlineData(3, "emulated", "bf16")]
+    public void ZeroOneTrainsTheWeightsOfPlainDataParallelBitForBit(int ranks, string device, string precision)
     {
-        string sharded = _dir.File($"sharded-{ranks}-{device}"), replicated = _dir.File($"replicated-{ranks}-{device}");
-        string[] on = ["--device", device, "--precision", "fp32"];
+        string sharded = _dir.File($"sharded-{ranks}-{device}-{precision}"), replicated = _dir.File($"replicated-{ranks}-{device}-{precision}");
+        string[] on = ["--device", device, "--precision", precision];
         var zero = FsrProcess.UnderMpirun(ranks, [.. TrainLm(sharded), .. on]);
         Assert.True(zero.ExitCode == 0, zero.Error + zero.Out);
         var plain = FsrProcess.UnderMpirun(ranks, [.. TrainLm(replicated), "--replicate-optimizer", .. on]);
