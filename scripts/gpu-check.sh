@@ -26,7 +26,8 @@
 # Nsight Systems sees the NVTX ranges), then runs `fsr info` (limit 60 s), `fsr selftest --device
 # cuda` (every kernel against the CPU kernels in fp32 and bf16 storage, training parity in fp32 and
 # bf16 mixed precision; limit 240 s), `fsr selftest --collectives --device cuda` (sums of GPU buffers
-# over a job of one: NCCL when libnccl.so.2 is present; limit 60 s) and `fsr bench --device cuda --short` (the bench and 1b
+# over a job of one: NCCL when libnccl.so.2 is present, and three ZeRO-1 training steps of a bf16 model
+# through them against three without, bit for bit; limit 60 s) and `fsr bench --device cuda --short` (the bench and 1b
 # configs; limit: what is left of five minutes, at least 120 s), then prints a summary with the
 # bench's key numbers; exit code 1 when a step fails. Each step's output and the bench's JSON
 # (bench-cuda.json) are saved in $OUT/gpu-check when OUT is set (a caller that collects $OUT gets
@@ -122,8 +123,8 @@ check() {
   fi
   step "info" 60 "$bundle/fsr" info
   step "selftest cuda" 240 "$bundle/fsr" selftest --device cuda
-  # One rank's collectives on GPU buffers: NCCL (a communicator of one) when libnccl.so.2 is there,
-  # else MPI through host memory; the output names which ran.
+  # One rank's collectives on GPU buffers, and an optimizer's training steps through them: NCCL (a
+  # communicator of one) when libnccl.so.2 is there, else MPI through host memory; the output names which ran.
   step "collectives cuda" 60 "$bundle/fsr" selftest --collectives --device cuda
   # The bench gets what is left of five minutes, but at least the two minutes a short GPU run stays under.
   local left=$((300 - (SECONDS - start)))

@@ -9,7 +9,7 @@ namespace FastSelfReward.Cli;
     "(--device cuda on a GPU, --device emulated without one). Exit code 1 when any check fails.")]
 public sealed class SelfTestOptions : CommonOptions
 {
-    [Option("collectives", HelpText = "Check the collectives of the MPI job instead (run under mpirun -np N): barrier, broadcast, all-reduce, reduce-scatter and all-gather against sums in rank order, bit for bit.")]
+    [Option("collectives", HelpText = "Check the collectives of the MPI job instead (run under mpirun -np N): barrier, broadcast, all-reduce, reduce-scatter and all-gather against sums in rank order, bit for bit; the backend's buffers summed as training sums them (NCCL on a GPU that has it); and an optimizer's ZeRO-1 steps through those sums against steps without.")]
     public bool Collectives { get; set; }
 
     public override bool RunsOnRanks => true;
@@ -36,8 +36,13 @@ public sealed class SelfTestOptions : CommonOptions
         var results = CollectiveCheck.Run(world);
         // And the backend's own buffers, summed as training sums them (--device picks the backend).
         using (var kernels = OpenBackend())
-        using (var collectives = DeviceCollectives.For(kernels, world, evenAlone: true)!)
-            results.AddRange(CollectiveCheck.RunOnDevice(kernels, collectives, world));
+        {
+            using (var collectives = DeviceCollectives.For(kernels, world, evenAlone: true)!)
+                results.AddRange(CollectiveCheck.RunOnDevice(kernels, collectives, world));
+            // And an optimizer's steps through them, each rank a job of its own (a sum over one rank is exact whatever sums it).
+            using var alone = DeviceCollectives.For(kernels, Communicator.Single, evenAlone: true)!;
+            results.Add(CollectiveCheck.TrainingSteps(kernels, alone));
+        }
         foreach (var r in results.Where(r => world.IsRoot || !r.Passed))
             context.Out.WriteLine($"  {(r.Passed ? "pass" : "FAIL"),-7} {(world.IsRoot ? "" : $"rank {world.Rank}: ")}{r.Name}: {r.Detail}");
         double[] failures = [results.Count(r => !r.Passed)];

@@ -25,6 +25,32 @@ public static class SafetensorsWriter
         SafetensorsDtype dtype = SafetensorsDtype.F32,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
+        string temp = path + ".tmp-" + Environment.ProcessId;
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                WriteTo(stream, tensors, dtype, metadata);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes the file's bytes to <paramref name="stream"/>, reading every tensor's chunks in file order.
+    /// The order and sizes of the reads depend on the tensors' names and shapes only, so processes
+    /// that write the same tensors (one into a file, the others into <see cref="Stream.Null"/>) make
+    /// the same reads in the same order: sources that are collectives gather as the file is written.
+    /// </summary>
+    public static void WriteTo(Stream stream, IEnumerable<TensorToSave> tensors, SafetensorsDtype dtype = SafetensorsDtype.F32,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
         if (!dtype.IsReadableAsFloat32())
             throw new ArgumentException($"cannot write float32 data as {dtype}; use F32, BF16 or F16", nameof(dtype));
         // One dtype for all tensors, so the reference order reduces to names compared as UTF-8 bytes.
@@ -36,28 +62,14 @@ public static class SafetensorsWriter
                 throw new ArgumentException($"tensor '{ordered[i].Name}' is given more than once", nameof(tensors));
 
         byte[] header = BuildHeader(ordered, dtype, metadata);
-        string temp = path + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                Span<byte> prefix = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                stream.Write(header);
-                float[] chunk = new float[ChunkElements];
-                byte[] converted = new byte[ChunkElements * 4];
-                foreach (TensorToSave t in ordered)
-                    WriteData(stream, t, dtype, chunk, converted);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+        Span<byte> prefix = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+        stream.Write(prefix);
+        stream.Write(header);
+        float[] chunk = new float[ChunkElements];
+        byte[] converted = new byte[ChunkElements * 4];
+        foreach (TensorToSave t in ordered)
+            WriteData(stream, t, dtype, chunk, converted);
     }
 
     private static byte[] BuildHeader(TensorToSave[] tensors, SafetensorsDtype dtype, IReadOnlyDictionary<string, string>? metadata)

@@ -1,4 +1,6 @@
 using FastSelfReward.Compute;
+using FastSelfReward.Model;
+using FastSelfReward.Training;
 
 namespace FastSelfReward.Distributed;
 
@@ -73,6 +75,56 @@ public static class CollectiveCheck
             results.Add(new CollectiveResult($"device broadcast from owners ({how}) × {length}", bad == 0, $"{bad} elements not their owner's"));
         }
         return results;
+    }
+
+    /// <summary>
+    /// Training through the backend's sums: a tiny model of the backend's own precision takes three
+    /// AdamW steps with its optimizer summing and gathering through <paramref name="collectives"/> as
+    /// ZeRO-1 over a job of one (the gradient reduced to its owner, the parameters, or in bf16 the
+    /// master weights' bf16 copy, broadcast from it), and three steps without. Over one rank a sum is
+    /// a copy, so the weights must agree bit for bit, whichever library sums.
+    /// </summary>
+    public static CollectiveResult TrainingSteps(IKernels kernels, IDeviceCollectives collectives)
+    {
+        string how = collectives is HostStagedCollectives ? "MPI via host" : "NCCL";
+        var config = new LlamaConfig
+        {
+            VocabSize = 64, HiddenSize = 32, IntermediateSize = 48, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+            RmsNormEps = 1e-5, RopeTheta = 10000, MaxPositionEmbeddings = 64,
+        };
+        var random = new Random(5);
+        LmExample[] batch = [.. new[] { 9, 14, 5 }.Select(n => new LmExample([.. Enumerable.Range(0, n).Select(_ => random.Next(config.VocabSize))]))];
+        (float[] Master, float[] Compute) Train(IDeviceCollectives? through)
+        {
+            using var model = new LlamaModel(kernels, config);
+            model.InitializeRandom(seed: 7, std: 0.3);
+            using var optimizer = new AdamWOptimizer(model, new AdamWOptions { WeightDecay = 0.1 }, Communicator.Single, shard: true, through);
+            var objective = new CausalLmObjective(model);
+            for (int step = 0; step < 3; step++)
+            {
+                model.ZeroGradients();
+                objective.AccumulateGradients(batch, batch.Sum(objective.LossWeight));
+                optimizer.Update(1e-2);
+            }
+            optimizer.GatherWeights();
+            var master = new float[model.Parameters.View.Length];
+            var compute = new float[model.ComputeWeights.Length];
+            kernels.Download(model.Parameters, master);
+            kernels.Download(model.ComputeWeights, compute);
+            return (master, compute);
+        }
+        string name = $"training steps through {how} (ZeRO-1 over one rank, {kernels.ModelType} model)";
+        try
+        {
+            var (expected, actual) = (Train(null), Train(collectives));
+            int bad = Enumerable.Range(0, expected.Master.Length).Count(i => BitConverter.SingleToInt32Bits(expected.Master[i]) != BitConverter.SingleToInt32Bits(actual.Master[i]))
+                      + Enumerable.Range(0, expected.Compute.Length).Count(i => BitConverter.SingleToInt32Bits(expected.Compute[i]) != BitConverter.SingleToInt32Bits(actual.Compute[i]));
+            return new CollectiveResult(name, bad == 0, $"{bad} weights differ from three steps without collectives");
+        }
+        catch (Exception e)
+        {
+            return new CollectiveResult(name, false, $"{e.GetType().Name}: {e.Message}");
+        }
     }
 
     private static bool Close(float actual, float expected, bool exact) => exact

@@ -42,6 +42,7 @@ public sealed class AdamWOptimizer : IDisposable
     private readonly LlamaModel _model;
     private readonly Communicator _world;
     private readonly IDeviceCollectives? _collectives;
+    private readonly bool _ownsCollectives;
     private readonly DeviceBuffer _m, _v;
     // This rank's range of the fp32 master weights when it keeps only that (ZeRO-1 in a mixed-precision model).
     private DeviceBuffer? _weights;
@@ -54,16 +55,22 @@ public sealed class AdamWOptimizer : IDisposable
     /// Above one rank, keep only this rank's range of the moments, and of the fp32 master weights in a
     /// mixed-precision model, whose whole master buffer is then freed until <see cref="GatherWeights"/> (ZeRO-1).
     /// </param>
-    public AdamWOptimizer(LlamaModel model, AdamWOptions options, Communicator? world = null, bool shard = false)
+    /// <param name="collectives">
+    /// How the ranks' buffers are summed and gathered, owned by the caller; null: the backend's way
+    /// (<see cref="DeviceCollectives.For"/>), none for a job of one. Given, they are used even by a job
+    /// of one, sharded when <paramref name="shard"/> (the self-test trains through NCCL on one GPU).
+    /// </param>
+    public AdamWOptimizer(LlamaModel model, AdamWOptions options, Communicator? world = null, bool shard = false, IDeviceCollectives? collectives = null)
     {
         _model = model;
         _world = world ?? Communicator.Single;
         Options = options;
         _total = model.Layout.TotalLength;
-        Sharded = shard && _world.Size > 1;
+        Sharded = shard && (_world.Size > 1 || collectives is not null);
         _range = DeviceCollectives.RangeLength(_total, _world.Size);
         (ShardOffset, ShardLength) = Sharded ? DeviceCollectives.OwnerRange(_world.Rank, _total, _range) : (0, _total);
-        _collectives = DeviceCollectives.For(model.Kernels, _world);
+        _ownsCollectives = collectives is null;
+        _collectives = collectives ?? DeviceCollectives.For(model.Kernels, _world);
         DType wide = model.Type.Wide();
         _m = model.Kernels.Allocate(Math.Max(ShardLength, 1), wide);
         _v = model.Kernels.Allocate(Math.Max(ShardLength, 1), wide);
@@ -177,12 +184,14 @@ public sealed class AdamWOptimizer : IDisposable
 
     /// <summary>
     /// Until the result is disposed, rank 0's model holds its whole master weights (<see cref="LlamaModel.Parameters"/>),
-    /// gathered from every rank's range, so that rank 0 can save them (a training state, a checkpoint
-    /// candidate). Every rank calls it; when the weights are not sharded it does nothing.
+    /// gathered from every rank's range, so that rank 0 can save them as a model (a checkpoint
+    /// candidate). Rank 0's parameter gradients are freed to make room (the next step allocates them
+    /// again). Every rank calls it, between steps; when the weights are not sharded it does nothing.
     /// </summary>
     public IDisposable GatherWeightsToRoot()
     {
         if (!ShardsWeights) return new Lent(null);
+        if (_world.IsRoot) _model.ReleaseGradients();
         var whole = _world.IsRoot ? _model.AllocateParameters() : null;
         // Through host memory whatever sums the gradients: what is gathered here is written from the host.
         new HostStagedCollectives(_model.Kernels, _world).GatherRanges(Weights, whole?.View, _range);
@@ -231,23 +240,6 @@ public sealed class AdamWOptimizer : IDisposable
         return sum;
     }
 
-    /// <summary>
-    /// The moments of every parameter, for a checkpoint: a collective when sharded (every rank calls
-    /// it; rank 0 receives the whole moments in buffers it disposes with the result, the others
-    /// nothing); otherwise this rank's own buffers.
-    /// </summary>
-    public GatheredMoments GatherMoments()
-    {
-        if (!Sharded) return new GatheredMoments(FirstMoments, SecondMoments, null);
-        var kernels = _model.Kernels;
-        DeviceBuffer? m = _world.IsRoot ? kernels.Allocate(_total, _m.View.Type) : null, v = _world.IsRoot ? kernels.Allocate(_total, _v.View.Type) : null;
-        // Through host memory whatever sums the gradients: a checkpoint is written from the host anyway.
-        var host = new HostStagedCollectives(kernels, _world);
-        host.GatherRanges(FirstMoments, m?.View, _range);
-        host.GatherRanges(SecondMoments, v?.View, _range);
-        return m is null || v is null ? new GatheredMoments(default, default, null) : new GatheredMoments(m, v, [m, v]);
-    }
-
     /// <summary>Restores the step count (with the moments loaded separately) when a run resumes.</summary>
     public void Restore(long step) => Step = step >= 0 ? step : throw new ArgumentOutOfRangeException(nameof(step));
 
@@ -256,21 +248,6 @@ public sealed class AdamWOptimizer : IDisposable
         _m.Dispose();
         _v.Dispose();
         _weights?.Dispose();
-        _collectives?.Dispose();
-    }
-}
-
-/// <summary>The moments of every parameter (see <see cref="AdamWOptimizer.GatherMoments"/>); disposing frees gathered copies.</summary>
-public sealed class GatheredMoments(Tensor first, Tensor second, DeviceBuffer[]? owned) : IDisposable
-{
-    /// <summary>Whether this rank holds them (rank 0, or any rank of an unsharded optimizer).</summary>
-    public bool Present => First.Length > 0;
-
-    public Tensor First { get; } = first;
-    public Tensor Second { get; } = second;
-
-    public void Dispose()
-    {
-        foreach (var buffer in owned ?? []) buffer.Dispose();
+        if (_ownsCollectives) _collectives?.Dispose();
     }
 }

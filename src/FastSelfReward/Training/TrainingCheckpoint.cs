@@ -1,6 +1,7 @@
 using System.Globalization;
 using FastSelfReward.Checkpoints;
 using FastSelfReward.Compute;
+using FastSelfReward.Distributed;
 using FastSelfReward.Model;
 
 namespace FastSelfReward.Training;
@@ -34,24 +35,36 @@ public static class TrainingCheckpoint
     private const string FirstMomentPrefix = "optimizer.exp_avg.", SecondMomentPrefix = "optimizer.exp_avg_sq.";
     private const int ChunkElements = 1 << 20;
 
-    /// <summary>Writes the state after optimizer step <paramref name="step"/> to <paramref name="path"/>, atomically.</summary>
-    /// <param name="path">The checkpoint file (its folder must exist).</param>
-    /// <param name="model">The trained model, holding its whole master weights (<see cref="AdamWOptimizer.GatherWeightsToRoot"/>).</param>
-    /// <param name="step">The optimizer's step count.</param>
-    /// <param name="moments">The optimizer's moments of every parameter (<see cref="AdamWOptimizer.GatherMoments"/>).</param>
+    /// <summary>
+    /// Writes the state after the optimizer's last step to <paramref name="path"/>, atomically. With
+    /// several ranks every rank calls it and rank 0 alone gives a path: the ranges of the moments and
+    /// master weights that each rank keeps (ZeRO-1) are gathered chunk by chunk as rank 0 writes them
+    /// (<see cref="RangeGather"/>), so the state is one file and no rank holds more of it than a chunk.
+    /// </summary>
+    /// <param name="path">The checkpoint file (its folder is created); null on the ranks that do not write.</param>
+    /// <param name="model">The trained model.</param>
+    /// <param name="optimizer">Its optimizer: the master weights, the moments and the step count.</param>
+    /// <param name="world">The ranks training together; null: this process alone.</param>
     /// <param name="cursor">The next step of the data plan.</param>
     /// <param name="seed">The run's seed.</param>
     /// <param name="fingerprint">A digest of the configuration and data; <see cref="Load"/> requires the same.</param>
-    public static void Save(string path, LlamaModel model, long step, GatheredMoments moments, TrainingCursor cursor, int seed, string fingerprint)
+    public static void Save(string? path, LlamaModel model, AdamWOptimizer optimizer, Communicator? world, TrainingCursor cursor, int seed, string fingerprint)
     {
-        if (!moments.Present) throw new ArgumentException("the moments of every parameter are needed (rank 0's gathered ones)", nameof(moments));
+        world ??= Communicator.Single;
+        if (world.IsRoot != path is not null) throw new ArgumentException("rank 0, and only rank 0, writes the state: it alone passes a path", nameof(path));
+        long total = model.Layout.TotalLength;
+        var weights = new RangeGather(model.Kernels, world, optimizer.Weights, optimizer.WeightsOffset, total, optimizer.ShardsWeights);
+        var first = new RangeGather(model.Kernels, world, optimizer.FirstMoments, optimizer.ShardOffset, total, optimizer.Sharded);
+        var second = new RangeGather(model.Kernels, world, optimizer.SecondMoments, optimizer.ShardOffset, total, optimizer.Sharded);
         var tensors = new List<TensorToSave>();
         foreach (var entry in model.Layout.Entries)
         {
-            tensors.Add(Source(entry.Name, entry, model.Kernels, model.Parameters));
-            tensors.Add(Source(FirstMomentPrefix + entry.Name, entry, model.Kernels, moments.First));
-            tensors.Add(Source(SecondMomentPrefix + entry.Name, entry, model.Kernels, moments.Second));
+            TensorToSave Source(string name, RangeGather reader) => new(name, entry.Shape, (offset, destination) => reader.Read(entry.Offset + offset, destination));
+            tensors.Add(Source(entry.Name, weights));
+            tensors.Add(Source(FirstMomentPrefix + entry.Name, first));
+            tensors.Add(Source(SecondMomentPrefix + entry.Name, second));
         }
+        long step = optimizer.Step;
         var metadata = new Dictionary<string, string>
         {
             ["format"] = Format,
@@ -62,6 +75,11 @@ public static class TrainingCheckpoint
             ["fingerprint"] = fingerprint,
         };
         if (CpuThreads(model) is int threads) metadata["cpu_threads"] = threads.ToString(CultureInfo.InvariantCulture);
+        if (path is null)
+        {
+            SafetensorsWriter.WriteTo(Stream.Null, tensors, SafetensorsDtype.F32, metadata);
+            return;
+        }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         SafetensorsWriter.Write(path, tensors, SafetensorsDtype.F32, metadata);
     }
@@ -123,9 +141,6 @@ public static class TrainingCheckpoint
     }
 
     private static int? CpuThreads(LlamaModel model) => model.Kernels is CpuKernels ? CpuKernels.Threads : null;
-
-    private static TensorToSave Source(string name, ParameterEntry entry, IKernels kernels, Tensor buffer) =>
-        new(name, entry.Shape, (offset, destination) => kernels.Download(buffer.Slice(entry.Offset + offset, destination.Length), destination));
 
     /// <summary>Elements [<paramref name="first"/>, + <paramref name="count"/>) of the file's tensor into <paramref name="destination"/>.</summary>
     private static void Restore(SafetensorsFile file, string name, ParameterEntry entry, long first, long count, IKernels kernels, Tensor destination,

@@ -328,11 +328,9 @@ public sealed class TrainingRun<TExample, TMetrics> : IDisposable where TMetrics
         void Save()
         {
             using var _ = Nvtx.Range("checkpoint");
-            // Sharded moments and master weights are gathered to rank 0 (every rank takes part), so the
-            // state is one file any number of ranks resumes from.
-            using var moments = Optimizer.GatherMoments();
-            using var weights = Optimizer.GatherWeightsToRoot();
-            if (saves) TrainingCheckpoint.Save(output.CheckpointPath!, _model, Optimizer.Step, moments, new TrainingCursor(epoch, index), Seed, _fingerprint);
+            // Every rank takes part: sharded moments and master weights are gathered as rank 0 writes
+            // them, so the state is one file that any number of ranks resumes from.
+            TrainingCheckpoint.Save(saves ? output.CheckpointPath : null, _model, Optimizer, World, new TrainingCursor(epoch, index), Seed, _fingerprint);
             savedAt = Optimizer.Step;
         }
         for (long step = Optimizer.Step + 1; step <= TotalSteps; step++)

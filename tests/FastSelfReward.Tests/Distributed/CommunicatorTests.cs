@@ -20,10 +20,10 @@ public sealed class CommunicatorTests
     }
 
     [Theory]
-    [InlineData(2, null, "cpu", "46 passed, 0 failed")]
+    [InlineData(2, null, "cpu", "48 passed, 0 failed")]
     // Three ranks (a count no buffer length divides) and 7-element chunks, so every collective crosses
     // chunks; the backend's buffers on the emulated GPU, summed through host memory as without NCCL.
-    [InlineData(3, "7", "emulated", "69 passed, 0 failed")]
+    [InlineData(3, "7", "emulated", "72 passed, 0 failed")]
     public void UnderMpirunEveryCollectiveMatchesTheSumInRankOrderBitForBit(int ranks, string? chunk, string device, string expected)
     {
         var environment = chunk is null ? null : new Dictionary<string, string> { ["FSR_MPI_CHUNK_ELEMENTS"] = chunk };
@@ -33,6 +33,7 @@ public sealed class CommunicatorTests
         Assert.Contains(expected, result.Out);
         Assert.DoesNotContain("FAIL", result.Out);
         Assert.Contains("device reduce to owners (MPI via host) × 65539", result.Out);
+        Assert.Contains($"pass    training steps through MPI via host (ZeRO-1 over one rank, {(device == "cpu" ? "F32" : "BF16")} model): 0 weights differ", result.Out);
     }
 
     [Fact]

@@ -86,6 +86,47 @@ public sealed class ShardedMasterWeightsTests
         Assert.NotEqual(sharded[0].ComputeWeights[0], sharded[0].ComputeWeights[^1]);
     }
 
+    [Fact]
+    public void AStateWrittenFromShardsHasTheBytesOfOneWrittenByReplicatedOptimizers()
+    {
+        using var dir = new ScratchFolder();
+        string sharded = dir.File("sharded.safetensors"), replicated = dir.File("replicated.safetensors");
+        ThreadedWorld.Run(3, world => Train(world, shard: true, world.IsRoot ? sharded : dir.File($"never-{world.Rank}"), stopAfter: 3));
+        ThreadedWorld.Run(3, world => Train(world, shard: false, replicated, stopAfter: 3));
+        Assert.Equal(File.ReadAllBytes(replicated), File.ReadAllBytes(sharded));
+        // Rank 0 alone writes, whatever path the others were given.
+        Assert.Empty(Directory.GetFiles(dir.Path, "never-*"));
+    }
+
+    [Fact]
+    public void ARangeGatherGivesRankZeroAnyRangeOfABufferKeptInOwnerRanges()
+    {
+        const long total = 1001;
+        float Value(long i) => 0.5f + i;
+        var read = ThreadedWorld.Run(3, world =>
+        {
+            using var cpu = new CpuKernels(DType.F32);
+            long length = DeviceCollectives.RangeLength(total, world.Size);
+            var (from, count) = DeviceCollectives.OwnerRange(world.Rank, total, length);
+            using var kept = cpu.Allocate(count, DType.F32);
+            cpu.Upload(kept, Enumerable.Range(0, (int)count).Select(i => Value(from + i)).ToArray());
+            var gather = new RangeGather(cpu, world, kept, from, total, sharded: true);
+            // Within one owner's range, across two, the short last range, and all of it at once.
+            return new (long From, int Count)[] { (0, 7), (330, 10), (995, 6), (0, (int)total) }.Select(r =>
+            {
+                var destination = new float[r.Count];
+                gather.Read(r.From, destination);
+                return destination;
+            }).ToArray();
+        });
+        Assert.Equal([.. Enumerable.Range(0, 7).Select(i => Value(i))], read[0][0]);
+        Assert.Equal([.. Enumerable.Range(330, 10).Select(i => Value(i))], read[0][1]);
+        Assert.Equal([.. Enumerable.Range(995, 6).Select(i => Value(i))], read[0][2]);
+        Assert.Equal([.. Enumerable.Range(0, (int)total).Select(i => Value(i))], read[0][3]);
+        // The other ranks' destinations are left as they were.
+        Assert.All(read[1].Concat(read[2]), d => Assert.All(d, v => Assert.Equal(0f, v)));
+    }
+
     [Theory]
     [InlineData(2, 1)]
     [InlineData(2, 3)]
