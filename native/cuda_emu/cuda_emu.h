@@ -78,7 +78,7 @@ constexpr int warpSize = 32;
 
 namespace fsr_emu {
 
-enum class WarpOp : int { Sync, ShuffleIndex, ShuffleXor, ShuffleDown, ShuffleUp, Ballot, All, Any };
+enum class WarpOp : int { Sync, ShuffleIndex, ShuffleXor, ShuffleDown, ShuffleUp, Ballot, All, Any, Matrix };
 
 void* dynamic_shared_memory();
 void sync_threads(const char* file, int line);
@@ -86,6 +86,16 @@ void sync_threads(const char* file, int line);
 // receives (for shuffles: the payload of its source lane; for votes: the ballot mask).
 uint64_t warp_op(const char* file, int line, WarpOp op, unsigned mask, uint64_t payload, int lane_arg, int width);
 [[noreturn]] void trap(const char* file, int line);
+
+// A warp-wide matrix instruction (mma.sync, ldmatrix; twins in warp_matrix.h): the lane parks until
+// all 32 lanes of its warp reach the same instruction, then `compute` runs once, on the block's OS
+// thread, with every lane's `lane_data` by lane, before any lane resumes. It returns null, or why
+// the instruction is invalid (the launch then fails, naming the call site).
+using WarpMatrixCompute = const char* (*)(void* const* lanes);
+void warp_matrix(const char* file, int line, const char* instruction, WarpMatrixCompute compute, void* lane_data);
+
+// Whether [address, address + bytes) lies in the running block's shared memory (static or dynamic).
+bool in_shared_memory(const void* address, size_t bytes);
 
 template <typename T>
 inline T shuffle(const char* file, int line, WarpOp op, unsigned mask, T value, int lane_arg, int width) {
@@ -253,3 +263,7 @@ inline long long max(long long a, long long b) { return a > b ? a : b; }
 inline float min(float a, float b) { return fminf(a, b); }
 inline float max(float a, float b) { return fmaxf(a, b); }
 
+// ---------------------------------------------------------------------------------------------
+// Warp-wide matrix instructions: host twins of mma.sync and ldmatrix (kernels/common/mma.cuh calls them).
+
+#include "warp_matrix.h"

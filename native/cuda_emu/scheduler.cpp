@@ -126,6 +126,8 @@ struct Thread {
     unsigned mask;
     uint64_t payload;
     uint64_t result;
+    const char* instruction;   // a warp matrix instruction's name and twin
+    WarpMatrixCompute matrix;
 };
 
 // One block in flight on this OS thread.
@@ -148,6 +150,7 @@ struct BlockRun {
 // Per OS thread: the block it runs, its fiber stacks, its dynamic shared memory.
 __thread BlockRun* t_block;
 __thread unsigned char* t_dynamic_shared;
+__thread uint32_t t_dynamic_shared_bytes;
 thread_local std::vector<std::unique_ptr<FiberStack>> t_stacks;
 thread_local std::vector<unsigned char> t_dynamic_shared_storage;
 
@@ -248,6 +251,7 @@ const char* op_name(WarpOp op) {
         case WarpOp::Ballot: return "__ballot_sync";
         case WarpOp::All: return "__all_sync";
         case WarpOp::Any: return "__any_sync";
+        case WarpOp::Matrix: return "a warp matrix instruction";
     }
     return "warp operation";
 }
@@ -259,7 +263,7 @@ std::string describe_waiting(const BlockRun& block, const std::vector<int>* only
     int exited = 0;
     auto count = [&](const Thread& t) {
         if (t.state == ThreadState::Exited) { exited++; return; }
-        std::string site = t.state == ThreadState::AtBarrier ? "__syncthreads" : op_name(t.op);
+        std::string site = t.state == ThreadState::AtBarrier ? "__syncthreads" : t.op == WarpOp::Matrix ? t.instruction : op_name(t.op);
         site += " (" + std::string(base_name(t.file)) + ":" + std::to_string(t.line) + ")";
         sites[site]++;
     };
@@ -303,6 +307,33 @@ void complete_warp_if_ready(BlockRun& block, int warp) {
                           std::to_string(warp) + " is not in its own mask";
             return;
         }
+    if (leader->op == WarpOp::Matrix) {
+        // The instruction reads every lane's registers: the whole warp must be there, at the same one.
+        std::string site = std::string(leader->instruction) + " at " + base_name(leader->file) + ":" + std::to_string(leader->line);
+        if (count < warpSize || live_mask != 0xffffffffu) {
+            block.error = site + ": warp " + std::to_string(warp) + " has " + std::to_string(__builtin_popcount(live_mask)) +
+                          " of its 32 lanes there (the others exited, or the block's last warp is partial)";
+            return;
+        }
+        void* data[warpSize];
+        for (int lane = 0; lane < warpSize; lane++) {
+            if (lanes[lane].matrix != leader->matrix) {
+                std::vector<int> members;
+                for (int i = first; i < end; i++) members.push_back(i);
+                block.error = "warp " + std::to_string(warp) + " diverged between different matrix instructions: " + describe_waiting(block, &members);
+                return;
+            }
+            data[lane] = reinterpret_cast<void*>(lanes[lane].payload);
+        }
+        if (const char* error = leader->matrix(data)) {
+            block.error = site + ": " + error;
+            return;
+        }
+        for (int lane = 0; lane < warpSize; lane++) lanes[lane].state = ThreadState::Runnable;
+        block.runnable += warpSize;
+        block.warp_arrived[warp] = 0;
+        return;
+    }
     unsigned votes = 0;
     for (int lane = 0; lane < count; lane++)
         if ((live_mask >> lane & 1) && lanes[lane].payload) votes |= 1u << lane;
@@ -428,6 +459,29 @@ uint64_t warp_op(const char* file, int line, WarpOp op, unsigned mask, uint64_t 
     return self->result;
 }
 
+void warp_matrix(const char* file, int line, const char* instruction, WarpMatrixCompute compute, void* lane_data) {
+    BlockRun* block = t_block;
+    Thread* self = block->current;
+    self->state = ThreadState::AtWarpOp;
+    self->file = file;
+    self->line = line;
+    self->op = WarpOp::Matrix;
+    self->mask = 0xffffffffu;
+    self->payload = reinterpret_cast<uint64_t>(lane_data);
+    self->instruction = instruction;
+    self->matrix = compute;
+    block->warp_arrived[(self - block->threads.data()) / warpSize]++;
+    park(*block, *self);
+}
+
+bool in_shared_memory(const void* address, size_t bytes) {
+    auto inside = [&](const unsigned char* start, size_t length) {
+        auto a = static_cast<const unsigned char*>(address);
+        return start && a >= start && a + bytes <= start + length;
+    };
+    return inside(t_static_shared, shared_section().bytes) || inside(t_dynamic_shared, t_dynamic_shared_bytes);
+}
+
 void trap(const char* file, int line) {
     BlockRun* block = t_block;
     Thread* self = block->current;
@@ -459,6 +513,7 @@ std::string run_grid(const KernelInfo* kernel, void* const* params, dim3 grid, d
         if (t_dynamic_shared_storage.size() < shared_bytes + 16) t_dynamic_shared_storage.resize(shared_bytes + 16);
         t_dynamic_shared = reinterpret_cast<unsigned char*>(
             (reinterpret_cast<uintptr_t>(t_dynamic_shared_storage.data()) + 15) & ~uintptr_t{15});
+        t_dynamic_shared_bytes = shared_bytes;
         BlockRun block;
         block.kernel = kernel;
         block.params = params;

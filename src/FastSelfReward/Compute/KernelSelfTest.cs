@@ -8,7 +8,8 @@ public sealed record SelfTestResult(string Name, bool Passed, string Detail);
 
 /// <summary>
 /// Every <see cref="IKernels"/> op of a backend against <see cref="CpuKernels"/> on fixed shapes with
-/// fp32 storage, and on a backend whose models default to bf16 with bf16 storage too. What
+/// fp32 storage, and on a backend whose models default to bf16 with bf16 storage too; on a GPU, real
+/// or emulated, also its tensor-core instructions (<see cref="Cuda.TensorCoreCheck"/>). What
 /// `fsr selftest` runs on a real or emulated GPU, before <c>Training.TrainingParity</c>; the parity
 /// tests hold the full shape sweeps.
 /// </summary>
@@ -35,6 +36,12 @@ public static class KernelSelfTest
         foreach (var (name, body, storage) in cases)
         {
             var result = Compare(name, cpu, device, body, storage);
+            results.Add(result);
+            report?.Invoke(result);
+        }
+        if (device is Cuda.CudaKernels cuda)
+        {
+            var result = Cuda.TensorCoreCheck.Run(cuda.Device);
             results.Add(result);
             report?.Invoke(result);
         }

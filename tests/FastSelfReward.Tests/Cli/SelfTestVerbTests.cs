@@ -17,9 +17,9 @@ public sealed class SelfTestVerbTests
                      "token log-probs", "dpo loss", "adamw", "grad norm", "top-p sampling", "training parity",
                      "gemm bf16", "embedding bf16", "rmsnorm bf16", "residual bf16", "rope bf16", "attention head_dim 64 bf16",
                      "attention head_dim 128 bf16", "kv cache + decode attention head_dim 128 bf16", "swiglu bf16", "token log-probs bf16",
-                     "training parity bf16" })
+                     "training parity bf16", "tensor cores: ldmatrix + mma.sync.m16n8k16 bf16 tile" })
             Assert.Matches($@"pass +{System.Text.RegularExpressions.Regex.Escape(check)}:", result.Out);
-        Assert.Contains("selftest: 28 passed, 0 failed", result.Out);
+        Assert.Contains("selftest: 29 passed, 0 failed", result.Out);
     }
 
     [Fact]
