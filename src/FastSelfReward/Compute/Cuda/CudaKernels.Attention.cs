@@ -9,10 +9,13 @@ public sealed unsafe partial class CudaKernels
 {
     // 4 warps per block in every attention kernel; the query and key tile sizes match attention.cu.
     private const int AttentionBlock = 128;
-    private const long ForwardQueryTile = 32, DqQueryTile = 16;
+    private const long ForwardQueryTile = 32, DqQueryTile = 16, TensorCoreQueryTile = 64;
     private const int MaxAttentionHeadDim = 128;
 
-    /// <summary>q, k, v, output F32 or BF16 (the same); lse F32. head_dim up to 128.</summary>
+    /// <summary>
+    /// q, k, v, output F32 or BF16 (the same); lse F32. head_dim up to 128. bf16 with head_dim above 32
+    /// runs on tensor cores (kernels/attention_tc.cu); fp32, and bf16 up to 32, on FMA (kernels/attention.cu).
+    /// </summary>
     public void AttentionForward(Tensor output, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor cuSeqlens, long batch, AttentionShape shape)
     {
         DType type = StorageType(q, nameof(q));
@@ -24,7 +27,15 @@ public sealed unsafe partial class CudaKernels
         (int h, int kvh, int hd, float scale) = AttentionArguments(shape);
         nint o = output.Address, l = lse.Address, qq = q.Address, kk = k.Address, vv = v.Address, cu = cuSeqlens.Address;
         void** args = stackalloc void*[] { &o, &l, &qq, &kk, &vv, &cu, &batch, &h, &kvh, &hd, &scale };
-        Launch("attention.cu", $"attention_forward_{Suffix(type)}_{PaddedHeadDim(hd)}",
+        int padded = PaddedHeadDim(hd);
+        if (type == DType.BF16 && padded >= 64)
+        {
+            // The key and value tiles: 64 rows of the padded head_dim plus 8 elements, bf16 (attention_tc.cu).
+            Launch("attention_tc.cu", $"attention_forward_tc_bf16_{padded}",
+                new Dim3(QueryTiles(rows, batch, TensorCoreQueryTile), (uint)h), new Dim3(AttentionBlock), args, 2 * 64 * (padded + 8) * 2);
+            return;
+        }
+        Launch("attention.cu", $"attention_forward_{Suffix(type)}_{padded}",
             new Dim3(QueryTiles(rows, batch, ForwardQueryTile), (uint)h), new Dim3(AttentionBlock), args);
     }
 

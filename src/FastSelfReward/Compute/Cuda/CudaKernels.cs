@@ -307,7 +307,7 @@ public sealed unsafe partial class CudaKernels : IKernels
         Launch("residual.cu", $"residual_backward_{Suffix(type)}", ElementwiseGrid(count, 16 / type.Size()), new Dim3(ElementwiseBlock), args);
     }
 
-    private void Launch(string file, string kernel, Dim3 grid, Dim3 block, void** arguments)
+    private void Launch(string file, string kernel, Dim3 grid, Dim3 block, void** arguments, int sharedBytes = 0)
     {
         CudaFunction function;
         lock (_lock)
@@ -315,7 +315,7 @@ public sealed unsafe partial class CudaKernels : IKernels
             if (!_functions.TryGetValue((file, kernel), out function))
                 _functions[(file, kernel)] = function = _device.Function(file, kernel);
         }
-        _device.Launch(function, grid, block, 0, arguments);
+        _device.Launch(function, grid, block, sharedBytes, arguments);
     }
 
     private void Put<T>(Tensor destination, ReadOnlySpan<T> source, string name) where T : unmanaged

@@ -48,8 +48,9 @@ public sealed class AttentionCudaTests
         return cu;
     }
 
-    // Lengths 1 (a lone row), 16/17/32/33/40/70 across the 16- and 32-row tiles; head_dim 32, 48
-    // (padded to 64), 64 and 128 (the 16-key dk/dv tiles); G = 1, 2, 4 and 8.
+    // Lengths 1 (a lone row), 16/17/32/33/40/70 across the 16- and 32-row tiles, 63/64/65/130/200
+    // across the tensor-core forward's 64-row tiles; head_dim 32, 48 (padded to 64), 64, 80 and 128
+    // (padded to 128; the 16-key dk/dv tiles); G = 1, 2, 4 and 8.
     public static TheoryData<bool, int, int, int, int[]> AttentionCases()
     {
         var data = new TheoryData<bool, int, int, int, int[]>();
@@ -59,6 +60,10 @@ public sealed class AttentionCudaTests
             data.Add(reverse, 8, 1, 32, [33, 5, 1]);
             data.Add(reverse, 4, 1, 128, [17, 40]);
             data.Add(reverse, 2, 2, 48, [16, 32]);
+            // The tensor-core forward's 64-row query tiles and 64-key tiles (bf16, head_dim above 32):
+            // sequences of several tiles, one row past a tile, exactly one tile; head_dim 80 padded to 128.
+            data.Add(reverse, 8, 2, 128, [200, 65, 1, 64]);
+            data.Add(reverse, 4, 4, 80, [130, 63]);
         }
         return data;
     }
