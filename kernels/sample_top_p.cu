@@ -20,9 +20,10 @@
 // passes, so after the first pass they cost arithmetic, not HBM traffic. The pick is a block-wide
 // inclusive scan in id order over tiles of blockDim ids: a warp shuffle scan, then the warp totals
 // in a fixed order, so the running sum has the same bits in the mass pass and in the pick pass.
-// The exp is the CPU's fsr_exp (native/cpu/fast_exp.h) operation for operation, so p has the
-// same bits as on the CPU (up to the compiler's choice of fused multiply-adds) and the same
-// token comes out; double sums differ from the CPU's only in association (1e-16 relative).
+// The exp is the CPU's fsr_exp (native/cpu/fast_exp.h) operation for operation, each rounded on its
+// own (__fmul_rn / __fadd_rn / __fsub_rn, which NVRTC never fuses; the CPU and the emulator compile
+// this sampler with -ffp-contract=off), so p has the CPU's bits and the same token comes out;
+// double sums differ from the CPU's only in association (1e-16 relative).
 #include "common/common.cuh"
 
 namespace sample_top_p {
@@ -30,20 +31,22 @@ namespace sample_top_p {
 constexpr unsigned kFull = 0xffffffffu;
 
 // native/cpu/fast_exp.h, fsr_exp<float>: Cody-Waite reduction and a degree-7 polynomial; results
-// below e^-87 flush to 0.
+// below e^-87 flush to 0. Every product and sum rounded on its own, as the CPU computes it.
+__device__ __forceinline__ float mul_add(float a, float b, float c) { return __fadd_rn(__fmul_rn(a, b), c); }
+
 __device__ __forceinline__ float fast_exp(float x) {
     float xc = x > -87.0f ? x : -87.0f;
     xc = xc < 88.0f ? xc : 88.0f;
-    const float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = xc - k * 0.693359375f;
-    r = r - k * -2.12194440e-4f;
+    const float k = __fsub_rn(mul_add(xc, 1.44269504088896341f, 12582912.0f), 12582912.0f);
+    float r = __fsub_rn(xc, __fmul_rn(k, 0.693359375f));
+    r = __fsub_rn(r, __fmul_rn(k, -2.12194440e-4f));
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    p = mul_add(p, r, 1.3981999507e-3f);
+    p = mul_add(p, r, 8.3334519073e-3f);
+    p = mul_add(p, r, 4.1665795894e-2f);
+    p = mul_add(p, r, 1.6666665459e-1f);
+    p = mul_add(p, r, 5.0000001201e-1f);
+    p = __fadd_rn(mul_add(__fmul_rn(p, r), r, r), 1.0f);
     const float two_k = fsr::bits_float((unsigned)((int)k + 127) << 23);
     const unsigned keep = x >= -87.0f ? 0xffffffffu : 0u;
     return fsr::bits_float(fsr::float_bits(p * two_k) & keep);

@@ -97,6 +97,81 @@ public sealed class HeadCudaTests
         return logits;
     }
 
+    /// <summary>
+    /// fsr_exp (native/cpu/fast_exp.h, fast_exp in kernels/sample_top_p.cu) operation by operation, each
+    /// rounded to float: .NET does not fuse a multiply and an add unless asked to.
+    /// </summary>
+    private static float FsrExp(float x)
+    {
+        float xc = x > -87.0f ? x : -87.0f;
+        xc = xc < 88.0f ? xc : 88.0f;
+        float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+        float r = xc - k * 0.693359375f;
+        r = r - k * -2.12194440e-4f;
+        float p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        float twoK = BitConverter.Int32BitsToSingle(((int)k + 127) << 23);
+        return x >= -87.0f ? p * twoK : 0.0f;
+    }
+
+    [Theory]
+    [MemberData(nameof(Schedules))]
+    public void Sampling_probabilities_are_the_bits_of_the_formula_rounded_step_by_step_on_the_cpu_and_the_gpu(bool reverse)
+    {
+        // The sampler compares each p with a threshold: a multiply-add fused on one backend and not on
+        // the other moves p by an ulp and can move the token. p_j = fsr_exp((x_j - max) / T) * (float)(1 / Σ),
+        // every step rounded, on both backends (the sum is a double; its order changes it by 1e-16,
+        // which moves the float 1 / Σ only on a knife's edge).
+        using var cpu = new CpuKernels();
+        using var cuda = EmulatedGpu(reverse);
+        const int rows = 12, vocab = 1031;
+        float[] logits = SamplingLogits(rows, vocab, seed: 5);
+        float[] uniforms = Random(rows, 6, 0.5, 0.5);
+        foreach (double temperature in new[] { 0.7, 1.3 })
+        {
+            var expected = new float[rows * vocab];
+            for (int r = 0; r < rows; r++)
+            {
+                var row = logits.AsSpan(r * vocab, vocab);
+                float max = row.ToArray().Max();
+                var e = new float[vocab];
+                double total = 0;
+                for (int j = 0; j < vocab; j++) total += e[j] = FsrExp((row[j] - max) / (float)temperature);
+                float inv = (float)(1.0 / total);
+                for (int j = 0; j < vocab; j++) expected[r * vocab + j] = e[j] * inv;
+            }
+            using DeviceBuffer cl = Put(cpu, logits, DType.F32), cu = Put(cpu, uniforms, DType.F32),
+                cp = cpu.Allocate(rows * vocab, DType.F32), ctok = cpu.Allocate(rows, DType.I32);
+            using DeviceBuffer gl = Put(cuda, logits, DType.F32), gu = Put(cuda, uniforms, DType.F32),
+                gp = cuda.Allocate(rows * vocab, DType.F32), gtok = cuda.Allocate(rows, DType.I32);
+            cpu.SampleTopP(ctok, cp, cl, cu, rows, vocab, temperature, 0.9);
+            cuda.SampleTopP(gtok, gp, gl, gu, rows, vocab, temperature, 0.9);
+            foreach (var (backend, probs) in new[] { ("cpu", Get(cpu, cp)), ("emulated gpu", Get(cuda, gp)) })
+            {
+                int differ = Enumerable.Range(0, expected.Length).Count(i => BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(probs[i]));
+                Assert.True(differ == 0, $"{backend}, T {temperature}: {differ} of {expected.Length} probabilities differ from the formula's bits");
+            }
+        }
+    }
+
+    [NvrtcTheory]
+    [InlineData("compute_80")]
+    [InlineData("compute_90")]
+    public void On_a_gpu_the_sampler_fuses_no_multiply_add(string architecture)
+    {
+        // NVRTC contracts a * b + c into fma.rn.f32 by default; __fmul_rn / __fadd_rn keep every
+        // step of the sampler's exp rounded as the CPU rounds it.
+        var compiled = new NvrtcCompiler(cacheDirectory: null).Compile(KernelSources.Load("sample_top_p.cu"), architecture);
+        string ptx = System.Text.Encoding.ASCII.GetString(compiled.Image);
+        Assert.Contains("mul.rn.f32", ptx);
+        Assert.DoesNotContain("fma.rn.f32", ptx);
+    }
+
     [Theory]
     [MemberData(nameof(Schedules))]
     public void SampleTopP_picks_the_cpu_token_for_every_row(bool reverse)
