@@ -117,6 +117,24 @@ public sealed class AttentionCudaTests
         }
     }
 
+    [NvrtcTheory]
+    [InlineData("compute_80")]
+    [InlineData("compute_90")]
+    public void On_a_gpu_the_bf16_forward_multiplies_on_tensor_cores_not_in_an_fma_loop_over_head_dim(string architecture)
+    {
+        var compiled = new NvrtcCompiler(cacheDirectory: null).Compile(KernelSources.Load("attention_tc.cu"), architecture);
+        string ptx = System.Text.Encoding.ASCII.GetString(compiled.Image);
+        int Count(string instruction) => ptx.Split(instruction).Length - 1;
+        // Per key tile and warp: S = Q K^T is 8 key blocks x HD/16 steps, O += P V is 4 key steps x HD/8
+        // blocks, all unrolled: 64 + 64 at HD 128 and 32 + 32 at HD 64.
+        Assert.Equal(192, Count("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"));
+        Assert.True(Count("ldmatrix.sync.aligned.m8n8.x4") > 0 && Count("ldmatrix.sync.aligned.m8n8.x4.trans") > 0);
+        // What FMA is left belongs to the softmax's exponentials (a few per exp), not to dot
+        // products over head_dim (attention.cu's forward alone has thousands).
+        int fma = Count("fma.rn.f32"), exp = Count("ex2.approx");
+        Assert.True(exp > 0 && fma <= 8 * exp, $"{fma} fma.rn.f32 against {exp} ex2.approx");
+    }
+
     [Fact]
     public void Attention_rejects_head_dims_past_128_and_ungrouped_heads()
     {
