@@ -14,7 +14,8 @@ public sealed unsafe partial class CudaKernels
 
     /// <summary>
     /// q, k, v, output F32 or BF16 (the same); lse F32. head_dim up to 128. bf16 with head_dim above 32
-    /// runs on tensor cores (kernels/attention_tc.cu); fp32, and bf16 up to 32, on FMA (kernels/attention.cu).
+    /// runs on tensor cores (kernels/attention_tc.cu), forward and backward; fp32, and bf16 up to 32, on
+    /// FMA (kernels/attention.cu).
     /// </summary>
     public void AttentionForward(Tensor output, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor cuSeqlens, long batch, AttentionShape shape)
     {
@@ -58,9 +59,21 @@ public sealed unsafe partial class CudaKernels
         nint dqa = dq.Address, dka = dk.Address, dva = dv.Address, g = dOutput.Address, o = output.Address, l = lse.Address;
         nint qq = q.Address, kk = k.Address, vv = v.Address, cu = cuSeqlens.Address;
         void** dqArgs = stackalloc void*[] { &dqa, &g, &o, &l, &qq, &kk, &vv, &cu, &batch, &h, &kvh, &hd, &scale };
-        Launch("attention.cu", $"attention_backward_dq_{Suffix(type)}_{padded}",
-            new Dim3(QueryTiles(rows, batch, DqQueryTile), (uint)h), new Dim3(AttentionBlock), dqArgs);
+        if (type == DType.BF16 && padded >= 64)
+            Launch("attention_tc.cu", $"attention_backward_dq_tc_bf16_{padded}",
+                new Dim3(QueryTiles(rows, batch, TensorCoreQueryTile), (uint)h), new Dim3(AttentionBlock), dqArgs, 2 * 64 * (padded + 8) * 2);
+        else
+            Launch("attention.cu", $"attention_backward_dq_{Suffix(type)}_{padded}",
+                new Dim3(QueryTiles(rows, batch, DqQueryTile), (uint)h), new Dim3(AttentionBlock), dqArgs);
         void** kvArgs = stackalloc void*[] { &dka, &dva, &g, &o, &l, &qq, &kk, &vv, &cu, &batch, &h, &kvh, &hd, &scale };
+        if (type == DType.BF16 && padded >= 64)
+        {
+            // K and V tiles of 64 keys, Q and dout tiles of 32 queries (16 at head_dim 128), their D and lse (attention_tc.cu).
+            int queries = padded == MaxAttentionHeadDim ? 16 : 32;
+            Launch("attention_tc.cu", $"attention_backward_dkdv_tc_bf16_{padded}", new Dim3(QueryTiles(rows, batch, TensorCoreQueryTile), (uint)kvh),
+                new Dim3(AttentionBlock), kvArgs, (2 * 64 + 2 * queries) * (padded + 8) * 2 + 2 * queries * sizeof(float));
+            return;
+        }
         long keyTile = padded == MaxAttentionHeadDim ? 16 : 32;
         Launch("attention.cu", $"attention_backward_dkdv_{Suffix(type)}_{padded}",
             new Dim3(QueryTiles(rows, batch, keyTile), (uint)kvh), new Dim3(AttentionBlock), kvArgs);

@@ -120,19 +120,34 @@ public sealed class AttentionCudaTests
     [NvrtcTheory]
     [InlineData("compute_80")]
     [InlineData("compute_90")]
-    public void On_a_gpu_the_bf16_forward_multiplies_on_tensor_cores_not_in_an_fma_loop_over_head_dim(string architecture)
+    public void On_a_gpu_the_bf16_kernels_multiply_on_tensor_cores_not_in_an_fma_loop_over_head_dim(string architecture)
     {
         var compiled = new NvrtcCompiler(cacheDirectory: null).Compile(KernelSources.Load("attention_tc.cu"), architecture);
         string ptx = System.Text.Encoding.ASCII.GetString(compiled.Image);
-        int Count(string instruction) => ptx.Split(instruction).Length - 1;
-        // Per key tile and warp: S = Q K^T is 8 key blocks x HD/16 steps, O += P V is 4 key steps x HD/8
-        // blocks, all unrolled: 64 + 64 at HD 128 and 32 + 32 at HD 64.
-        Assert.Equal(192, Count("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"));
-        Assert.True(Count("ldmatrix.sync.aligned.m8n8.x4") > 0 && Count("ldmatrix.sync.aligned.m8n8.x4.trans") > 0);
-        // What FMA is left belongs to the softmax's exponentials (a few per exp), not to dot
-        // products over head_dim (attention.cu's forward alone has thousands).
-        int fma = Count("fma.rn.f32"), exp = Count("ex2.approx");
-        Assert.True(exp > 0 && fma <= 8 * exp, $"{fma} fma.rn.f32 against {exp} ex2.approx");
+        static int Count(string text, string instruction) => text.Split(instruction).Length - 1;
+        var entries = ptx.Split(".entry ").Skip(1).ToDictionary(e => e[..e.IndexOf('(')], e => e);
+        // All unrolled, per key tile (query tile for dk/dv) and warp. Forward: S = Q K^T, 8 key blocks x HD/16 steps, and
+        // O += P V, 4 key steps x HD/8 blocks. dq, per 32 keys twice: S and dP, 4 key blocks x HD/16
+        // steps each, and dQ += dS K, 2 key steps x HD/8 blocks.
+        var expected = new Dictionary<string, int>
+        {
+            ["attention_forward_tc_bf16_64"] = 32 + 32, ["attention_forward_tc_bf16_128"] = 64 + 64,
+            ["attention_backward_dq_tc_bf16_64"] = 2 * (32 + 16), ["attention_backward_dq_tc_bf16_128"] = 2 * (64 + 32),
+            // dk/dv, per query tile (32 queries; 16 at HD 128): S^T and dP^T, HD/32 x 4 query blocks x 4
+            // (x 2 blocks at HD 128); dV and dK, 2 query steps x HD/16 x 4 (one step at HD 128).
+            ["attention_backward_dkdv_tc_bf16_64"] = 32 + 32, ["attention_backward_dkdv_tc_bf16_128"] = 32 + 32,
+        };
+        Assert.Equal(expected.Keys.Order(), entries.Keys.Order());
+        foreach (var (entry, mma) in expected)
+        {
+            string body = entries[entry];
+            Assert.True(mma == Count(body, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), $"{entry}: mma.sync");
+            Assert.True(Count(body, "ldmatrix.sync.aligned.m8n8.x4.shared") > 0 && Count(body, "ldmatrix.sync.aligned.m8n8.x4.trans") > 0, entry);
+            // What FMA is left belongs to the exponentials (a few per exp) and dS, not to dot products
+            // over head_dim (attention.cu's FMA kernels have thousands).
+            int fma = Count(body, "fma.rn.f32"), exp = Count(body, "ex2.approx");
+            Assert.True(exp > 0 && fma <= 8 * exp, $"{entry}: {fma} fma.rn.f32 against {exp} ex2.approx");
+        }
     }
 
     [Fact]
