@@ -30,6 +30,7 @@
 // dv of a key tile are owned by one block, which walks every query of the G heads of its group
 // in a fixed order; dq is a separate kernel that owns its query tile and walks the keys.
 #include "common/common.cuh"
+#include "common/tiles.cuh"
 
 namespace attention {
 
@@ -45,25 +46,6 @@ __device__ __forceinline__ float warp_max(float v) {
     #pragma unroll
     for (int offset = fsr::kWarpSize / 2; offset > 0; offset /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
     return v;
-}
-
-// The tile-th tile of `width` rows of the packed batch, counting ceil(len_b / width) tiles per
-// sequence: its sequence's rows [start, end) and its first row. False past the last tile. The
-// batch is small (tens of sequences), so a scan beats a table of offsets nobody allocated.
-__device__ bool locate(const int* cu_seqlens, long long batch, long long tile, int width, long long& start,
-                       long long& end, long long& first) {
-    for (long long b = 0; b < batch; b++) {
-        const long long s = cu_seqlens[b], e = cu_seqlens[b + 1];
-        const long long tiles = (e - s + width - 1) / width;
-        if (tile < tiles) {
-            start = s;
-            end = e;
-            first = s + tile * width;
-            return true;
-        }
-        tile -= tiles;
-    }
-    return false;
 }
 
 // dst[r * HD + d] = src[(row0 + r) * stride + d] as fp32 for rows below row_end and d < hd,
@@ -92,7 +74,7 @@ __device__ void query_tile(T* result, float* lse_out, const float* lse_in, const
     float* dos = vs + kKeyTile * HD;  // backward only
 
     long long start, end, i0;
-    if (!locate(cu_seqlens, batch, blockIdx.x, BQ, start, end, i0)) return;
+    if (!fsr::locate_tile(cu_seqlens, batch, blockIdx.x, BQ, start, end, i0)) return;
     const int h = blockIdx.y, kvh = h / (H / KVH);
     const int lane = threadIdx.x % fsr::kWarpSize, warp = threadIdx.x / fsr::kWarpSize;
     const long long q_stride = (long long)H * hd, kv_stride = (long long)KVH * hd;
@@ -207,7 +189,7 @@ __device__ void key_tile(T* dk, T* dv, const T* dout, const T* out, const float*
     float* vs = ks + BK * HD;
 
     long long start, end, j0;
-    if (!locate(cu_seqlens, batch, blockIdx.x, BK, start, end, j0)) return;
+    if (!fsr::locate_tile(cu_seqlens, batch, blockIdx.x, BK, start, end, j0)) return;
     const int kvh = blockIdx.y, G = H / KVH;
     const int lane = threadIdx.x % fsr::kWarpSize, warp = threadIdx.x / fsr::kWarpSize;
     const long long q_stride = (long long)H * hd, kv_stride = (long long)KVH * hd;

@@ -33,6 +33,7 @@
 // each output has one owner and one order of summation (no atomics); each kernel says its layout.
 // Forward registers per thread at HD = 128: 32 (Q fragments) + 32 (scores) + 64 (output) + addressing.
 #include "common/common.cuh"
+#include "common/tiles.cuh"
 #include "common/mma.cuh"
 
 namespace attention_tc {
@@ -51,23 +52,6 @@ __device__ __forceinline__ unsigned pack(float low, float high) {
     return (unsigned)fsr::to_bf16(low).bits | (unsigned)fsr::to_bf16(high).bits << 16;
 }
 
-// The query tile's sequence and first row (as attention.cu's locate, tiles of `width` rows).
-__device__ bool locate(const int* cu_seqlens, long long batch, long long tile, int width, long long& start, long long& end,
-                       long long& first) {
-    for (long long b = 0; b < batch; b++) {
-        const long long s = cu_seqlens[b], e = cu_seqlens[b + 1];
-        const long long tiles = (e - s + width - 1) / width;
-        if (tile < tiles) {
-            start = s;
-            end = e;
-            first = s + tile * width;
-            return true;
-        }
-        tile -= tiles;
-    }
-    return false;
-}
-
 // dst[r][d] (row stride HD + kPad) = src[(row0 + r) * stride + d] for rows below row_end and d < hd,
 // else 0; each thread moves 8 elements (16 bytes) at a time.
 template <int HD>
@@ -83,6 +67,69 @@ __device__ void load_tile(unsigned short* dst, int rows, const fsr::bf16* src, l
     }
 }
 
+// The A operand of one mma step: rows first_row .. first_row + 15 of a shared tile at dimensions
+// 16c .. 16c + 15 (ldmatrix.x4 matrices: rows 0-7 and 8-15 at the low 8 dimensions, then at the high 8).
+__device__ __forceinline__ void load_a(unsigned (&a)[4], const unsigned short* tile, int ld, int first_row, int c) {
+    const int lane = threadIdx.x % fsr::kWarpSize;
+    fsr::ldmatrix<4, false>(a, tile + (first_row + (lane / 8 & 1) * 8 + lane % 8) * ld + c * 16 + (lane / 16) * 8);
+}
+
+// The B operands of two k-steps, dimensions 16c .. 16c + 31, for the 8 columns that are rows
+// first_row .. first_row + 7 of a tile as stored (B[k][n] = tile[n][k]): {b0, b1} at step c, {b2, b3} at c + 1.
+__device__ __forceinline__ void load_b(unsigned (&b)[4], const unsigned short* tile, int ld, int first_row, int c) {
+    const int lane = threadIdx.x % fsr::kWarpSize;
+    fsr::ldmatrix<4, false>(b, tile + (first_row + lane % 8) * ld + c * 16 + (lane / 8) * 8);
+}
+
+// The B operands of one k-step, the tile's rows first_row .. first_row + 15, for the column blocks
+// of dimensions 8d .. 8d + 7 and 8d + 8 .. 8d + 15, the tile transposed: {b0, b1} for block d, {b2, b3} for d + 1.
+__device__ __forceinline__ void load_b_transposed(unsigned (&b)[4], const unsigned short* tile, int ld, int first_row, int d) {
+    const int lane = threadIdx.x % fsr::kWarpSize;
+    fsr::ldmatrix<4, true>(b, tile + (first_row + (lane / 8 % 2) * 8 + lane % 8) * ld + (d + lane / 16) * 8);
+}
+
+// acc += a0 {b0, b1} + a1 {b2, b3}: two k-steps into one accumulator (b from load_b).
+__device__ __forceinline__ void mma_two_steps(float (&acc)[4], const unsigned (&a0)[4], const unsigned (&a1)[4], const unsigned (&b)[4]) {
+    const unsigned first[2] = {b[0], b[1]}, second[2] = {b[2], b[3]};
+    fsr::mma_m16n8k16_bf16(acc, a0, first, acc);
+    fsr::mma_m16n8k16_bf16(acc, a1, second, acc);
+}
+
+// lo += a {b0, b1}, hi += a {b2, b3}: one k-step into two column blocks (b from load_b_transposed).
+__device__ __forceinline__ void mma_two_blocks(float (&lo)[4], float (&hi)[4], const unsigned (&a)[4], const unsigned (&b)[4]) {
+    const unsigned first[2] = {b[0], b[1]}, second[2] = {b[2], b[3]};
+    fsr::mma_m16n8k16_bf16(lo, a, first, lo);
+    fsr::mma_m16n8k16_bf16(hi, a, second, hi);
+}
+
+// The accumulators of two 8-column blocks as the A operand of one 16-k step (P or dS into the next
+// product, without leaving registers), rounded to bf16.
+__device__ __forceinline__ void accumulators_as_a(unsigned (&a)[4], const float (&lo)[4], const float (&hi)[4]) {
+    a[0] = pack(lo[0], lo[1]);
+    a[1] = pack(lo[2], lo[3]);
+    a[2] = pack(hi[0], hi[1]);
+    a[3] = pack(hi[2], hi[3]);
+}
+
+// A warp's 16 x HD accumulators, rows row[0] (its g) and row[1] (g + 8) times factor[r], into
+// dst[row * stride + dim] for rows below end and dimensions below hd.
+template <int DB>
+__device__ void store_rows(fsr::bf16* dst, const float (&acc)[DB][4], const long long (&row)[2], const float (&factor)[2], long long end,
+                           long long stride, int hd) {
+    const int t = threadIdx.x % 4;
+    #pragma unroll
+    for (int r = 0; r < 2; r++) {
+        if (row[r] >= end) continue;
+        #pragma unroll
+        for (int d = 0; d < DB; d++)
+            #pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int dim = d * 8 + 2 * t + e;
+                if (dim < hd) fsr::store(&dst[row[r] * stride + dim], acc[d][2 * r + e] * factor[r]);
+            }
+    }
+}
+
 // ks and vs: the key and value tiles, kKeyTile rows of HD + kPad elements each, in the launch's
 // dynamic shared memory. The query tile is staged in ks before the first key tile (both are 64 rows).
 template <int HD>
@@ -91,7 +138,7 @@ __device__ void forward(unsigned short* ks, unsigned short* vs, fsr::bf16* out, 
     constexpr int LD = HD + kPad, KC = HD / 16, NB = kKeyTile / 8, DB = HD / 8;
 
     long long start, end, i0;
-    if (!locate(cu_seqlens, batch, blockIdx.x, kQueryTile, start, end, i0)) return;
+    if (!fsr::locate_tile(cu_seqlens, batch, blockIdx.x, kQueryTile, start, end, i0)) return;
     const int h = blockIdx.y, kvh = h / (H / KVH);
     const int lane = threadIdx.x % fsr::kWarpSize, warp = threadIdx.x / fsr::kWarpSize;
     const int g = lane / 4, t = lane % 4;
@@ -102,11 +149,8 @@ __device__ void forward(unsigned short* ks, unsigned short* vs, fsr::bf16* out, 
     load_tile<HD>(ks, kQueryTile, q + h * hd, i0, end, q_stride, hd);
     __syncthreads();
     unsigned qa[KC][4];
-    {
-        const int matrix = lane / 8, row = warp * kRows + (matrix & 1) * 8 + lane % 8;
-        #pragma unroll
-        for (int c = 0; c < KC; c++) fsr::ldmatrix<4, false>(qa[c], ks + row * LD + c * 16 + (matrix >> 1) * 8);
-    }
+    #pragma unroll
+    for (int c = 0; c < KC; c++) load_a(qa[c], ks, LD, warp * kRows, c);
 
     // Rows g and g + 8 of the warp: running max and sum; the output's 8-dimension blocks.
     float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.0f, 0.0f}, o[DB][4];
@@ -130,10 +174,8 @@ __device__ void forward(unsigned short* ks, unsigned short* vs, fsr::bf16* out, 
             #pragma unroll
             for (int c = 0; c < KC; c += 2) {
                 unsigned kb[4];
-                fsr::ldmatrix<4, false>(kb, ks + (nb * 8 + lane % 8) * LD + c * 16 + (lane / 8) * 8);
-                const unsigned first[2] = {kb[0], kb[1]}, second[2] = {kb[2], kb[3]};
-                fsr::mma_m16n8k16_bf16(s[nb], qa[c], first, s[nb]);
-                fsr::mma_m16n8k16_bf16(s[nb], qa[c + 1], second, s[nb]);
+                load_b(kb, ks, LD, nb * 8, c);
+                mma_two_steps(s[nb], qa[c], qa[c + 1], kb);
             }
         }
 
@@ -180,33 +222,22 @@ __device__ void forward(unsigned short* ks, unsigned short* vs, fsr::bf16* out, 
         // and 16kc + 8 .. 16kc + 15 at dimensions 8d, then at 8d + 8.
         #pragma unroll
         for (int kc = 0; kc < kKeyTile / 16; kc++) {
-            const unsigned pa[4] = {pack(s[2 * kc][0], s[2 * kc][1]), pack(s[2 * kc][2], s[2 * kc][3]),
-                                    pack(s[2 * kc + 1][0], s[2 * kc + 1][1]), pack(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+            unsigned pa[4];
+            accumulators_as_a(pa, s[2 * kc], s[2 * kc + 1]);
             #pragma unroll
             for (int d = 0; d < DB; d += 2) {
                 unsigned vb[4];
-                fsr::ldmatrix<4, true>(vb, vs + (kc * 16 + (lane / 8 % 2) * 8 + lane % 8) * LD + (d + lane / 16) * 8);
-                const unsigned first[2] = {vb[0], vb[1]}, second[2] = {vb[2], vb[3]};
-                fsr::mma_m16n8k16_bf16(o[d], pa, first, o[d]);
-                fsr::mma_m16n8k16_bf16(o[d + 1], pa, second, o[d + 1]);
+                load_b_transposed(vb, vs, LD, kc * 16, d);
+                mma_two_blocks(o[d], o[d + 1], pa, vb);
             }
         }
     }
 
+    const float inv[2] = {1.0f / l[0], 1.0f / l[1]};
+    store_rows<DB>(out + h * hd, o, row_of, inv, end, q_stride, hd);
     #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const long long row = row_of[r];
-        if (row >= end) continue;
-        const float inv = 1.0f / l[r];
-        #pragma unroll
-        for (int d = 0; d < DB; d++)
-            #pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int dim = d * 8 + 2 * t + e;
-                if (dim < hd) fsr::store(&out[row * q_stride + h * hd + dim], o[d][2 * r + e] * inv);
-            }
-        if (t == 0) lse[row * H + h] = m[r] + logf(l[r]);
-    }
+    for (int r = 0; r < 2; r++)
+        if (row_of[r] < end && t == 0) lse[row_of[r] * H + h] = m[r] + logf(l[r]);
 }
 
 // dq of one query tile (the backward's first kernel; dk and dv stay on attention.cu's FMA kernel):
@@ -223,7 +254,7 @@ __device__ void backward_dq(unsigned short* ks, unsigned short* vs, fsr::bf16* d
     constexpr int LD = HD + kPad, KC = HD / 16, DB = HD / 8, kSub = 32, NB = kSub / 8;
 
     long long start, end, i0;
-    if (!locate(cu_seqlens, batch, blockIdx.x, kQueryTile, start, end, i0)) return;
+    if (!fsr::locate_tile(cu_seqlens, batch, blockIdx.x, kQueryTile, start, end, i0)) return;
     const int h = blockIdx.y, kvh = h / (H / KVH);
     const int lane = threadIdx.x % fsr::kWarpSize, warp = threadIdx.x / fsr::kWarpSize;
     const int g = lane / 4, t = lane % 4;
@@ -236,13 +267,10 @@ __device__ void backward_dq(unsigned short* ks, unsigned short* vs, fsr::bf16* d
     load_tile<HD>(vs, kQueryTile, dout + h * hd, i0, end, q_stride, hd);
     __syncthreads();
     unsigned qa[KC][4], da[KC][4];
-    {
-        const int matrix = lane / 8, row = warp * kRows + (matrix & 1) * 8 + lane % 8;
-        #pragma unroll
-        for (int c = 0; c < KC; c++) {
-            fsr::ldmatrix<4, false>(qa[c], ks + row * LD + c * 16 + (matrix >> 1) * 8);
-            fsr::ldmatrix<4, false>(da[c], vs + row * LD + c * 16 + (matrix >> 1) * 8);
-        }
+    #pragma unroll
+    for (int c = 0; c < KC; c++) {
+        load_a(qa[c], ks, LD, warp * kRows, c);
+        load_a(da[c], vs, LD, warp * kRows, c);
     }
     float D[2], l[2];
     #pragma unroll
@@ -278,17 +306,13 @@ __device__ void backward_dq(unsigned short* ks, unsigned short* vs, fsr::bf16* d
             for (int nb = 0; nb < NB; nb++) {
                 s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
                 dp[nb][0] = dp[nb][1] = dp[nb][2] = dp[nb][3] = 0.0f;
-                const int key_row = sub * kSub + nb * 8 + lane % 8;
                 #pragma unroll
                 for (int c = 0; c < KC; c += 2) {
                     unsigned kb[4], vb[4];
-                    fsr::ldmatrix<4, false>(kb, ks + key_row * LD + c * 16 + (lane / 8) * 8);
-                    fsr::ldmatrix<4, false>(vb, vs + key_row * LD + c * 16 + (lane / 8) * 8);
-                    const unsigned k0[2] = {kb[0], kb[1]}, k1[2] = {kb[2], kb[3]}, v0[2] = {vb[0], vb[1]}, v1[2] = {vb[2], vb[3]};
-                    fsr::mma_m16n8k16_bf16(s[nb], qa[c], k0, s[nb]);
-                    fsr::mma_m16n8k16_bf16(s[nb], qa[c + 1], k1, s[nb]);
-                    fsr::mma_m16n8k16_bf16(dp[nb], da[c], v0, dp[nb]);
-                    fsr::mma_m16n8k16_bf16(dp[nb], da[c + 1], v1, dp[nb]);
+                    load_b(kb, ks, LD, sub * kSub + nb * 8, c);
+                    load_b(vb, vs, LD, sub * kSub + nb * 8, c);
+                    mma_two_steps(s[nb], qa[c], qa[c + 1], kb);
+                    mma_two_steps(dp[nb], da[c], da[c + 1], vb);
                 }
             }
             // dS in place of S: element i of block nb is row g + 8 (i / 2), key j0 + sub * 32 + 8nb + 2t + i % 2.
@@ -306,32 +330,20 @@ __device__ void backward_dq(unsigned short* ks, unsigned short* vs, fsr::bf16* d
             // transposed, ldmatrix.x4.trans as V's in the forward.
             #pragma unroll
             for (int kc = 0; kc < kSub / 16; kc++) {
-                const unsigned sa[4] = {pack(s[2 * kc][0], s[2 * kc][1]), pack(s[2 * kc][2], s[2 * kc][3]),
-                                        pack(s[2 * kc + 1][0], s[2 * kc + 1][1]), pack(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+                unsigned sa[4];
+                accumulators_as_a(sa, s[2 * kc], s[2 * kc + 1]);
                 #pragma unroll
                 for (int d = 0; d < DB; d += 2) {
                     unsigned kb[4];
-                    fsr::ldmatrix<4, true>(kb, ks + (sub * kSub + kc * 16 + (lane / 8 % 2) * 8 + lane % 8) * LD + (d + lane / 16) * 8);
-                    const unsigned first[2] = {kb[0], kb[1]}, second[2] = {kb[2], kb[3]};
-                    fsr::mma_m16n8k16_bf16(acc[d], sa, first, acc[d]);
-                    fsr::mma_m16n8k16_bf16(acc[d + 1], sa, second, acc[d + 1]);
+                    load_b_transposed(kb, ks, LD, sub * kSub + kc * 16, d);
+                    mma_two_blocks(acc[d], acc[d + 1], sa, kb);
                 }
             }
         }
     }
 
-    #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const long long row = row_of[r];
-        if (row >= end) continue;
-        #pragma unroll
-        for (int d = 0; d < DB; d++)
-            #pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int dim = d * 8 + 2 * t + e;
-                if (dim < hd) fsr::store(&dq[row * q_stride + h * hd + dim], acc[d][2 * r + e]);
-            }
-    }
+    const float one[2] = {1.0f, 1.0f};
+    store_rows<DB>(dq + h * hd, acc, row_of, one, end, q_stride, hd);
 }
 
 // dk and dv of one tile of 64 keys of kv head blockIdx.y (the backward's second kernel):
@@ -355,7 +367,7 @@ __device__ void backward_dkdv(unsigned short* smem, fsr::bf16* dk, fsr::bf16* dv
     float* Ls = Ds + kQ;
 
     long long start, end, j0;
-    if (!locate(cu_seqlens, batch, blockIdx.x, kKeyTile, start, end, j0)) return;
+    if (!fsr::locate_tile(cu_seqlens, batch, blockIdx.x, kKeyTile, start, end, j0)) return;
     const int kvh = blockIdx.y, G = H / KVH;
     const int lane = threadIdx.x % fsr::kWarpSize, warp = threadIdx.x / fsr::kWarpSize;
     const int g = lane / 4, t = lane % 4;
@@ -371,9 +383,6 @@ __device__ void backward_dkdv(unsigned short* smem, fsr::bf16* dk, fsr::bf16* dv
     for (int d = 0; d < DB; d++)
         #pragma unroll
         for (int i = 0; i < 4; i++) dka[d][i] = dva[d][i] = 0.0f;
-
-    // The A fragments of this warp's 16 keys at dimensions 16c .. 16c + 15 (rows as the forward's Q).
-    const int a_row = warp * kRows + (lane / 8 & 1) * 8 + lane % 8, a_col = (lane / 16) * 8;
 
     for (int gi = 0; gi < G; gi++) {
         const int h = kvh * G + gi;
@@ -404,21 +413,19 @@ __device__ void backward_dkdv(unsigned short* smem, fsr::bf16* dk, fsr::bf16* dv
                 for (int i = 0; i < 4; i++) s[nb][i] = dp[nb][i] = 0.0f;
             #pragma unroll
             for (int c = 0; c < KC; c += 2) {
+                // This warp's 16 keys as A operands (K and V rows as the forward's Q rows).
                 unsigned ka0[4], ka1[4], va0[4], va1[4];
-                fsr::ldmatrix<4, false>(ka0, ks + a_row * LD + c * 16 + a_col);
-                fsr::ldmatrix<4, false>(ka1, ks + a_row * LD + (c + 1) * 16 + a_col);
-                fsr::ldmatrix<4, false>(va0, vs + a_row * LD + c * 16 + a_col);
-                fsr::ldmatrix<4, false>(va1, vs + a_row * LD + (c + 1) * 16 + a_col);
+                load_a(ka0, ks, LD, warp * kRows, c);
+                load_a(ka1, ks, LD, warp * kRows, c + 1);
+                load_a(va0, vs, LD, warp * kRows, c);
+                load_a(va1, vs, LD, warp * kRows, c + 1);
                 #pragma unroll
                 for (int nb = 0; nb < NB; nb++) {
                     unsigned qb[4], db[4];
-                    fsr::ldmatrix<4, false>(qb, qs + (nb * 8 + lane % 8) * LD + c * 16 + (lane / 8) * 8);
-                    fsr::ldmatrix<4, false>(db, dos + (nb * 8 + lane % 8) * LD + c * 16 + (lane / 8) * 8);
-                    const unsigned q0[2] = {qb[0], qb[1]}, q1[2] = {qb[2], qb[3]}, d0[2] = {db[0], db[1]}, d1[2] = {db[2], db[3]};
-                    fsr::mma_m16n8k16_bf16(s[nb], ka0, q0, s[nb]);
-                    fsr::mma_m16n8k16_bf16(s[nb], ka1, q1, s[nb]);
-                    fsr::mma_m16n8k16_bf16(dp[nb], va0, d0, dp[nb]);
-                    fsr::mma_m16n8k16_bf16(dp[nb], va1, d1, dp[nb]);
+                    load_b(qb, qs, LD, nb * 8, c);
+                    load_b(db, dos, LD, nb * 8, c);
+                    mma_two_steps(s[nb], ka0, ka1, qb);
+                    mma_two_steps(dp[nb], va0, va1, db);
                 }
             }
             // P^T into dp's place, dS^T into s's: element i of block nb is key g + 8 (i / 2) of the
@@ -437,45 +444,30 @@ __device__ void backward_dkdv(unsigned short* smem, fsr::bf16* dk, fsr::bf16* dv
             // dV += P^T dout and dK += dS^T Q, 16 queries a step; dout and Q transposed by ldmatrix.
             #pragma unroll
             for (int kc = 0; kc < kQ / 16; kc++) {
-                const unsigned pa[4] = {pack(dp[2 * kc][0], dp[2 * kc][1]), pack(dp[2 * kc][2], dp[2 * kc][3]),
-                                        pack(dp[2 * kc + 1][0], dp[2 * kc + 1][1]), pack(dp[2 * kc + 1][2], dp[2 * kc + 1][3])};
-                const unsigned sa[4] = {pack(s[2 * kc][0], s[2 * kc][1]), pack(s[2 * kc][2], s[2 * kc][3]),
-                                        pack(s[2 * kc + 1][0], s[2 * kc + 1][1]), pack(s[2 * kc + 1][2], s[2 * kc + 1][3])};
-                const int b_row = kc * 16 + (lane / 8 % 2) * 8 + lane % 8;
+                unsigned pa[4], sa[4];
+                accumulators_as_a(pa, dp[2 * kc], dp[2 * kc + 1]);
+                accumulators_as_a(sa, s[2 * kc], s[2 * kc + 1]);
                 #pragma unroll
                 for (int d = 0; d < DB; d += 2) {
                     unsigned db[4], qb[4];
-                    fsr::ldmatrix<4, true>(db, dos + b_row * LD + (d + lane / 16) * 8);
-                    fsr::ldmatrix<4, true>(qb, qs + b_row * LD + (d + lane / 16) * 8);
-                    const unsigned d0[2] = {db[0], db[1]}, d1[2] = {db[2], db[3]}, q0[2] = {qb[0], qb[1]}, q1[2] = {qb[2], qb[3]};
-                    fsr::mma_m16n8k16_bf16(dva[d], pa, d0, dva[d]);
-                    fsr::mma_m16n8k16_bf16(dva[d + 1], pa, d1, dva[d + 1]);
-                    fsr::mma_m16n8k16_bf16(dka[d], sa, q0, dka[d]);
-                    fsr::mma_m16n8k16_bf16(dka[d + 1], sa, q1, dka[d + 1]);
+                    load_b_transposed(db, dos, LD, kc * 16, d);
+                    load_b_transposed(qb, qs, LD, kc * 16, d);
+                    mma_two_blocks(dva[d], dva[d + 1], pa, db);
+                    mma_two_blocks(dka[d], dka[d + 1], sa, qb);
                 }
             }
         }
     }
 
-    #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const long long key = key_of[r];
-        if (key >= end) continue;
-        #pragma unroll
-        for (int d = 0; d < DB; d++)
-            #pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int dim = d * 8 + 2 * t + e;
-                if (dim < hd) {
-                    fsr::store(&dk[key * kv_stride + kvh * hd + dim], dka[d][2 * r + e]);
-                    fsr::store(&dv[key * kv_stride + kvh * hd + dim], dva[d][2 * r + e]);
-                }
-            }
-    }
+    const float one[2] = {1.0f, 1.0f};
+    store_rows<DB>(dk + kvh * hd, dka, key_of, one, end, kv_stride, hd);
+    store_rows<DB>(dv + kvh * hd, dva, key_of, one, end, kv_stride, hd);
 }
 
 }  // namespace attention_tc
 
+// The dk/dv entry points say (128 threads, at least 1 block per SM): with the thread count alone,
+// sm_80's ptxas capped the head_dim 64 kernel at 168 registers and spilled.
 // The entry points are written out, not made by a macro: NVRTC 11.8's ptxas crashes (unbounded
 // recursion) compiling a macro-generated kernel of this file for sm_90 with --generate-line-info.
 extern "C" __global__ void __launch_bounds__(attention_tc::kThreads)
@@ -516,7 +508,7 @@ attention_backward_dq_tc_bf16_128(fsr::bf16* dq, const fsr::bf16* dout, const fs
 }
 FSR_REGISTER_KERNEL(attention_backward_dq_tc_bf16_128)
 
-extern "C" __global__ void __launch_bounds__(attention_tc::kThreads)
+extern "C" __global__ void __launch_bounds__(attention_tc::kThreads, 1)
 attention_backward_dkdv_tc_bf16_64(fsr::bf16* dk, fsr::bf16* dv, const fsr::bf16* dout, const fsr::bf16* out, const float* lse,
                                    const fsr::bf16* q, const fsr::bf16* k, const fsr::bf16* v, const int* cu_seqlens, long long batch, int H,
                                    int KVH, int hd, float scale) {
@@ -525,7 +517,7 @@ attention_backward_dkdv_tc_bf16_64(fsr::bf16* dk, fsr::bf16* dv, const fsr::bf16
 }
 FSR_REGISTER_KERNEL(attention_backward_dkdv_tc_bf16_64)
 
-extern "C" __global__ void __launch_bounds__(attention_tc::kThreads)
+extern "C" __global__ void __launch_bounds__(attention_tc::kThreads, 1)
 attention_backward_dkdv_tc_bf16_128(fsr::bf16* dk, fsr::bf16* dv, const fsr::bf16* dout, const fsr::bf16* out, const float* lse,
                                     const fsr::bf16* q, const fsr::bf16* k, const fsr::bf16* v, const int* cu_seqlens, long long batch, int H,
                                     int KVH, int hd, float scale) {

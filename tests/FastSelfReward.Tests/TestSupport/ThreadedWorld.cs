@@ -82,23 +82,17 @@ public static class ThreadedWorld
             received.CopyTo(buffer);
         }
 
-        public override void AllReduceSum(Span<float> values)
-        {
-            var sum = new float[values.Length];
-            meeting.Exchange(rank, values.ToArray(), slots =>
-            {
-                foreach (float[] each in slots.Cast<float[]>())
-                    for (int i = 0; i < sum.Length; i++) sum[i] += each[i];
-            });
-            sum.CopyTo(values);
-        }
+        public override void AllReduceSum(Span<float> values) => SumInRankOrder(values);
 
-        public override void AllReduceSum(Span<double> values)
+        public override void AllReduceSum(Span<double> values) => SumInRankOrder(values);
+
+        private void SumInRankOrder<T>(Span<T> values) where T : System.Numerics.INumber<T>
         {
-            var sum = new double[values.Length];
+            var sum = new T[values.Length];
+            Array.Fill(sum, T.Zero);
             meeting.Exchange(rank, values.ToArray(), slots =>
             {
-                foreach (double[] each in slots.Cast<double[]>())
+                foreach (T[] each in slots.Cast<T[]>())
                     for (int i = 0; i < sum.Length; i++) sum[i] += each[i];
             });
             sum.CopyTo(values);
