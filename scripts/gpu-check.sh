@@ -38,7 +38,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="$root/build/gpu-fsr"
 limit_mib=64
 
-# One line per config of a bench JSON: training tokens/s, TFLOP/s against the GEMM ceiling, generation tokens/s.
+# One line per config of a bench JSON: training tokens/s, TFLOP/s against the GEMM ceiling and as MFU of an
+# H100/H200's dense bf16 peak, the attention kernels' TFLOP/s, generation tokens/s.
 bench_summary() {
   command -v python3 >/dev/null || { echo "(no python3 to read $1)"; return; }
   python3 - "$1" <<'PY'
@@ -47,9 +48,12 @@ report = json.load(open(sys.argv[1]))
 for c in report["configs"]:
     t = c["training"]
     generation = ", ".join(f'B={g["batch"]} {g["tokens_per_second"]:.0f} tok/s' for g in c["generation"])
+    a = t.get("attention")
+    attention = f'; attention {a["gflops"] / 1e3:.2f} TFLOP/s (fwd {a["forward_ms"]:.1f} ms, bwd {a["backward_ms"]:.1f} ms)' if a else ''
     print(f'{c["name"]} ({c["storage_type"]}): train B={t["batch"]} T={t["seq_len"]} {t["tokens_per_second"]:.0f} tok/s, '
           f'{t["gflops"] / 1e3:.2f} TFLOP/s = {t["percent_of_ceiling"]}% of a {t["ceiling"]["gflops"] / 1e3:.2f} TFLOP/s '
-          f'{t["ceiling"]["type"]} GEMM ceiling; generate {generation}')
+          f'{t["ceiling"]["type"]} GEMM ceiling, MFU {100 * t["gflops"] / 989e3:.1f}% of 989 TFLOP/s (H100/H200 dense bf16)'
+          f'{attention}; generate {generation}')
 PY
 }
 

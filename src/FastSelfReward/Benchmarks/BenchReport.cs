@@ -75,7 +75,8 @@ public sealed record CeilingShape(string Shape, double Calls, double MedianMs, d
 /// backward, gradient norm and AdamW. Time per step is the median over the timed steps, each ended by
 /// a device synchronisation. On an asynchronous backend the breakdown comes from
 /// <see cref="ProfiledSteps"/> further steps in which every op is synchronised; on the CPU from the timed steps.
-/// <see cref="PercentOfCeiling"/> is 100 · <see cref="Gflops"/> / <see cref="Ceiling"/>.Gflops.
+/// <see cref="PercentOfCeiling"/> is 100 · <see cref="Gflops"/> / <see cref="Ceiling"/>.Gflops; <see cref="Attention"/>
+/// is the attention kernels' own rate (null when the breakdown has none).
 /// </summary>
 public sealed record TrainingResult(
     int Batch,
@@ -95,7 +96,16 @@ public sealed record TrainingResult(
     double PercentOfCeiling,
     double StepSecondsAccounted,
     IReadOnlyList<OpShare> Breakdown,
-    IReadOnlyList<GemmShare> GemmBreakdown);
+    IReadOnlyList<GemmShare> GemmBreakdown,
+    AttentionRate? Attention);
+
+/// <summary>
+/// Attention's kernels in a training step: their time per step (from <see cref="TrainingResult.Breakdown"/>) and
+/// rate. <see cref="Flops"/> counts the useful work of causal attention: the forward 4·B·H·hd·L·T(T+1)/2 (Q·Kᵀ
+/// and P·V over the pairs j ≤ i), the backward 2.5 times that (FlashAttention's convention: five products
+/// of that size to the forward's two), whatever a kernel recomputes.
+/// </summary>
+public sealed record AttentionRate(double ForwardMs, double BackwardMs, double Flops, double Gflops);
 
 /// <summary>
 /// Greedy decoding with the paged KV cache from 1-token prompts: <see cref="Batch"/> sequences of

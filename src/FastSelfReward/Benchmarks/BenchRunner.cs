@@ -270,7 +270,19 @@ public static class BenchRunner
             var ceiling = Ceiling(profiler, profiled);
             return new TrainingResult(batchSize, seqLen, warmup, timed, profiled, Round(median, 4), Round(seconds.Min(), 4),
                 CpuOnly(cpuPerStep, 4), Round(tokens / median, 1), CpuOnly(tokens / cpuPerStep, 1), TrainFlopsFormula, flopsPerToken,
-                Round(gflops, 1), ceiling, Round(100 * gflops / ceiling.Gflops, 1), Round(accounted, 4), ops, gemms);
+                Round(gflops, 1), ceiling, Round(100 * gflops / ceiling.Gflops, 1), Round(accounted, 4), ops, gemms,
+                Attention(ops, config, batchSize, seqLen));
+        }
+
+        /// <summary>The attention kernels' time per step, from the breakdown, and their rate over causal attention's useful FLOPs.</summary>
+        private static AttentionRate? Attention(IReadOnlyList<OpShare> ops, LlamaConfig config, int batch, int seqLen)
+        {
+            double Ms(string op) => ops.FirstOrDefault(o => o.Op == op)?.Ms ?? 0;
+            double forwardMs = Ms("AttentionForward"), backwardMs = Ms("AttentionBackward");
+            if (forwardMs + backwardMs <= 0) return null;
+            double forward = 4.0 * batch * config.NumAttentionHeads * config.HeadDim * config.NumHiddenLayers * seqLen * (seqLen + 1.0) / 2;
+            double flops = 3.5 * forward;
+            return new AttentionRate(forwardMs, backwardMs, flops, Round(flops / ((forwardMs + backwardMs) / 1e3) / 1e9, 1));
         }
 
         public GenerationResult Generate(LlamaModel model, ProfilingKernels profiler, int batch)

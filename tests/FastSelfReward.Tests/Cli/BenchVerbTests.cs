@@ -41,6 +41,15 @@ public sealed class BenchVerbTests
         foreach (var op in new[] { "Gemm", "AttentionForward", "AttentionBackward", "AdamW", "TokenLogProbs", "(outside kernels)" })
             Assert.Contains(op, ops);
         Assert.True(training.GetProperty("gemm_breakdown").GetArrayLength() > 0);
+        // Attention's rate: its kernels' milliseconds from the breakdown, over causal attention's FLOPs.
+        var attention = training.GetProperty("attention");
+        double Op(string name) => training.GetProperty("breakdown").EnumerateArray().First(o => o.GetProperty("op").GetString() == name).GetProperty("ms").GetDouble();
+        Assert.Equal(Op("AttentionForward"), attention.GetProperty("forward_ms").GetDouble());
+        Assert.Equal(Op("AttentionBackward"), attention.GetProperty("backward_ms").GetDouble());
+        var model = tiny.GetProperty("model");
+        double forwardFlops = 4.0 * 8 * model.GetProperty("heads").GetInt32() * model.GetProperty("head_dim").GetInt32() * model.GetProperty("layers").GetInt32() * 256 * 257 / 2;
+        Assert.Equal(3.5 * forwardFlops, attention.GetProperty("flops").GetDouble());
+        Assert.Equal(3.5 * forwardFlops / ((Op("AttentionForward") + Op("AttentionBackward")) / 1e3) / 1e9, attention.GetProperty("gflops").GetDouble(), 0.1);
         Assert.Equal("F32", tiny.GetProperty("storage_type").GetString());
         AssertCeiling(training, "F32");
 
