@@ -16,9 +16,12 @@
 #include "runtime.h"
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <link.h>
 #include <omp.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -191,7 +194,38 @@ struct SharedSection {
     ptrdiff_t offset_in_tls_block = 0;  // of the section start
     size_t bytes = 0;
     void* module = nullptr;             // for dlinfo(RTLD_DI_TLS_DATA)
+    // A __shared__ declared in a template or inline function is a COMDAT variable, which GCC puts in
+    // a .tbss section of its own whatever its section attribute says: every function-local static
+    // thread_local of this library, by its offset in the TLS block and size (from the symbol table).
+    std::vector<std::pair<size_t, size_t>> locals;
 };
+
+// Function-local TLS statics (mangled "_ZZ...") of the library file at `path`, from its .symtab; for
+// a TLS symbol of a shared object, st_value is its offset in the module's TLS block. Empty when the
+// file has no symbol table (stripped): those arrays are then neither poisoned nor known as shared.
+std::vector<std::pair<size_t, size_t>> local_tls_statics(const char* path) {
+    std::vector<std::pair<size_t, size_t>> found;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return found;
+    struct stat st;
+    void* map = fstat(fd, &st) == 0 ? mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    close(fd);
+    if (map == MAP_FAILED) return found;
+    const auto* bytes = static_cast<const unsigned char*>(map);
+    const auto* header = reinterpret_cast<const ElfW(Ehdr)*>(bytes);
+    const auto* sections = reinterpret_cast<const ElfW(Shdr)*>(bytes + header->e_shoff);
+    for (int i = 0; i < header->e_shnum; i++) {
+        if (sections[i].sh_type != SHT_SYMTAB) continue;
+        const auto* symbols = reinterpret_cast<const ElfW(Sym)*>(bytes + sections[i].sh_offset);
+        const char* names = reinterpret_cast<const char*>(bytes + sections[sections[i].sh_link].sh_offset);
+        size_t count = sections[i].sh_size / sizeof(ElfW(Sym));
+        for (size_t k = 0; k < count; k++)
+            if (ELF64_ST_TYPE(symbols[k].st_info) == STT_TLS && symbols[k].st_size > 0 && std::strncmp(names + symbols[k].st_name, "_ZZ", 3) == 0)
+                found.emplace_back(symbols[k].st_value, symbols[k].st_size);
+    }
+    munmap(map, static_cast<size_t>(st.st_size));
+    return found;
+}
 
 int find_tls_segment(dl_phdr_info* info, size_t, void* data) {
     auto* section = static_cast<SharedSection*>(data);
@@ -216,13 +250,18 @@ const SharedSection& shared_section() {
         Dl_info self;
         if (!dladdr(reinterpret_cast<void*>(&find_tls_segment), &self)) return s;
         s.module = dlopen(self.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-        if (s.module) s.bytes = stop - start;
+        if (s.module) {
+            s.bytes = stop - start;
+            s.locals = local_tls_statics(self.dli_fname);
+        }
         return s;
     }();
     return section;
 }
 
-// This OS thread's copy of the section (its TLS block exists: threadIdx has been written).
+// This OS thread's TLS block of the library and its copy of the section (the block exists:
+// threadIdx has been written).
+__thread unsigned char* t_tls_block;
 __thread unsigned char* t_static_shared;
 
 void poison_static_shared() {
@@ -234,9 +273,11 @@ void poison_static_shared() {
             std::fprintf(stderr, "fsr_cuda_emu: no TLS block for the static shared memory section\n");
             std::abort();
         }
-        t_static_shared = static_cast<unsigned char*>(tls_block) + section.offset_in_tls_block;
+        t_tls_block = static_cast<unsigned char*>(tls_block);
+        t_static_shared = t_tls_block + section.offset_in_tls_block;
     }
     std::memset(t_static_shared, 0xFF, section.bytes);
+    for (const auto& [offset, bytes] : section.locals) std::memset(t_tls_block + offset, 0xFF, bytes);
 }
 
 // ---- diagnostics
@@ -479,7 +520,10 @@ bool in_shared_memory(const void* address, size_t bytes) {
         auto a = static_cast<const unsigned char*>(address);
         return start && a >= start && a + bytes <= start + length;
     };
-    return inside(t_static_shared, shared_section().bytes) || inside(t_dynamic_shared, t_dynamic_shared_bytes);
+    if (inside(t_static_shared, shared_section().bytes) || inside(t_dynamic_shared, t_dynamic_shared_bytes)) return true;
+    for (const auto& [offset, length] : shared_section().locals)
+        if (t_tls_block && inside(t_tls_block + offset, length)) return true;
+    return false;
 }
 
 void trap(const char* file, int line) {

@@ -4,7 +4,8 @@
 namespace emu_test {
 
 // Block-wide sum: shuffles within each warp, then the warp leaders through shared memory.
-// A static __shared__ inside a template helper also exercises the fsr_shared section in COMDAT.
+// A static __shared__ inside a template helper is a COMDAT variable in a .tbss section of its own,
+// which the runtime finds through the library's symbol table (scheduler.cpp, local_tls_statics).
 template <typename T>
 __device__ T block_sum(T value) {
     __shared__ T warp_sums[32];
@@ -163,3 +164,24 @@ extern "C" __global__ void emu_test_mask_without_self(float* out) {
     out[threadIdx.x] = __shfl_xor_sync(1u, 1.0f, 1);  // EMU_TEST_MASK_WITHOUT_SELF
 }
 FSR_REGISTER_KERNEL(emu_test_mask_without_self)
+
+namespace emu_test {
+
+// A template's __shared__ array, read before anything writes it.
+template <typename T>
+__device__ T read_unwritten_template_shared(int lane) {
+    __shared__ T cell[32];
+    T value = cell[lane];
+    __syncthreads();
+    cell[lane] = T(lane);
+    return value;
+}
+
+}  // namespace emu_test
+
+// out[block * 32 + lane] = what a template's __shared__ held before the block wrote it: poison (NaN),
+// in every block, though the block before on the same OS thread left lane numbers there.
+extern "C" __global__ void emu_test_template_shared_is_poisoned(float* out) {
+    out[blockIdx.x * 32 + threadIdx.x] = emu_test::read_unwritten_template_shared<float>(threadIdx.x);
+}
+FSR_REGISTER_KERNEL(emu_test_template_shared_is_poisoned)

@@ -123,6 +123,21 @@ public sealed unsafe class EmulatorTests
     }
 
     [Fact]
+    public void A_templates_shared_array_is_poisoned_before_every_block_like_any_other()
+    {
+        // GCC puts a template's static __shared__ in a COMDAT section of its own, outside fsr_shared;
+        // the runtime finds it through the symbol table. One worker, so every block reuses the same
+        // OS thread's copy, which the block before filled with lane numbers.
+        using var device = new EmulatedCudaDevice(new EmulatorOptions { Workers = 1 });
+        const int blocks = 3;
+        nint output = device.Allocate(blocks * 32 * sizeof(float));
+        void** args = stackalloc void*[] { &output };
+        device.Launch(device.Function(File, "emu_test_template_shared_is_poisoned"), new Dim3(blocks), new Dim3(32), 0, args);
+        device.Synchronize();
+        Assert.All(Download<float>(device, output, blocks * 32), v => Assert.True(float.IsNaN(v), $"{v}: not poison"));
+    }
+
+    [Fact]
     public void A_missing_barrier_gives_the_wrong_result_in_reverse_order()
     {
         float[] x = Sequence(256, i => i);
