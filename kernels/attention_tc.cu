@@ -111,6 +111,14 @@ __device__ __forceinline__ void accumulators_as_a(unsigned (&a)[4], const float 
     a[3] = pack(hi[2], hi[3]);
 }
 
+// This thread's part of D = dout.out for one row: dimensions first, first + step, ... below hd, dout
+// from its staged row in shared memory, out from global memory.
+__device__ __forceinline__ float staged_dot(const unsigned short* dout_row, const fsr::bf16* out_row, int hd, int first, int step) {
+    float part = 0.0f;
+    for (int d = first; d < hd; d += step) part += fsr::to_float(fsr::bf16{dout_row[d]}) * fsr::to_float(out_row[d]);
+    return part;
+}
+
 // A warp's 16 x HD accumulators, rows row[0] (its g) and row[1] (g + 8) times factor[r], into
 // dst[row * stride + dim] for rows below end and dimensions below hd.
 template <int DB>
@@ -276,12 +284,7 @@ __device__ void backward_dq(unsigned short* ks, unsigned short* vs, fsr::bf16* d
     #pragma unroll
     for (int r = 0; r < 2; r++) {
         const long long row = row_of[r];
-        float part = 0.0f;
-        if (row < end)
-            for (int d = t; d < hd; d += 4) {
-                const fsr::bf16 o = out[row * q_stride + h * hd + d];
-                part += fsr::to_float(fsr::bf16{vs[(warp * kRows + g + 8 * r) * LD + d]}) * fsr::to_float(o);
-            }
+        float part = row < end ? staged_dot(vs + (warp * kRows + g + 8 * r) * LD, out + row * q_stride + h * hd, hd, t, 4) : 0.0f;
         part += __shfl_xor_sync(0xffffffffu, part, 1);
         part += __shfl_xor_sync(0xffffffffu, part, 2);
         D[r] = part;
@@ -390,13 +393,11 @@ __device__ void backward_dkdv(unsigned short* smem, fsr::bf16* dk, fsr::bf16* dv
             __syncthreads();  // every warp is done with the previous query tile
             load_tile<HD>(qs, kQ, q + h * hd, i0, end, q_stride, hd);
             load_tile<HD>(dos, kQ, dout + h * hd, i0, end, q_stride, hd);
-            // D and lse of the tile's queries: warp w takes queries w, w + 4, ...
+            __syncthreads();
+            // D and lse of the tile's queries, dout from its staged tile: warp w takes queries w, w + 4, ...
             for (int r = warp; r < kQ; r += kWarps) {
                 const long long row = i0 + r;
-                float part = 0.0f;
-                if (row < end)
-                    for (int d = lane; d < hd; d += fsr::kWarpSize)
-                        part += fsr::to_float(dout[row * q_stride + h * hd + d]) * fsr::to_float(out[row * q_stride + h * hd + d]);
+                float part = row < end ? staged_dot(dos + r * LD, out + row * q_stride + h * hd, hd, lane, fsr::kWarpSize) : 0.0f;
                 part = fsr::warp_sum(part);
                 if (lane == 0) {
                     Ds[r] = part;

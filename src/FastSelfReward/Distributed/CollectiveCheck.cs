@@ -1,5 +1,4 @@
 using FastSelfReward.Compute;
-using FastSelfReward.Model;
 using FastSelfReward.Training;
 
 namespace FastSelfReward.Distributed;
@@ -87,17 +86,10 @@ public static class CollectiveCheck
     public static CollectiveResult TrainingSteps(IKernels kernels, IDeviceCollectives collectives)
     {
         string how = collectives is HostStagedCollectives ? "MPI via host" : "NCCL";
-        var config = new LlamaConfig
-        {
-            VocabSize = 64, HiddenSize = 32, IntermediateSize = 48, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-            RmsNormEps = 1e-5, RopeTheta = 10000, MaxPositionEmbeddings = 64,
-        };
-        var random = new Random(5);
-        LmExample[] batch = [.. new[] { 9, 14, 5 }.Select(n => new LmExample([.. Enumerable.Range(0, n).Select(_ => random.Next(config.VocabSize))]))];
+        LmExample[] batch = TrainingParity.TinyBatch();
         (float[] Master, float[] Compute) Train(IDeviceCollectives? through)
         {
-            using var model = new LlamaModel(kernels, config);
-            model.InitializeRandom(seed: 7, std: 0.3);
+            using var model = TrainingParity.TinyModel(kernels);
             using var optimizer = new AdamWOptimizer(model, new AdamWOptions { WeightDecay = 0.1 }, Communicator.Single, shard: true, through);
             var objective = new CausalLmObjective(model);
             for (int step = 0; step < 3; step++)

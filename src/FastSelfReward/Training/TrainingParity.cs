@@ -58,17 +58,32 @@ public static class TrainingParity
         return new(name, true, "losses " + string.Join(" ", actual.Select(l => l.ToString("F4"))));
     }
 
+    /// <summary>The self-tests' model: two layers of grouped-query attention, 64 wide, vocabulary 64.</summary>
+    internal static readonly LlamaConfig TinyConfig = new()
+    {
+        VocabSize = 64, HiddenSize = 32, IntermediateSize = 48, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+        RmsNormEps = 1e-5, RopeTheta = 10000, MaxPositionEmbeddings = 64,
+    };
+
+    /// <summary>The self-tests' batch: three ragged sequences of fixed random tokens.</summary>
+    internal static LmExample[] TinyBatch()
+    {
+        var random = new Random(5);
+        return [.. new[] { 9, 14, 5 }.Select(n => new LmExample([.. Enumerable.Range(0, n).Select(_ => random.Next(TinyConfig.VocabSize))]))];
+    }
+
+    /// <summary>The self-tests' model of <paramref name="type"/> on <paramref name="kernels"/>, from a fixed seed.</summary>
+    internal static LlamaModel TinyModel(IKernels kernels, DType? type = null)
+    {
+        var model = new LlamaModel(kernels, TinyConfig, type);
+        model.InitializeRandom(seed: 7, std: 0.3);
+        return model;
+    }
+
     private static double[] Train(IKernels kernels, DType type)
     {
-        var config = new LlamaConfig
-        {
-            VocabSize = 64, HiddenSize = 32, IntermediateSize = 48, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-            RmsNormEps = 1e-5, RopeTheta = 10000, MaxPositionEmbeddings = 64,
-        };
-        var random = new Random(5);
-        LmExample[] sequences = [.. new[] { 9, 14, 5 }.Select(n => new LmExample([.. Enumerable.Range(0, n).Select(_ => random.Next(config.VocabSize))]))];
-        using var model = new LlamaModel(kernels, config, type);
-        model.InitializeRandom(seed: 7, std: 0.3);
+        LmExample[] sequences = TinyBatch();
+        using var model = TinyModel(kernels, type);
         var options = new PretrainOptions { Steps = 4, LearningRate = 1e-2, MinLearningRate = 1e-2, WarmupSteps = 0 };
         using var training = TrainingRun.Create(model, new CausalLmObjective(model), sequences, options, seed: 0);
         return [.. Enumerable.Range(0, options.Steps.Value).Select(_ => training.Step([sequences]).Metrics.Loss)];

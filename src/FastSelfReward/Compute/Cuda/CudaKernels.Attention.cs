@@ -12,6 +12,9 @@ public sealed unsafe partial class CudaKernels
     private const long ForwardQueryTile = 32, DqQueryTile = 16, TensorCoreQueryTile = 64;
     private const int MaxAttentionHeadDim = 128;
 
+    /// <summary>attention_tc.cu's key and value tiles: 2 × 64 rows of the padded head_dim plus 8 bf16 elements.</summary>
+    private static int TensorCoreTileBytes(int paddedHeadDim) => 2 * 64 * (paddedHeadDim + 8) * sizeof(ushort);
+
     /// <summary>
     /// q, k, v, output F32 or BF16 (the same); lse F32. head_dim up to 128. bf16 with head_dim above 32
     /// runs on tensor cores (kernels/attention_tc.cu), forward and backward; fp32, and bf16 up to 32, on
@@ -31,9 +34,8 @@ public sealed unsafe partial class CudaKernels
         int padded = PaddedHeadDim(hd);
         if (type == DType.BF16 && padded >= 64)
         {
-            // The key and value tiles: 64 rows of the padded head_dim plus 8 elements, bf16 (attention_tc.cu).
             Launch("attention_tc.cu", $"attention_forward_tc_bf16_{padded}",
-                new Dim3(QueryTiles(rows, batch, TensorCoreQueryTile), (uint)h), new Dim3(AttentionBlock), args, 2 * 64 * (padded + 8) * 2);
+                new Dim3(QueryTiles(rows, batch, TensorCoreQueryTile), (uint)h), new Dim3(AttentionBlock), args, TensorCoreTileBytes(padded));
             return;
         }
         Launch("attention.cu", $"attention_forward_{Suffix(type)}_{padded}",
@@ -61,17 +63,17 @@ public sealed unsafe partial class CudaKernels
         void** dqArgs = stackalloc void*[] { &dqa, &g, &o, &l, &qq, &kk, &vv, &cu, &batch, &h, &kvh, &hd, &scale };
         if (type == DType.BF16 && padded >= 64)
             Launch("attention_tc.cu", $"attention_backward_dq_tc_bf16_{padded}",
-                new Dim3(QueryTiles(rows, batch, TensorCoreQueryTile), (uint)h), new Dim3(AttentionBlock), dqArgs, 2 * 64 * (padded + 8) * 2);
+                new Dim3(QueryTiles(rows, batch, TensorCoreQueryTile), (uint)h), new Dim3(AttentionBlock), dqArgs, TensorCoreTileBytes(padded));
         else
             Launch("attention.cu", $"attention_backward_dq_{Suffix(type)}_{padded}",
                 new Dim3(QueryTiles(rows, batch, DqQueryTile), (uint)h), new Dim3(AttentionBlock), dqArgs);
         void** kvArgs = stackalloc void*[] { &dka, &dva, &g, &o, &l, &qq, &kk, &vv, &cu, &batch, &h, &kvh, &hd, &scale };
         if (type == DType.BF16 && padded >= 64)
         {
-            // K and V tiles of 64 keys, Q and dout tiles of 32 queries (16 at head_dim 128), their D and lse (attention_tc.cu).
+            // Besides the key and value tiles, Q and dout tiles of 32 queries (16 at head_dim 128) and their D and lse.
             int queries = padded == MaxAttentionHeadDim ? 16 : 32;
             Launch("attention_tc.cu", $"attention_backward_dkdv_tc_bf16_{padded}", new Dim3(QueryTiles(rows, batch, TensorCoreQueryTile), (uint)kvh),
-                new Dim3(AttentionBlock), kvArgs, (2 * 64 + 2 * queries) * (padded + 8) * 2 + 2 * queries * sizeof(float));
+                new Dim3(AttentionBlock), kvArgs, TensorCoreTileBytes(padded) + TensorCoreTileBytes(padded) * queries / 64 + 2 * queries * sizeof(float));
             return;
         }
         long keyTile = padded == MaxAttentionHeadDim ? 16 : 32;
