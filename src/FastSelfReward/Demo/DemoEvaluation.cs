@@ -8,7 +8,7 @@ namespace FastSelfReward.Demo;
 
 /// <summary>
 /// Measures each model of a finished run with the oracle, after the fact: greedy answers to the
-/// held-out prompts, graded; and the model as a judge of the held-out ranked sets, with the run's own
+/// held-out prompts, graded, and one answer to each sampled as the loop samples its candidates; and the model as a judge of the held-out ranked sets, with the run's own
 /// judge template, sampling and sample count. Each model's result is written to
 /// <c>&lt;folder&gt;/&lt;model&gt;.json</c> once; a rerun reads it instead of evaluating again.
 /// </summary>
@@ -40,7 +40,11 @@ public sealed class DemoEvaluation(RunContext run, WorldDataFiles files, int eva
         run.Log.WriteLine($"evaluation {model}: answering {evalPrompts} held-out prompts and judging the held-out ranked sets");
         using var loaded = run.LoadModel(model);
         using var generator = new Generator(loaded, run.StopIds, run.Config.GenerationRows);
-        var evaluation = new ModelEvaluation(model, Answer(model, generator, cancel), Judge(model, generator, cancel));
+        // Greedy, as a deterministic single answer per prompt, with the budget the loop's answers have.
+        var greedy = new SamplingOptions { Temperature = 0, TopP = 1, MaxTokens = run.Config.CandidateSampling.MaxTokens };
+        var sampled = run.Config.CandidateSampling with { Seed = run.SeedOf($"eval/{model}/sampled") };
+        var evaluation = new ModelEvaluation(model, Answer($"eval {model} answers", generator, greedy, cancel),
+            Answer($"eval {model} sampled answers", generator, sampled, cancel), Judge(model, generator, cancel));
         Directory.CreateDirectory(folder);
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(evaluation, Json));
         return evaluation;
@@ -50,19 +54,17 @@ public sealed class DemoEvaluation(RunContext run, WorldDataFiles files, int eva
     public IReadOnlyList<IReadOnlyList<int>> Ranks() =>
         Jsonl.ReadAll<EftRecord>(files.EftEval).Records.Select(r => (IReadOnlyList<int>)r.Responses.Select(x => x.Rank).ToList()).ToList();
 
-    private List<EvaluatedAnswer> Answer(string model, Generator generator, CancellationToken cancel)
+    private List<EvaluatedAnswer> Answer(string label, Generator generator, SamplingOptions sampling, CancellationToken cancel)
     {
         var prompts = Jsonl.ReadAll<PromptRecord>(files.EvalPrompts).Records.Take(evalPrompts).ToList();
-        // Greedy, as a deterministic single answer per prompt, with the budget the loop's answers have.
-        var greedy = new SamplingOptions { Temperature = 0, TopP = 1, MaxTokens = run.Config.CandidateSampling.MaxTokens };
         var answers = new List<EvaluatedAnswer>();
-        run.Progress.Start(prompts.Count, $"eval {model} answers");
+        run.Progress.Start(prompts.Count, label);
         for (int start = 0; start < prompts.Count; start += run.Config.GenerationRows)
         {
             cancel.ThrowIfCancellationRequested();
             var batch = prompts.Skip(start).Take(run.Config.GenerationRows).ToList();
             var requests = batch.Select((p, i) => new GenerationRequest(start + i, run.Template.Render(p.Prompt).PromptIds)).ToList();
-            var outputs = run.Generate(generator, requests, greedy);
+            var outputs = run.Generate(generator, requests, sampling);
             for (int i = 0; i < batch.Count; i++)
             {
                 if (!InstructionWorld.TryParse(batch[i].Prompt, out WorldTask? task))

@@ -22,6 +22,7 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
     public string DataFolder => Path.Combine(Folder, "data");
     public string TokenizerFolder => Path.Combine(Folder, "tokenizer");
     public string BaseModelFolder => Path.Combine(Folder, "m0");
+    public string PromptWriterFolder => Path.Combine(Folder, "prompt_writer");
     public string RunFolder => Path.Combine(Folder, "run");
     public string JudgeTemplateFile => Path.Combine(Folder, "judge_template.txt");
     public string EvaluationFolder => Path.Combine(Folder, "eval");
@@ -39,7 +40,7 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         "User: {prompt}\n<response>{response}</response>\nJustify briefly, then end with \"Score: <points>\".";
 
     /// <summary>
-    /// Data, tokenizer, M0, the loop, then the oracle's evaluation of every model; writes report.md,
+    /// Data, tokenizer, M0, the prompt writer, the loop, then the oracle's evaluation of every model; writes report.md,
     /// report.json and plots/ into the demo folder and returns the report.
     /// </summary>
     /// <exception cref="FolderInUseException">Another process has the demo folder.</exception>
@@ -49,18 +50,20 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         var files = WriteData();
         TrainTokenizer(files);
         PretrainBaseModel(files, cancel);
+        TrainPromptWriter(files, cancel);
         File.WriteAllText(JudgeTemplateFile, JudgeTemplateText);
         var config = (preset.Run with
         {
             BaseModel = BaseModelFolder, Ift = files.Ift, Eft = files.EftTrain, EftMode = EftMode.Gold,
             ExcludePrompts = files.EvalPrompts, JudgeTemplate = JudgeTemplateFile,
+            Prompts = preset.Run.Prompts with { PromptModel = PromptWriterFolder },
         }).Validate($"demo preset {preset.Name}");
         using var run = SelfReward.RunFolder.Open(RunFolder, config, $"demo preset {preset.Name}", kernels, progress, log);
         new SelfRewardingRun(run).RunAll(cancel);
 
         // The world comes back only here, after the loop has finished, to grade what it made.
         var evaluation = new DemoEvaluation(run, files, preset.EvalPrompts, EvaluationFolder);
-        var report = DemoReport.Build(preset.Name, RunFolder, evaluation.EvaluateAll(cancel), evaluation.Ranks());
+        var report = DemoReport.Build(preset.Name, RunFolder, config.Prompts.PromptModel, evaluation.EvaluateAll(cancel), evaluation.Ranks());
         report.Write(Folder);
         DemoPlots.Write(PlotsFolder, report, Path.Combine(Folder, "pretrain_metrics.jsonl"), run.PathOf("metrics.jsonl"));
         return report;
@@ -91,6 +94,41 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         string temporary = TokenizerFolder + ".tmp";
         BpeTrainer.Train(texts, new BpeTrainerOptions { VocabSize = preset.VocabSize }).Save(temporary);
         Directory.Move(temporary, TokenizerFolder);
+    }
+
+    /// <summary>
+    /// The prompt writer, fixed and separate from the policy as in the paper: a small causal LM trained
+    /// from scratch on lists of IFT prompts laid out exactly as the loop's self-instruction prompt
+    /// (<see cref="SelfInstruct.BuildPrompt"/>: the header, then <c>Task 1: …</c> up to one more task
+    /// than the loop shows), each list ending with the end-of-text token, so that given the loop's
+    /// shots it writes one more task and stops. Trained through <see cref="Pretraining"/>, so a killed
+    /// demo resumes it; the loop loads it through its <c>prompts.prompt_model</c> option and knows
+    /// nothing else about it.
+    /// </summary>
+    public void TrainPromptWriter(WorldDataFiles files, CancellationToken cancel)
+    {
+        if (File.Exists(Path.Combine(PromptWriterFolder, "model.safetensors")) && !File.Exists(Path.Combine(PromptWriterFolder, Pretraining.StateFileName))) return;
+        var tokenizer = TextTokenizer.Load(TokenizerFolder);
+        int eos = tokenizer.EosId ?? throw new InvalidDataException($"{TokenizerFolder}: the tokenizer has no end-of-text token");
+        var pool = Jsonl.ReadAll<IftRecord>(files.Ift).Records.Select(r => r.Prompt).ToList();
+        int shots = preset.Run.Prompts.Shots;
+        ulong seed = (ulong)preset.World.Seed;
+        var lists = Enumerable.Range(0, preset.WriterLists).Select(i =>
+        {
+            var tasks = SelfInstruct.SampleShots(pool, shots + 1, seed, i);
+            return SelfInstruct.BuildPrompt(tasks.Take(tasks.Count - 1).ToList()) + " " + tasks[^1];
+        });
+        var config = preset.WriterModel with { VocabSize = tokenizer.VocabSize, TieWordEmbeddings = false, BosTokenId = eos, EosTokenIds = [eos] };
+        var examples = TextCorpus.Tokenize(lists, tokenizer, config.MaxPositionEmbeddings);
+        log.WriteLine($"demo: training the prompt writer ({config.ParameterCount:N0} parameters) on {examples.Count:N0} lists of {shots + 1} IFT prompts, {preset.WriterSteps} steps");
+        using var model = new LlamaModel(kernels, config);
+        model.InitializeRandom(preset.World.Seed + 1);
+        var options = new PretrainOptions
+        {
+            Steps = preset.WriterSteps, LearningRate = preset.WriterLearningRate, WarmupSteps = Math.Min(50, preset.WriterSteps / 10),
+            BatchTokens = preset.WriterBatchTokens, LogEvery = 1, CheckpointEvery = 100, WeightDecay = 0.01,
+        };
+        Pretraining.Run(model, examples, options, preset.World.Seed, PromptWriterFolder, TokenizerFolder, progress, cancel, overwrite: true);
     }
 
     /// <summary>M0: causal-LM pretraining from scratch on the corpus, packed into context-long windows.</summary>

@@ -21,6 +21,17 @@ public sealed record DemoPreset
     public int PretrainSteps { get; init; } = 300;
     public int PretrainBatchTokens { get; init; } = 2048;
     public double PretrainLearningRate { get; init; } = 3e-3;
+    /// <summary>
+    /// The separate prompt writer: a small model trained once on numbered lists of IFT prompts in the
+    /// loop's self-instruction format, and handed to the loop as its prompt model (the paper's were
+    /// written by a fixed Llama 2-Chat 70B, not by Mt).
+    /// </summary>
+    public required LlamaConfig WriterModel { get; init; }
+    /// <summary>Lists of IFT prompts the writer is trained on, each of the loop's shot count plus one.</summary>
+    public int WriterLists { get; init; } = 6000;
+    public int WriterSteps { get; init; } = 400;
+    public int WriterBatchTokens { get; init; } = 4096;
+    public double WriterLearningRate { get; init; } = 3e-3;
     /// <summary>The loop's configuration; data and model paths are filled in by the pipeline.</summary>
     public required RunConfig Run { get; init; }
     /// <summary>Held-out prompts each model answers for the oracle's measurements.</summary>
@@ -57,6 +68,7 @@ public sealed record DemoPreset
         PretrainSteps = 640,
         PretrainBatchTokens = 4096,
         PretrainLearningRate = 3e-3,
+        WriterModel = Architecture(dim: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 176, context: 256),
         Run = new RunConfig
         {
             Iterations = 2, Seed = 1, GenerationRows = 64, GenerationBatch = 16,
@@ -101,6 +113,10 @@ public sealed record DemoPreset
         Model = Architecture(dim: 32, layers: 2, heads: 4, kvHeads: 2, ffn: 88, context: 320),
         PretrainSteps = 60,
         PretrainBatchTokens = 1024,
+        WriterModel = Architecture(dim: 32, layers: 1, heads: 2, kvHeads: 1, ffn: 88, context: 320),
+        WriterLists = 200,
+        WriterSteps = 20,
+        WriterBatchTokens = 1024,
         EvalPrompts = 8,
         Run = Quick.Run with
         {

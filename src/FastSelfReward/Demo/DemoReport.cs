@@ -9,65 +9,57 @@ namespace FastSelfReward.Demo;
 /// <summary>One model's row of the report: the oracle's measures of its answers and of its judging.</summary>
 /// <param name="Model">sft, m1, m2, ...</param>
 /// <param name="MeanScore">Mean oracle score (0–5) of its greedy answers.</param>
-/// <param name="ExactCorrect">Share of answers exactly right.</param>
-/// <param name="VsSft">Win/tie/loss against the SFT baseline by oracle score per prompt.</param>
-/// <param name="MeanLength">Mean answer length in characters.</param>
-/// <param name="Truncated">Share of answers cut off by the token budget.</param>
+/// <param name="SampledScore">Mean oracle score of its answers sampled as the loop samples candidates.</param>
+/// <param name="ExactCorrect">Share of greedy answers exactly right.</param>
+/// <param name="VsSft">Win/tie/loss against the SFT baseline by oracle score per prompt (greedy answers).</param>
+/// <param name="MeanLength">Mean greedy answer length in characters.</param>
+/// <param name="Truncated">Share of greedy answers cut off by the token budget.</param>
 /// <param name="Judge">The model as a judge of the held-out ranked sets, against the oracle's ranks.</param>
-public sealed record ModelRow(string Model, double MeanScore, double ExactCorrect, HeadToHeadResult VsSft, double MeanLength,
+public sealed record ModelRow(string Model, double MeanScore, double SampledScore, double ExactCorrect, HeadToHeadResult VsSft, double MeanLength,
     double Truncated, RewardModelReport Judge);
-
-/// <summary>What one iteration of the loop trained on, from its artifacts.</summary>
-/// <param name="Iteration">t, 1-based.</param>
-/// <param name="Writer">The model that wrote the prompts, answers and judgments.</param>
-/// <param name="Prompts">Prompts it wrote that passed the filters.</param>
-/// <param name="Pairs">Preference pairs of pairs.jsonl.</param>
-/// <param name="ScoreChosen">Mean judge score of the chosen answers.</param>
-/// <param name="ScoreRejected">Mean judge score of the rejected answers.</param>
-/// <param name="LengthChosen">Mean chosen answer length in characters.</param>
-/// <param name="LengthRejected">Mean rejected answer length in characters.</param>
-public sealed record IterationRow(int Iteration, string Writer, int Prompts, int Pairs, double ScoreChosen, double ScoreRejected,
-    double LengthChosen, double LengthRejected);
 
 /// <summary>
 /// The demo's results: a table like the paper's (head to head against the SFT baseline and the
 /// reward-modelling measures, per model), the pairs each iteration trained on, and whether the
 /// paper's research target was met. Written as report.md and report.json.
 /// </summary>
-public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IReadOnlyList<ModelRow> Models, IReadOnlyList<IterationRow> Iterations)
+public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IReadOnlyList<ModelRow> Models, IReadOnlyList<IterationMeasures> Iterations)
 {
-    /// <summary>The paper's bar for M1 as a judge: pairwise accuracy of at least 70% (it reports 78.7%).</summary>
-    public const double JudgeAccuracyTarget = 0.70;
+    /// <summary>Share of an iteration's new prompts that must be tasks of the world.</summary>
+    public const double TaskShareTarget = 0.90;
+
+    /// <summary>Among pairs the oracle scores differently, the share whose chosen answer must be the better.</summary>
+    public const double ChosenBetterTarget = 0.70;
+
+    /// <summary>The judge's pairwise accuracy the last model must exceed (the paper: 65.1% SFT, 78.7% M1, 81.7% M3).</summary>
+    public const double JudgeAccuracyTarget = 0.60;
+
+    /// <summary>Every iteration's prompts are tasks of the world in at least <see cref="TaskShareTarget"/>.</summary>
+    public bool PromptsAreTasks => Iterations.Count > 0 && Iterations.All(i => i.TaskShare >= TaskShareTarget);
+
+    /// <summary>Every iteration's pairs point the right way in at least <see cref="ChosenBetterTarget"/> of those the oracle can order.</summary>
+    public bool PairsPointRight => Iterations.Count > 0 && Iterations.All(i => i.ChosenBetterShare >= ChosenBetterTarget);
 
     /// <summary>The last model beats the SFT baseline head to head: more wins than losses.</summary>
     public bool LastBeatsSft => Models[^1].VsSft.Wins > Models[^1].VsSft.Losses;
 
-    /// <summary>M1's pairwise accuracy reaches the target and never falls over the iterations.</summary>
-    public bool JudgeTargetMet
-    {
-        get
-        {
-            var accuracy = Models.Skip(1).Select(m => m.Judge.PairwiseAccuracy).ToList();
-            return accuracy.Count > 0 && accuracy[0] >= JudgeAccuracyTarget && accuracy.Zip(accuracy.Skip(1)).All(p => p.Second >= p.First);
-        }
-    }
+    /// <summary>The judge's pairwise accuracy rises from M1 to the last model and ends above <see cref="JudgeAccuracyTarget"/>.</summary>
+    public bool JudgeTargetMet =>
+        Models.Count > 2 && Models[^1].Judge.PairwiseAccuracy > Models[1].Judge.PairwiseAccuracy && Models[^1].Judge.PairwiseAccuracy > JudgeAccuracyTarget;
 
-    /// <summary>Builds the report from the models' evaluations (SFT first) and the run folder's pairs.</summary>
-    public static DemoReport Build(string preset, string runFolder, IReadOnlyList<ModelEvaluation> evaluations, IReadOnlyList<IReadOnlyList<int>> ranks)
+    /// <summary>
+    /// Builds the report from the models' evaluations (SFT first) and each iteration's artifacts in the
+    /// run folder; <paramref name="promptModel"/> is the run's separate prompt writer, if it has one.
+    /// </summary>
+    public static DemoReport Build(string preset, string runFolder, string? promptModel, IReadOnlyList<ModelEvaluation> evaluations,
+        IReadOnlyList<IReadOnlyList<int>> ranks)
     {
         var baseline = evaluations[0];
-        var models = evaluations.Select(e => new ModelRow(e.Model, e.MeanScore, e.ExactCorrect, e.Against(baseline), e.MeanLength, e.Truncated,
-            e.RewardModel(ranks))).ToList();
-        var iterations = new List<IterationRow>();
-        for (int t = 1; t < evaluations.Count - 1; t++)
-        {
-            string folder = Path.Combine(runFolder, $"iter{t}");
-            var pairs = Jsonl.ReadAll<PairRecord>(Path.Combine(folder, "pairs.jsonl")).Records;
-            int prompts = Jsonl.ReadAll<PromptRecord>(Path.Combine(folder, "prompts.jsonl")).Records.Count;
-            double Mean(Func<PairRecord, double> f) => pairs.Count == 0 ? double.NaN : pairs.Average(f);
-            iterations.Add(new IterationRow(t, $"m{t}", prompts, pairs.Count, Mean(p => p.ScoreChosen), Mean(p => p.ScoreRejected),
-                Mean(p => p.Chosen.Length), Mean(p => p.Rejected.Length)));
-        }
+        var models = evaluations.Select(e => new ModelRow(e.Model, e.MeanScore, e.MeanSampledScore, e.ExactCorrect, e.Against(baseline), e.MeanLength,
+            e.Truncated, e.RewardModel(ranks))).ToList();
+        var iterations = Enumerable.Range(1, evaluations.Count - 2)
+            .Select(t => IterationMeasures.Read(runFolder, t, promptModel is null ? $"m{t}" : Path.GetFileName(Path.TrimEndingDirectorySeparator(promptModel))))
+            .ToList();
         return new DemoReport(preset, baseline.Answers.Count, ranks.Count, models, iterations);
     }
 
@@ -91,11 +83,11 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
                       "and the mean scores are compared with the oracle's ranks.").AppendLine();
 
         md.AppendLine("## Instruction following (head to head against the SFT baseline, by oracle score per prompt)").AppendLine();
-        md.AppendLine("| Model | Win % | Tie % | Loss % | Oracle score (0–5) | Exact-correct % | Mean length (chars) | Truncated % |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|");
+        md.AppendLine("| Model | Win % | Tie % | Loss % | Oracle score greedy (0–5) | Oracle score sampled | Exact-correct % | Mean length (chars) | Truncated % |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var m in Models)
             md.AppendLine($"| {Name(m.Model)} | {Pct(m.VsSft.WinRate)} | {Pct(m.VsSft.TieRate)} | {Pct(m.VsSft.LossRate)} | {Num(m.MeanScore, 2)} | " +
-                          $"{Pct(m.ExactCorrect)} | {Num(m.MeanLength, 0)} | {Pct(m.Truncated)} |");
+                          $"{Num(m.SampledScore, 2)} | {Pct(m.ExactCorrect)} | {Num(m.MeanLength, 0)} | {Pct(m.Truncated)} |");
         md.AppendLine();
 
         md.AppendLine("## Reward modelling (each model as a judge, against the oracle's ranking)").AppendLine();
@@ -112,24 +104,48 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
         md.AppendLine();
 
         md.AppendLine("## Self-rewarding iterations").AppendLine();
-        md.AppendLine("| Iteration | Writer | Prompts | Pairs | Score chosen | Score rejected | Length chosen | Length rejected |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|");
+        md.AppendLine("What each iteration trained on. Judge scores are the policy's own (mean of its parsed samples); oracle scores grade the same " +
+                      "answers exactly, over the pairs whose prompt is a task of the world. Better / worse / equal: the oracle's verdict on chosen against rejected.").AppendLine();
+        md.AppendLine("| Iteration | Prompts by | Prompts | Tasks % | Pairs | Judge: chosen | Judge: rejected | Oracle: chosen | Oracle: rejected | " +
+                      "Better / worse / equal | Better among differing % | Length chosen | Length rejected |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var i in Iterations)
-            md.AppendLine($"| {i.Iteration} | {Name(i.Writer)} | {i.Prompts} | {i.Pairs} | {Num(i.ScoreChosen, 2)} | {Num(i.ScoreRejected, 2)} | " +
+            md.AppendLine($"| {i.Iteration} | {Name(i.PromptWriter)} | {i.Prompts} | {Pct(i.TaskShare)} | {i.Pairs} | {Num(i.JudgeChosen, 2)} | {Num(i.JudgeRejected, 2)} | " +
+                          $"{Num(i.OracleChosen, 2)} | {Num(i.OracleRejected, 2)} | {i.ChosenBetter} / {i.ChosenWorse} / {i.ChosenEqual} | {Pct(i.ChosenBetterShare)} | " +
                           $"{Num(i.LengthChosen, 0)} | {Num(i.LengthRejected, 0)} |");
         md.AppendLine();
 
+        md.AppendLine("## The mechanism, link by link (by the oracle, over the iteration's task prompts)").AppendLine();
+        md.AppendLine("Policy sampled: mean oracle score of its candidates. Spread: highest minus lowest oracle score of a prompt's candidates. " +
+                      "Judge samples: each parsed sample against the oracle's score of its answer; sample spread: highest minus lowest sample of one answer. " +
+                      "Orders pairs: candidate pairs of one prompt that the oracle scores differently, ordered the same way by the judge's means.").AppendLine();
+        md.AppendLine("| Iteration | Policy sampled (0–5) | Candidate spread | Prompts with spread % | Judge parse % | Sample = oracle % | " +
+                      "Sample error | Sample spread | Spread ≥ 3 % | Orders pairs % (of n) |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var i in Iterations)
+            md.AppendLine($"| {i.Iteration} | {Num(i.SampledScore, 2)} | {Num(i.CandidateSpread, 2)} | {Pct(i.SpreadPrompts)} | {Pct(i.ParseRate)} | " +
+                          $"{Pct(i.SampleAgreement)} | {Num(i.SampleError, 2)} | {Num(i.SampleSpread, 2)} | {Pct(i.WideSpread)} | " +
+                          $"{Pct(i.JudgeOrdersPairs)} ({i.CandidatePairs}) |");
+        md.AppendLine();
+
         var last = Models[^1];
-        md.AppendLine("## Research target").AppendLine();
+        string Verdict(bool met) => met ? "**yes**" : "**no**";
+        md.AppendLine("## Does self-rewarding work here?").AppendLine();
+        md.AppendLine($"- The new prompts are tasks (at least {TaskShareTarget * 100:F0}% in every iteration): {Verdict(PromptsAreTasks)} " +
+                      $"({string.Join(", ", Iterations.Select(i => Pct(i.TaskShare) + "%"))}).");
+        md.AppendLine($"- The pairs point the right way (chosen better in at least {ChosenBetterTarget * 100:F0}% of the pairs the oracle scores differently): " +
+                      $"{Verdict(PairsPointRight)} ({string.Join(", ", Iterations.Select(i => $"{Pct(i.ChosenBetterShare)}% of {i.ChosenBetter + i.ChosenWorse}"))}).");
         md.AppendLine($"- {Name(last.Model)} beats the SFT baseline head to head (paper, M3: 62.5% wins, 9.8% losses): " +
-                      $"**{(LastBeatsSft ? "yes" : "no")}** ({Pct(last.VsSft.WinRate)}% wins, {Pct(last.VsSft.LossRate)}% losses).");
-        md.AppendLine($"- M1's pairwise accuracy is at least {JudgeAccuracyTarget * 100:F0}% and rises over the iterations (paper: 78.7% → 81.7%): " +
-                      $"**{(JudgeTargetMet ? "yes" : "no")}** ({string.Join(" → ", Models.Skip(1).Select(m => Pct(m.Judge.PairwiseAccuracy) + "%"))}).");
+                      $"{Verdict(LastBeatsSft)} ({Pct(last.VsSft.WinRate)}% wins, {Pct(last.VsSft.LossRate)}% losses).");
+        md.AppendLine($"- The judge's pairwise accuracy rises from M1 to {Name(last.Model)} and ends above {JudgeAccuracyTarget * 100:F0}% (paper: 78.7% → 81.7%): " +
+                      $"{Verdict(JudgeTargetMet)} ({string.Join(" → ", Models.Skip(1).Select(m => Pct(m.Judge.PairwiseAccuracy) + "%"))}).");
         md.AppendLine().AppendLine("Plots: plots/scores.png and plots/rates.png (per-model measures), plots/pretrain_loss.png and plots/training_losses.png (loss curves), plots/grad_norms.png (gradient norms of every stage, log scale).");
         return md.ToString();
     }
 
-    private static string Name(string model) => model == "sft" ? "SFT" : model.ToUpperInvariant();
+    // sft and m1, m2, ... as the paper writes them; a prompt writer's folder name as it is.
+    private static string Name(string model) =>
+        model == "sft" ? "SFT" : model.Length > 1 && model[0] == 'm' && model[1..].All(char.IsAsciiDigit) ? model.ToUpperInvariant() : model;
 
     private static string Pct(double fraction) => double.IsNaN(fraction) ? "–" : (fraction * 100).ToString("F1", CultureInfo.InvariantCulture);
 

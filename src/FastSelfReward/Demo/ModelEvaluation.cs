@@ -13,13 +13,17 @@ namespace FastSelfReward.Demo;
 public sealed record EvaluatedAnswer(string Id, string Prompt, string Answer, FinishReason Finish, int Score, bool Correct);
 
 /// <summary>
-/// What the oracle measured of one model: its greedy answers to the held-out prompts and, as a judge,
+/// What the oracle measured of one model: its greedy answers to the held-out prompts, one answer to each
+/// sampled with the loop's candidate sampling (the policy as the loop sees it) and, as a judge,
 /// its mean score of every response of every held-out ranked set (null where no sample parsed).
 /// Stored per model so a rerun does not evaluate a finished model again.
 /// </summary>
-public sealed record ModelEvaluation(string Model, IReadOnlyList<EvaluatedAnswer> Answers, IReadOnlyList<IReadOnlyList<double?>> JudgeScores)
+public sealed record ModelEvaluation(string Model, IReadOnlyList<EvaluatedAnswer> Answers, IReadOnlyList<EvaluatedAnswer> SampledAnswers,
+    IReadOnlyList<IReadOnlyList<double?>> JudgeScores)
 {
     public double MeanScore => Answers.Count == 0 ? double.NaN : Answers.Average(a => a.Score);
+    /// <summary>Mean oracle score of the sampled answers.</summary>
+    public double MeanSampledScore => SampledAnswers.Count == 0 ? double.NaN : SampledAnswers.Average(a => a.Score);
     public double ExactCorrect => Answers.Count == 0 ? double.NaN : Answers.Count(a => a.Correct) / (double)Answers.Count;
     /// <summary>Mean answer length in characters (the paper reports length growth over iterations).</summary>
     public double MeanLength => Answers.Count == 0 ? double.NaN : Answers.Average(a => a.Answer.Length);

@@ -18,7 +18,7 @@ public sealed class DemoVerbTests
         var first = CliRunner.Run("demo", "--preset", "quick", "--out", folder);
         Assert.True(first.ExitCode == 0, first.Error);
         Assert.Contains("| Pairwise accuracy % |", first.Out);
-        Assert.Contains("## Research target", first.Out);
+        Assert.Contains("## Does self-rewarding work here?", first.Out);
         foreach (string file in new[] { "report.md", "report.json", "plots/scores.png", "plots/training_losses.png", "eval/m3.json" })
             Assert.True(File.Exists(Path.Combine(folder, file)), $"{file} missing");
 

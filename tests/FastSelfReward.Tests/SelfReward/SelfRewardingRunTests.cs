@@ -44,11 +44,18 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
             Assert.All(report.Models, m => Assert.Equal(DemoPreset.Test.EvalPrompts, m.VsSft.Valid));
             Assert.Equal(DemoPreset.Test.EvalPrompts, report.Models[0].VsSft.Ties);
             Assert.All(report.Models, m => Assert.InRange(m.MeanScore, 0, 5));
+            Assert.All(report.Models, m => Assert.InRange(m.SampledScore, 0, 5));
             Assert.Equal(DemoPreset.Test.World.EftEvalPrompts, report.EvalSets);
             Assert.Equal(File.ReadAllLines(Path.Combine(runFolder, "iter1", "pairs.jsonl")).Length, Assert.Single(report.Iterations).Pairs);
             foreach (string file in new[] { "report.md", "report.json", "plots/scores.png", "plots/rates.png", "plots/pretrain_loss.png", "plots/training_losses.png", "plots/grad_norms.png" })
                 Assert.True(new FileInfo(Path.Combine(folder, file)).Length > 0, $"{file} missing or empty");
-            Assert.Contains("| Pairwise accuracy % |", File.ReadAllText(Path.Combine(folder, "report.md")));
+            string markdown = File.ReadAllText(Path.Combine(folder, "report.md"));
+            Assert.Contains("| Pairwise accuracy % |", markdown);
+            Assert.Contains("| Judge: chosen | Judge: rejected | Oracle: chosen | Oracle: rejected |", markdown);
+            Assert.Equal(prompts.Count, report.Iterations[0].Prompts);
+            // The prompts come from the demo's separate writer, trained once, not from M1.
+            Assert.Equal("prompt_writer", report.Iterations[0].PromptWriter);
+            Assert.True(File.Exists(Path.Combine(pipeline.PromptWriterFolder, "model.safetensors")));
 
             // A rerun finds every stage done, verifies the hashes and changes nothing.
             var hashes = manifest.Stages.ToDictionary(s => s.Key, s => s.Value.Artifacts);
