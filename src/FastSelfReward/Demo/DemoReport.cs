@@ -128,6 +128,19 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
                           $"{Pct(i.JudgeOrdersPairs)} ({i.CandidatePairs}) |");
         md.AppendLine();
 
+        md.AppendLine("## The judge, criterion by criterion (its samples of the iteration's candidates, against the oracle's justification)").AppendLine();
+        md.AppendLine("Each cell: the share of the judge's samples that agree with the oracle on the criterion, of the samples (n) where both state it. " +
+                      "Right answer: the answer the judge works out against the task's exact answer.").AppendLine();
+        md.AppendLine("| Iteration | About the task | Gives the form | Right answer | Response's answer right/wrong | Full sentence | Nothing extra |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        static string Cell(CriterionAgreement a) => $"{Pct(a.Rate)} ({a.Compared})";
+        foreach (var i in Iterations)
+        {
+            var c = i.Criteria;
+            md.AppendLine($"| {i.Iteration} | {Cell(c.AboutTask)} | {Cell(c.GivesForm)} | {Cell(c.RightAnswer)} | {Cell(c.Verdict)} | {Cell(c.FullSentence)} | {Cell(c.NothingExtra)} |");
+        }
+        md.AppendLine();
+
         var last = Models[^1];
         string Verdict(bool met) => met ? "**yes**" : "**no**";
         md.AppendLine("## Does self-rewarding work here?").AppendLine();

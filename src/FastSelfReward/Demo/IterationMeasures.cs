@@ -37,6 +37,7 @@ namespace FastSelfReward.Demo;
 /// <param name="WideSpread">Share of those answers whose samples span 3 points or more.</param>
 /// <param name="CandidatePairs">Pairs of candidates to one task prompt that the oracle scores differently and the judge scored both.</param>
 /// <param name="JudgeOrdersPairs">Share of those the judge's means order as the oracle does (a tie counts as wrong).</param>
+/// <param name="Criteria">The judge's samples against the oracle, criterion by criterion.</param>
 public sealed record IterationMeasures(
     int Iteration, string PromptWriter, string Policy,
     int Prompts, int TaskPrompts,
@@ -44,7 +45,7 @@ public sealed record IterationMeasures(
     double JudgeChosen, double JudgeRejected, double OracleChosen, double OracleRejected, double LengthChosen, double LengthRejected,
     double SampledScore, double CandidateSpread, double SpreadPrompts,
     int JudgeSamples, int ParsedSamples, double SampleAgreement, double SampleError, double SampleSpread, double WideSpread,
-    int CandidatePairs, double JudgeOrdersPairs)
+    int CandidatePairs, double JudgeOrdersPairs, JudgeCriteria Criteria)
 {
     /// <summary>Share of the prompts that are tasks of the world.</summary>
     public double TaskShare => Ratio(TaskPrompts, Prompts);
@@ -71,11 +72,13 @@ public sealed record IterationMeasures(
         var spreads = new List<int>();
         var sampleErrors = new List<double>();
         var sampleSpreads = new List<double>();
+        var criteria = new CriteriaCounter();
         int judgeSamples = 0, candidatePairs = 0, ordered = 0;
         foreach (var record in candidates)
         {
             if (!tasks.TryGetValue(record.Prompt, out WorldTask? task) || record.Candidates.Count == 0) continue;
-            var scores = record.Candidates.Select(c => Oracle.Grade(task, c).Score).ToArray();
+            var grades = record.Candidates.Select(c => Oracle.Grade(task, c)).ToArray();
+            var scores = grades.Select(g => g.Score).ToArray();
             sampled.AddRange(scores);
             spreads.Add(scores.Max() - scores.Min());
             var means = new double?[scores.Length];
@@ -84,6 +87,8 @@ public sealed record IterationMeasures(
                 if (!judged.TryGetValue((record.Id, c), out JudgmentRecord? judgment)) continue;
                 means[c] = judgment.Mean;
                 judgeSamples += judgment.Samples.Count;
+                var truth = JudgmentClaims.Read(grades[c].Justification);
+                foreach (var sample in judgment.Samples) criteria.Add(task, truth, JudgmentClaims.Read(sample.Text));
                 var parsed = judgment.Samples.Where(s => s.Score is not null).Select(s => s.Score!.Value).ToList();
                 sampleErrors.AddRange(parsed.Select(s => Math.Abs(s - scores[c])));
                 if (parsed.Count >= 2) sampleSpreads.Add(parsed.Max() - parsed.Min());
@@ -105,7 +110,40 @@ public sealed record IterationMeasures(
             Mean(sampled.Select(s => (double)s)), Mean(spreads.Select(s => (double)s)), Ratio(spreads.Count(s => s > 0), spreads.Count),
             judgeSamples, sampleErrors.Count, Ratio(sampleErrors.Count(e => e == 0), sampleErrors.Count), Mean(sampleErrors),
             Mean(sampleSpreads), Ratio(sampleSpreads.Count(s => s >= 3), sampleSpreads.Count),
-            candidatePairs, Ratio(ordered, candidatePairs));
+            candidatePairs, Ratio(ordered, candidatePairs), criteria.Result());
+    }
+
+    private sealed class CriteriaCounter
+    {
+        private readonly int[] _compared = new int[6], _agreed = new int[6];
+
+        public void Add(WorldTask task, JudgmentClaims oracle, JudgmentClaims judge)
+        {
+            Compare(0, oracle.AboutTask, judge.AboutTask);
+            Compare(1, oracle.GivesForm, judge.GivesForm);
+            // The right answer is known whatever the oracle stopped at.
+            if (judge.RightAnswer is string stated) Count(2, stated == task.Answer);
+            Compare(3, oracle.AnswerIsRight, judge.AnswerIsRight);
+            Compare(4, oracle.FullSentence, judge.FullSentence);
+            Compare(5, oracle.NothingExtra, judge.NothingExtra);
+        }
+
+        public JudgeCriteria Result()
+        {
+            CriterionAgreement At(int i) => new(_compared[i], _agreed[i]);
+            return new JudgeCriteria(At(0), At(1), At(2), At(3), At(4), At(5));
+        }
+
+        private void Compare(int criterion, bool? oracle, bool? judge)
+        {
+            if (oracle is bool o && judge is bool j) Count(criterion, o == j);
+        }
+
+        private void Count(int criterion, bool agreed)
+        {
+            _compared[criterion]++;
+            if (agreed) _agreed[criterion]++;
+        }
     }
 
     /// <summary>Reads iteration <paramref name="iteration"/>'s artifacts from <paramref name="runFolder"/> and measures them.</summary>
@@ -125,5 +163,21 @@ public sealed record IterationMeasures(
         return count == 0 ? double.NaN : sum / count;
     }
 
-    private static double Ratio(int count, int total) => total == 0 ? double.NaN : (double)count / total;
+    internal static double Ratio(int count, int total) => total == 0 ? double.NaN : (double)count / total;
 }
+
+/// <summary>Judge samples that state a criterion where the oracle does too, and how many of them agree with it.</summary>
+public sealed record CriterionAgreement(int Compared, int Agreed)
+{
+    /// <summary>Agreed over compared; NaN when nothing was compared.</summary>
+    public double Rate => IterationMeasures.Ratio(Agreed, Compared);
+}
+
+/// <summary>
+/// A judge's samples read criterion by criterion (<see cref="JudgmentClaims"/>) against the oracle's
+/// justification of the same answer. <see cref="RightAnswer"/> compares the answer the judge works
+/// out with the task's exact answer wherever the judge states one; the others compare only where
+/// the oracle reached the criterion (it stops at the first that fails).
+/// </summary>
+public sealed record JudgeCriteria(CriterionAgreement AboutTask, CriterionAgreement GivesForm, CriterionAgreement RightAnswer,
+    CriterionAgreement Verdict, CriterionAgreement FullSentence, CriterionAgreement NothingExtra);

@@ -86,6 +86,31 @@ public sealed class IterationMeasuresTests
     }
 
     [Fact]
+    public void The_judge_is_read_criterion_by_criterion_against_the_oracle()
+    {
+        // Oracle on Wrong: about the task, gives a number, right answer 7, the response's 8 is wrong (stops there).
+        const string FooledJudge = "The response is about the task. It gives a number. The right answer is 8. The response's answer 8 is right. " +
+                                   "It is a full sentence. It has nothing extra.\nScore: 5";
+        const string GoodJudge = "The response is about the task. It gives a number. The right answer is 7. The response's answer 8 is wrong.\nScore: 2";
+        // Oracle on OffTopic: not about the task (stops there).
+        const string BlindJudge = "The response is about the task. It does not give a number.\nScore: 1";
+        var m = IterationMeasures.Measure(1, "m1", [new PromptRecord("a", Sum, "self-instruct")],
+            [new CandidatesRecord("a", Sum, [Wrong, OffTopic], [FinishReason.Stop, FinishReason.Stop])],
+            [new JudgmentRecord("a", 0, [new JudgeSample(FooledJudge, 5), new JudgeSample(GoodJudge, 2)], 3.5),
+             new JudgmentRecord("a", 1, [new JudgeSample(BlindJudge, 1), new JudgeSample("Score: 0", 0)], 0.5)], []);
+
+        var c = m.Criteria;
+        Assert.Equal(new CriterionAgreement(3, 2), c.AboutTask);
+        Assert.Equal(new CriterionAgreement(2, 2), c.GivesForm);
+        Assert.Equal(new CriterionAgreement(2, 1), c.RightAnswer);
+        Assert.Equal(new CriterionAgreement(2, 1), c.Verdict);
+        Assert.Equal(new CriterionAgreement(0, 0), c.FullSentence);
+        Assert.Equal(new CriterionAgreement(0, 0), c.NothingExtra);
+        Assert.True(double.IsNaN(c.NothingExtra.Rate));
+        Assert.Equal(2.0 / 3, c.AboutTask.Rate, 12);
+    }
+
+    [Fact]
     public void An_iteration_without_task_prompts_measures_nothing_and_says_so_with_NaN()
     {
         var m = IterationMeasures.Measure(1, "m1", [new PromptRecord("b", Story, "self-instruct")],
