@@ -62,7 +62,8 @@ public sealed record DemoPreset
     public static DemoPreset Default { get; } = new()
     {
         Name = "default",
-        World = new WorldDataOptions { CorpusDocuments = 6000, IftExamples = 3200, EftTrainPrompts = 300, EftEvalPrompts = 64 },
+        World = new WorldDataOptions { CorpusDocuments = 6000, IftExamples = 3200, EftTrainPrompts = 1500, EftEvalPrompts = 64,
+            ImperfectIftFraction = 0.75, EftContrastsExtraText = true },
         VocabSize = 768,
         Model = Architecture(dim: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 352, context: 256),
         PretrainSteps = 640,

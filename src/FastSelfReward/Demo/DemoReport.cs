@@ -11,11 +11,12 @@ namespace FastSelfReward.Demo;
 /// <param name="MeanScore">Mean oracle score (0–5) of its greedy answers.</param>
 /// <param name="SampledScore">Mean oracle score of its answers sampled as the loop samples candidates.</param>
 /// <param name="ExactCorrect">Share of greedy answers exactly right.</param>
-/// <param name="VsSft">Win/tie/loss against the SFT baseline by oracle score per prompt (greedy answers).</param>
+/// <param name="VsSft">Win/tie/loss against the SFT baseline by oracle score per prompt (greedy answers), with the margin's 95% interval.</param>
+/// <param name="VsSftSampled">The same for the sampled answers.</param>
 /// <param name="MeanLength">Mean greedy answer length in characters.</param>
 /// <param name="Truncated">Share of greedy answers cut off by the token budget.</param>
 /// <param name="Judge">The model as a judge of the held-out ranked sets, against the oracle's ranks.</param>
-public sealed record ModelRow(string Model, double MeanScore, double SampledScore, double ExactCorrect, HeadToHeadResult VsSft, double MeanLength,
+public sealed record ModelRow(string Model, double MeanScore, double SampledScore, double ExactCorrect, HeadToHeadInterval VsSft, HeadToHeadInterval VsSftSampled, double MeanLength,
     double Truncated, RewardModelReport Judge);
 
 /// <summary>
@@ -40,8 +41,11 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
     /// <summary>Every iteration's pairs point the right way in at least <see cref="ChosenBetterTarget"/> of those the oracle can order.</summary>
     public bool PairsPointRight => Iterations.Count > 0 && Iterations.All(i => i.ChosenBetterShare >= ChosenBetterTarget);
 
-    /// <summary>The last model beats the SFT baseline head to head: more wins than losses.</summary>
-    public bool LastBeatsSft => Models[^1].VsSft.Wins > Models[^1].VsSft.Losses;
+    /// <summary>The last model's greedy answers beat the SFT baseline's: more wins than losses, the margin's interval above zero.</summary>
+    public bool LastBeatsSft => Models[^1].VsSft.Margin.AboveZero;
+
+    /// <summary>The same for the answers sampled as the loop samples its candidates.</summary>
+    public bool LastBeatsSftSampled => Models[^1].VsSftSampled.Margin.AboveZero;
 
     /// <summary>The judge's pairwise accuracy rises from M1 to the last model and ends above <see cref="JudgeAccuracyTarget"/>.</summary>
     public bool JudgeTargetMet =>
@@ -55,7 +59,7 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
         IReadOnlyList<IReadOnlyList<int>> ranks)
     {
         var baseline = evaluations[0];
-        var models = evaluations.Select(e => new ModelRow(e.Model, e.MeanScore, e.MeanSampledScore, e.ExactCorrect, e.Against(baseline), e.MeanLength,
+        var models = evaluations.Select(e => new ModelRow(e.Model, e.MeanScore, e.MeanSampledScore, e.ExactCorrect, e.Against(baseline), e.Against(baseline, sampled: true), e.MeanLength,
             e.Truncated, e.RewardModel(ranks))).ToList();
         var iterations = Enumerable.Range(1, evaluations.Count - 2)
             .Select(t => IterationMeasures.Read(runFolder, t, promptModel is null ? $"m{t}" : Path.GetFileName(Path.TrimEndingDirectorySeparator(promptModel))))
@@ -78,16 +82,20 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
     {
         var md = new StringBuilder();
         md.AppendLine($"# Self-rewarding demo ({Preset} preset)").AppendLine();
-        md.AppendLine($"Measured by the world's oracle only, which the loop never sees. Answers: greedy, to {EvalPrompts} held-out prompts. " +
+        md.AppendLine($"Measured by the world's oracle only, which the loop never sees. Answers: greedy and sampled, to {EvalPrompts} held-out prompts. " +
                       $"Judging: each model scores every response of {EvalSets} held-out ranked sets with the run's judge prompt and sampling, " +
                       "and the mean scores are compared with the oracle's ranks.").AppendLine();
 
         md.AppendLine("## Instruction following (head to head against the SFT baseline, by oracle score per prompt)").AppendLine();
-        md.AppendLine("| Model | Win % | Tie % | Loss % | Oracle score greedy (0–5) | Oracle score sampled | Exact-correct % | Mean length (chars) | Truncated % |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        md.AppendLine("Greedy: one greedy answer per prompt. Sampled: one answer per prompt sampled as the loop samples its candidates. " +
+                      "Margin: win % minus loss %, with its 95% paired-bootstrap interval over prompts; an interval that holds 0 is within noise.").AppendLine();
+        md.AppendLine("| Model | Greedy win / tie / loss % | Greedy margin [95% CI] | Sampled win / tie / loss % | Sampled margin [95% CI] | " +
+                      "Oracle score greedy (0–5) | Oracle score sampled | Exact-correct % | Mean length (chars) | Truncated % |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        static string Outcome(HeadToHeadInterval h) => $"{Pct(h.WinRate)} / {Pct(h.TieRate)} / {Pct(h.LossRate)}";
         foreach (var m in Models)
-            md.AppendLine($"| {Name(m.Model)} | {Pct(m.VsSft.WinRate)} | {Pct(m.VsSft.TieRate)} | {Pct(m.VsSft.LossRate)} | {Num(m.MeanScore, 2)} | " +
-                          $"{Num(m.SampledScore, 2)} | {Pct(m.ExactCorrect)} | {Num(m.MeanLength, 0)} | {Pct(m.Truncated)} |");
+            md.AppendLine($"| {Name(m.Model)} | {Outcome(m.VsSft)} | {Margin(m.VsSft)} | {Outcome(m.VsSftSampled)} | {Margin(m.VsSftSampled)} | " +
+                          $"{Num(m.MeanScore, 2)} | {Num(m.SampledScore, 2)} | {Pct(m.ExactCorrect)} | {Num(m.MeanLength, 0)} | {Pct(m.Truncated)} |");
         md.AppendLine();
 
         md.AppendLine("## Reward modelling (each model as a judge, against the oracle's ranking)").AppendLine();
@@ -148,8 +156,10 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
                       $"({string.Join(", ", Iterations.Select(i => Pct(i.TaskShare) + "%"))}).");
         md.AppendLine($"- The pairs point the right way (chosen better in at least {ChosenBetterTarget * 100:F0}% of the pairs the oracle scores differently): " +
                       $"{Verdict(PairsPointRight)} ({string.Join(", ", Iterations.Select(i => $"{Pct(i.ChosenBetterShare)}% of {i.ChosenBetter + i.ChosenWorse}"))}).");
-        md.AppendLine($"- {Name(last.Model)} beats the SFT baseline head to head (paper, M3: 62.5% wins, 9.8% losses): " +
-                      $"{Verdict(LastBeatsSft)} ({Pct(last.VsSft.WinRate)}% wins, {Pct(last.VsSft.LossRate)}% losses).");
+        md.AppendLine($"- {Name(last.Model)} beats the SFT baseline head to head beyond noise (paper, M3: 62.5% wins, 9.8% losses): greedy answers " +
+                      $"{Verdict(LastBeatsSft)} ({Pct(last.VsSft.WinRate)}% wins, {Pct(last.VsSft.LossRate)}% losses, margin {Margin(last.VsSft)}); " +
+                      $"sampled answers {Verdict(LastBeatsSftSampled)} ({Pct(last.VsSftSampled.WinRate)}% wins, {Pct(last.VsSftSampled.LossRate)}% losses, " +
+                      $"margin {Margin(last.VsSftSampled)}).");
         md.AppendLine($"- The judge's pairwise accuracy rises from M1 to {Name(last.Model)} and ends above {JudgeAccuracyTarget * 100:F0}% (paper: 78.7% → 81.7%): " +
                       $"{Verdict(JudgeTargetMet)} ({string.Join(" → ", Models.Skip(1).Select(m => Pct(m.Judge.PairwiseAccuracy) + "%"))}).");
         md.AppendLine().AppendLine("Plots: plots/scores.png and plots/rates.png (per-model measures), plots/pretrain_loss.png and plots/training_losses.png (loss curves), plots/grad_norms.png (gradient norms of every stage, log scale).");
@@ -159,6 +169,12 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
     // sft and m1, m2, ... as the paper writes them; a prompt writer's folder name as it is.
     private static string Name(string model) =>
         model == "sft" ? "SFT" : model.Length > 1 && model[0] == 'm' && model[1..].All(char.IsAsciiDigit) ? model.ToUpperInvariant() : model;
+
+    private static string Margin(HeadToHeadInterval h) =>
+        $"{Signed(h.MarginValue)} [{Signed(h.Margin.Low)}, {Signed(h.Margin.High)}]";
+
+    private static string Signed(double fraction) =>
+        double.IsNaN(fraction) ? "–" : (fraction * 100).ToString("+0.0;−0.0;0.0", CultureInfo.InvariantCulture);
 
     private static string Pct(double fraction) => double.IsNaN(fraction) ? "–" : (fraction * 100).ToString("F1", CultureInfo.InvariantCulture);
 

@@ -34,18 +34,35 @@ public sealed record ModelEvaluation(string Model, IReadOnlyList<EvaluatedAnswer
     public RewardModelReport RewardModel(IReadOnlyList<IReadOnlyList<int>> ranks) =>
         RewardModelMetrics.Compute(ranks.Select((r, i) => new RankedScores(r, JudgeScores[i])));
 
-    /// <summary>Win/tie/loss against <paramref name="baseline"/> by oracle score, prompt by prompt.</summary>
-    public HeadToHeadResult Against(ModelEvaluation baseline)
+    /// <summary>
+    /// Per held-out prompt, +1 when this model's answer scores higher than <paramref name="baseline"/>'s,
+    /// −1 when lower, 0 when equal; greedy answers, or the sampled ones with <paramref name="sampled"/>.
+    /// </summary>
+    public IReadOnlyList<double> Outcomes(ModelEvaluation baseline, bool sampled = false)
     {
-        var theirs = baseline.Answers.ToDictionary(a => a.Id, a => a.Score);
-        int wins = 0, ties = 0, losses = 0;
-        foreach (var answer in Answers)
-        {
-            int difference = answer.Score - theirs[answer.Id];
-            if (difference > 0) wins++;
-            else if (difference < 0) losses++;
-            else ties++;
-        }
-        return new HeadToHeadResult(wins, ties, losses, 0);
+        var theirs = (sampled ? baseline.SampledAnswers : baseline.Answers).ToDictionary(a => a.Id, a => a.Score);
+        return (sampled ? SampledAnswers : Answers).Select(a => (double)Math.Sign(a.Score - theirs[a.Id])).ToList();
     }
+
+    /// <summary>Win/tie/loss against <paramref name="baseline"/> by oracle score, prompt by prompt, with the 95% paired-bootstrap interval of the win rate minus the loss rate.</summary>
+    public HeadToHeadInterval Against(ModelEvaluation baseline, bool sampled = false)
+    {
+        var outcomes = Outcomes(baseline, sampled);
+        return new HeadToHeadInterval(new HeadToHeadResult(outcomes.Count(o => o > 0), outcomes.Count(o => o == 0), outcomes.Count(o => o < 0), 0),
+            Bootstrap.MeanInterval(outcomes));
+    }
+}
+
+/// <summary>A head-to-head result and the 95% interval of its margin (win rate minus loss rate).</summary>
+public sealed record HeadToHeadInterval(HeadToHeadResult Result, Interval Margin)
+{
+    public double WinRate => Result.WinRate;
+    public double TieRate => Result.TieRate;
+    public double LossRate => Result.LossRate;
+    public int Wins => Result.Wins;
+    public int Losses => Result.Losses;
+    public int Valid => Result.Valid;
+    public int Ties => Result.Ties;
+    /// <summary>Win rate minus loss rate.</summary>
+    public double MarginValue => WinRate - LossRate;
 }

@@ -30,8 +30,8 @@ public static class WorldData
         Jsonl.WriteAll(files.Ift, Ift(options, heldOut));
 
         var eftPrompts = new HashSet<string>(heldOut, StringComparer.Ordinal);
-        Jsonl.WriteAll(files.EftTrain, Eft(Stream(options, 4), options.EftTrainPrompts, options.ResponsesPerEftPrompt, eftPrompts));
-        Jsonl.WriteAll(files.EftEval, Eft(Stream(options, 5), options.EftEvalPrompts, options.ResponsesPerEftPrompt, eftPrompts));
+        Jsonl.WriteAll(files.EftTrain, Eft(Stream(options, 4), options.EftTrainPrompts, options.ResponsesPerEftPrompt, options.EftContrastsExtraText, eftPrompts));
+        Jsonl.WriteAll(files.EftEval, Eft(Stream(options, 5), options.EftEvalPrompts, options.ResponsesPerEftPrompt, options.EftContrastsExtraText, eftPrompts));
         return files;
     }
 
@@ -76,14 +76,15 @@ public static class WorldData
     // Each prompt gets responses of distinct qualities, so the gold ranking has no ties (rank 0 is the
     // best); `taken` collects prompts across calls so train and eval never share one. The gold
     // judgment, the oracle's justification and score line, is what the loop's gold EFT mode trains on.
-    private static IEnumerable<EftRecord> Eft(Random random, int prompts, int responsesPerPrompt, HashSet<string> taken)
+    private static IEnumerable<EftRecord> Eft(Random random, int prompts, int responsesPerPrompt, bool contrastExtraText, HashSet<string> taken)
     {
+        ResponseQuality[] always = contrastExtraText ? [ResponseQuality.Perfect, ResponseQuality.Extraneous] : [];
         for (int i = 0; i < prompts; i++)
         {
             WorldTask task = Draw(random, taken);
             taken.Add(task.Prompt);
-            var responses = Enum.GetValues<ResponseQuality>()
-                .OrderBy(_ => random.Next()).Take(responsesPerPrompt)
+            var responses = always.Concat(Enum.GetValues<ResponseQuality>().Except(always)
+                    .OrderBy(_ => random.Next()).Take(responsesPerPrompt - always.Length))
                 .Select(q => ResponseWriter.Write(task, q, random))
                 .Select(text => (Text: text, Grade: Oracle.Grade(task, text)))
                 .OrderByDescending(r => r.Grade.Score)

@@ -28,6 +28,14 @@ public sealed record WorldDataOptions
     /// <summary>EFT evaluation prompts, disjoint from the training ones.</summary>
     public int EftEvalPrompts { get; init; } = 135;
 
+    /// <summary>
+    /// Every ranked EFT set holds the perfect answer and the same answer with chatter around it (the
+    /// rest of its qualities drawn at random), so each set teaches the rubric's last criterion by a
+    /// minimal contrast. A policy whose answers differ mostly in chatter needs a judge that sees it, or
+    /// DPO rewards the chatter.
+    /// </summary>
+    public bool EftContrastsExtraText { get; init; }
+
     /// <summary>Responses per EFT prompt, each of a different quality (2 to 6).</summary>
     public int ResponsesPerEftPrompt { get; init; } = 4;
 }

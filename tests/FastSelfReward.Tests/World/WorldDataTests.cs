@@ -117,6 +117,22 @@ public class WorldDataTests
     }
 
     [Fact]
+    public void Contrasting_sets_each_hold_the_perfect_answer_and_the_same_with_chatter_and_the_rest_at_random()
+    {
+        using var dir = new ScratchFolder();
+        WorldDataFiles files = WorldData.Write(dir.Path, Small with { EftContrastsExtraText = true });
+        var scoreSets = Read(files.EftTrain).Concat(Read(files.EftEval))
+            .Select(r => r.GetProperty("responses").EnumerateArray()
+                .Select(x => int.Parse(x.GetProperty("judgment").GetString()!.Split("Score: ")[^1], System.Globalization.CultureInfo.InvariantCulture)).ToList())
+            .ToList();
+        Assert.All(scoreSets, scores => Assert.Equal(4, scores.Distinct().Count()));
+        Assert.All(scoreSets, scores => Assert.Contains(5, scores));
+        Assert.All(scoreSets, scores => Assert.Contains(4, scores));
+        // The other two are drawn from the four remaining qualities, each of which turns up.
+        Assert.Equal([0, 1, 2, 3], scoreSets.SelectMany(s => s).Where(s => s < 4).Distinct().Order());
+    }
+
+    [Fact]
     public void Corpus_holds_worked_answers_and_numbered_task_lists()
     {
         using var dir = new ScratchFolder();
