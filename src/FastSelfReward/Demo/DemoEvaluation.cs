@@ -51,7 +51,7 @@ public sealed class DemoEvaluation(RunContext run, WorldDataFiles files, int eva
     }
 
     /// <summary>The oracle's ranks of the held-out ranked sets, in file order.</summary>
-    public IReadOnlyList<IReadOnlyList<int>> Ranks() =>
+    public static IReadOnlyList<IReadOnlyList<int>> Ranks(WorldDataFiles files) =>
         Jsonl.ReadAll<EftRecord>(files.EftEval).Records.Select(r => (IReadOnlyList<int>)r.Responses.Select(x => x.Rank).ToList()).ToList();
 
     private List<EvaluatedAnswer> Answer(string label, Generator generator, SamplingOptions sampling, CancellationToken cancel)

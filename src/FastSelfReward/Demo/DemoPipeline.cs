@@ -40,8 +40,9 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         "User: {prompt}\n<response>{response}</response>\nJustify briefly, then end with \"Score: <points>\".";
 
     /// <summary>
-    /// Data, tokenizer, M0, the prompt writer, the loop, then the oracle's evaluation of every model; writes report.md,
-    /// report.json and plots/ into the demo folder and returns the report.
+    /// Data, tokenizer, M0, the prompt writer, then for each of the preset's seeds the loop and the
+    /// oracle's evaluation of every model it made; writes report.md, report.json and plots/ (the first
+    /// seed's) into the demo folder and returns the report.
     /// </summary>
     /// <exception cref="FolderInUseException">Another process has the demo folder.</exception>
     public DemoReport Run(CancellationToken cancel = default)
@@ -52,22 +53,38 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         PretrainBaseModel(files, cancel);
         TrainPromptWriter(files, cancel);
         File.WriteAllText(JudgeTemplateFile, JudgeTemplateText);
-        var config = (preset.Run with
+        var seeds = new List<SeedRun>();
+        RunConfig? first = null;
+        for (int s = 0; s < preset.LoopSeeds; s++)
         {
-            BaseModel = BaseModelFolder, Ift = files.Ift, Eft = files.EftTrain, EftMode = EftMode.Gold,
-            ExcludePrompts = files.EvalPrompts, JudgeTemplate = JudgeTemplateFile,
-            Prompts = preset.Run.Prompts with { PromptModel = PromptWriterFolder },
-        }).Validate($"demo preset {preset.Name}");
-        using var run = SelfReward.RunFolder.Open(RunFolder, config, $"demo preset {preset.Name}", kernels, progress, log);
-        new SelfRewardingRun(run).RunAll(cancel);
+            int seed = preset.Run.Seed + s;
+            var config = (preset.Run with
+            {
+                Seed = seed, BaseModel = BaseModelFolder, Ift = files.Ift, Eft = files.EftTrain, EftMode = EftMode.Gold,
+                ExcludePrompts = files.EvalPrompts, JudgeTemplate = JudgeTemplateFile,
+                Prompts = preset.Run.Prompts with { PromptModel = PromptWriterFolder },
+            }).Validate($"demo preset {preset.Name}");
+            first ??= config;
+            if (preset.LoopSeeds > 1) log.WriteLine($"demo: the loop with seed {seed} ({s + 1} of {preset.LoopSeeds})");
+            using var run = SelfReward.RunFolder.Open(RunFolderOf(s), config, $"demo preset {preset.Name}", kernels, progress, log);
+            new SelfRewardingRun(run).RunAll(cancel);
+            // The world comes back only here, after the loop has finished, to grade what it made.
+            var evaluation = new DemoEvaluation(run, files, preset.EvalPrompts, EvaluationFolderOf(s));
+            seeds.Add(new SeedRun(seed, RunFolderOf(s), evaluation.EvaluateAll(cancel)));
+        }
 
-        // The world comes back only here, after the loop has finished, to grade what it made.
-        var evaluation = new DemoEvaluation(run, files, preset.EvalPrompts, EvaluationFolder);
-        var report = DemoReport.Build(preset.Name, RunFolder, config.Prompts.PromptModel, evaluation.EvaluateAll(cancel), evaluation.Ranks());
+        var ranks = DemoEvaluation.Ranks(files);
+        var report = DemoReport.Build(preset.Name, seeds, first!.Prompts.PromptModel, ranks);
         report.Write(Folder);
-        DemoPlots.Write(PlotsFolder, report, Path.Combine(Folder, "pretrain_metrics.jsonl"), run.PathOf("metrics.jsonl"));
+        DemoPlots.Write(PlotsFolder, report, Path.Combine(Folder, "pretrain_metrics.jsonl"), Path.Combine(RunFolder, "metrics.jsonl"));
         return report;
     }
+
+    /// <summary>The run folder of the loop's <paramref name="index"/>-th seed: run/, then run-2/, run-3/, ...</summary>
+    public string RunFolderOf(int index) => index == 0 ? RunFolder : $"{RunFolder}-{index + 1}";
+
+    /// <summary>The evaluation folder of the loop's <paramref name="index"/>-th seed: eval/, then eval-2/, ...</summary>
+    public string EvaluationFolderOf(int index) => index == 0 ? EvaluationFolder : $"{EvaluationFolder}-{index + 1}";
 
     public WorldDataFiles WriteData()
     {

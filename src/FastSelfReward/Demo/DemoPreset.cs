@@ -34,6 +34,11 @@ public sealed record DemoPreset
     public double WriterLearningRate { get; init; } = 3e-3;
     /// <summary>The loop's configuration; data and model paths are filled in by the pipeline.</summary>
     public required RunConfig Run { get; init; }
+    /// <summary>
+    /// Runs of the loop, from the same data, M0 and prompt writer, with seeds <c>Run.Seed</c>,
+    /// <c>Run.Seed + 1</c>, …; the report pools them, so a result is told from the noise between runs.
+    /// </summary>
+    public int LoopSeeds { get; init; } = 1;
     /// <summary>Held-out prompts each model answers for the oracle's measurements.</summary>
     public int EvalPrompts { get; init; } = 256;
 
@@ -53,11 +58,13 @@ public sealed record DemoPreset
     };
 
     /// <summary>
-    /// At most 15 minutes on 2 cores (measured as CPU time, user + sys, halved). Most of the budget goes
-    /// to pretraining M0: below about 600 steps the model writes the right sentence for a task but
+    /// At most 15 minutes on 2 cores (measured as CPU time, user + sys, halved). M0 (2.7M parameters)
+    /// takes about 3 minutes: below about 600 steps the model writes the right sentence for a task but
     /// with a word or number that is not the prompt's (it has not learned to copy), and then neither
-    /// its answers nor its judgments can be right. Then three SFT epochs for the baseline and M1, and
-    /// two iterations of 160 self-written prompts.
+    /// its answers nor its judgments can be right; a model of 1M parameters copies so badly inside the
+    /// long judge prompt that its judgments work out the right answer in under a third of its samples
+    /// (docs/demo.md). Then, for each of two seeds, three SFT epochs for the baseline and M1 (M1, with
+    /// 6,000 judging examples, is most of a seed's 5 minutes), and two iterations of 160 prompts.
     /// </summary>
     public static DemoPreset Default { get; } = new()
     {
@@ -65,11 +72,12 @@ public sealed record DemoPreset
         World = new WorldDataOptions { CorpusDocuments = 6000, IftExamples = 3200, EftTrainPrompts = 1500, EftEvalPrompts = 64,
             ImperfectIftFraction = 0.75, EftContrastsExtraText = true },
         VocabSize = 768,
-        Model = Architecture(dim: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 352, context: 256),
+        Model = Architecture(dim: 192, layers: 6, heads: 6, kvHeads: 2, ffn: 512, context: 256),
         PretrainSteps = 640,
         PretrainBatchTokens = 4096,
         PretrainLearningRate = 3e-3,
         WriterModel = Architecture(dim: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 176, context: 256),
+        LoopSeeds = 2,
         Run = new RunConfig
         {
             Iterations = 2, Seed = 1, GenerationRows = 64, GenerationBatch = 16,
@@ -94,6 +102,7 @@ public sealed record DemoPreset
         World = new WorldDataOptions { CorpusDocuments = 1500, IftExamples = 600, EftTrainPrompts = 120, EftEvalPrompts = 40 },
         VocabSize = 512,
         Model = Architecture(dim: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 176, context: 256),
+        LoopSeeds = 1,
         PretrainSteps = 200,
         PretrainBatchTokens = 2048,
         EvalPrompts = 64,
@@ -115,6 +124,7 @@ public sealed record DemoPreset
         PretrainSteps = 60,
         PretrainBatchTokens = 1024,
         WriterModel = Architecture(dim: 32, layers: 1, heads: 2, kvHeads: 1, ffn: 88, context: 320),
+        LoopSeeds = 2,
         WriterLists = 200,
         WriterSteps = 20,
         WriterBatchTokens = 1024,

@@ -20,12 +20,22 @@ public sealed record ModelRow(string Model, double MeanScore, double SampledScor
     double Truncated, RewardModelReport Judge);
 
 /// <summary>
-/// The demo's results: a table like the paper's (head to head against the SFT baseline and the
-/// reward-modelling measures, per model), the pairs each iteration trained on, and whether the
-/// paper's research target was met. Written as report.md and report.json.
+/// The demo's results: for each seed of the loop, a table like the paper's (head to head against the
+/// SFT baseline and the reward-modelling measures, per model) and every iteration measured link by
+/// link; the same pooled over the seeds with intervals; and, from the pooled numbers, whether each bar
+/// of a working self-rewarding loop was met. Written as report.md and report.json.
 /// </summary>
-public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IReadOnlyList<ModelRow> Models, IReadOnlyList<IterationMeasures> Iterations)
+public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IReadOnlyList<SeedSummary> Seeds, IReadOnlyList<PooledModel> Pooled,
+    IReadOnlyList<PooledIteration> PooledIterations)
 {
+    /// <summary>The first seed's models, the ones the detailed tables and plots show.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ModelRow> Models => Seeds[0].Models;
+
+    /// <summary>The first seed's iterations.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<IterationMeasures> Iterations => Seeds[0].Iterations;
+
     /// <summary>Share of an iteration's new prompts that must be tasks of the world.</summary>
     public const double TaskShareTarget = 0.90;
 
@@ -35,36 +45,41 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
     /// <summary>The judge's pairwise accuracy the last model must exceed (the paper: 65.1% SFT, 78.7% M1, 81.7% M3).</summary>
     public const double JudgeAccuracyTarget = 0.60;
 
-    /// <summary>Every iteration's prompts are tasks of the world in at least <see cref="TaskShareTarget"/>.</summary>
-    public bool PromptsAreTasks => Iterations.Count > 0 && Iterations.All(i => i.TaskShare >= TaskShareTarget);
+    /// <summary>Every iteration's prompts, over all seeds, are tasks of the world in at least <see cref="TaskShareTarget"/>.</summary>
+    public bool PromptsAreTasks => PooledIterations.Count > 0 && PooledIterations.All(i => i.TaskShare >= TaskShareTarget);
 
-    /// <summary>Every iteration's pairs point the right way in at least <see cref="ChosenBetterTarget"/> of those the oracle can order.</summary>
-    public bool PairsPointRight => Iterations.Count > 0 && Iterations.All(i => i.ChosenBetterShare >= ChosenBetterTarget);
+    /// <summary>Every iteration's pairs, over all seeds, point the right way in at least <see cref="ChosenBetterTarget"/> of those the oracle can order.</summary>
+    public bool PairsPointRight => PooledIterations.Count > 0 && PooledIterations.All(i => i.ChosenBetterShare >= ChosenBetterTarget);
 
-    /// <summary>The last model's greedy answers beat the SFT baseline's: more wins than losses, the margin's interval above zero.</summary>
-    public bool LastBeatsSft => Models[^1].VsSft.Margin.AboveZero;
+    /// <summary>The last model's greedy answers beat the SFT baseline's over the seeds: the margin's interval lies above zero.</summary>
+    public bool LastBeatsSft => Pooled[^1].VsSft.MarginInterval.AboveZero;
 
     /// <summary>The same for the answers sampled as the loop samples its candidates.</summary>
-    public bool LastBeatsSftSampled => Models[^1].VsSftSampled.Margin.AboveZero;
+    public bool LastBeatsSftSampled => Pooled[^1].VsSftSampled.MarginInterval.AboveZero;
 
-    /// <summary>The judge's pairwise accuracy rises from M1 to the last model and ends above <see cref="JudgeAccuracyTarget"/>.</summary>
+    /// <summary>The judge's pairwise accuracy over the seeds rises from M1 to the last model and ends above <see cref="JudgeAccuracyTarget"/>.</summary>
     public bool JudgeTargetMet =>
-        Models.Count > 2 && Models[^1].Judge.PairwiseAccuracy > Models[1].Judge.PairwiseAccuracy && Models[^1].Judge.PairwiseAccuracy > JudgeAccuracyTarget;
+        Pooled.Count > 2 && Pooled[^1].JudgeAccuracy > Pooled[1].JudgeAccuracy && Pooled[^1].JudgeAccuracy > JudgeAccuracyTarget;
 
     /// <summary>
-    /// Builds the report from the models' evaluations (SFT first) and each iteration's artifacts in the
-    /// run folder; <paramref name="promptModel"/> is the run's separate prompt writer, if it has one.
+    /// Builds the report from each seed's evaluations (SFT first) and iteration artifacts;
+    /// <paramref name="promptModel"/> is the runs' separate prompt writer, if they have one.
     /// </summary>
-    public static DemoReport Build(string preset, string runFolder, string? promptModel, IReadOnlyList<ModelEvaluation> evaluations,
-        IReadOnlyList<IReadOnlyList<int>> ranks)
+    public static DemoReport Build(string preset, IReadOnlyList<SeedRun> seeds, string? promptModel, IReadOnlyList<IReadOnlyList<int>> ranks)
     {
-        var baseline = evaluations[0];
-        var models = evaluations.Select(e => new ModelRow(e.Model, e.MeanScore, e.MeanSampledScore, e.ExactCorrect, e.Against(baseline), e.Against(baseline, sampled: true), e.MeanLength,
-            e.Truncated, e.RewardModel(ranks))).ToList();
-        var iterations = Enumerable.Range(1, evaluations.Count - 2)
-            .Select(t => IterationMeasures.Read(runFolder, t, promptModel is null ? $"m{t}" : Path.GetFileName(Path.TrimEndingDirectorySeparator(promptModel))))
-            .ToList();
-        return new DemoReport(preset, baseline.Answers.Count, ranks.Count, models, iterations);
+        if (seeds.Count == 0) throw new ArgumentException("a report needs at least one seed", nameof(seeds));
+        string Writer(int t) => promptModel is null ? $"m{t}" : Path.GetFileName(Path.TrimEndingDirectorySeparator(promptModel));
+        var summaries = seeds.Select(seed =>
+        {
+            var evaluations = seed.Evaluations;
+            var baseline = evaluations[0];
+            var models = evaluations.Select(e => new ModelRow(e.Model, e.MeanScore, e.MeanSampledScore, e.ExactCorrect, e.Against(baseline),
+                e.Against(baseline, sampled: true), e.MeanLength, e.Truncated, e.RewardModel(ranks))).ToList();
+            var iterations = Enumerable.Range(1, evaluations.Count - 2).Select(t => IterationMeasures.Read(seed.RunFolder, t, Writer(t))).ToList();
+            return new SeedSummary(seed.Seed, models, iterations);
+        }).ToList();
+        return new DemoReport(preset, seeds[0].Evaluations[0].Answers.Count, ranks.Count, summaries, SeedPooling.Models(seeds, ranks),
+            SeedPooling.Iterations(summaries));
     }
 
     /// <summary>Writes report.json and report.md into <paramref name="folder"/>.</summary>
@@ -82,6 +97,8 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
     {
         var md = new StringBuilder();
         md.AppendLine($"# Self-rewarding demo ({Preset} preset)").AppendLine();
+        md.AppendLine($"The loop ran {Seeds.Count} time(s) from the same data, M0 and prompt writer, with seeds {string.Join(", ", Seeds.Select(s => s.Seed))}. " +
+                      $"The detailed tables are seed {Seeds[0].Seed}'s; \"Over the seeds\" pools every seed, and the verdicts at the end come from the pooled numbers.").AppendLine();
         md.AppendLine($"Measured by the world's oracle only, which the loop never sees. Answers: greedy and sampled, to {EvalPrompts} held-out prompts. " +
                       $"Judging: each model scores every response of {EvalSets} held-out ranked sets with the run's judge prompt and sampling, " +
                       "and the mean scores are compared with the oracle's ranks.").AppendLine();
@@ -149,19 +166,37 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
         }
         md.AppendLine();
 
-        var last = Models[^1];
+        md.AppendLine($"## Over the seeds ({Seeds.Count})").AppendLine();
+        md.AppendLine("Margins against SFT: the mean over prompts of each prompt's outcome (+1 win, 0 tie, −1 loss) averaged over the seeds, with a 95% " +
+                      "interval that resamples prompts; judge accuracy: correct pairs over pairs of every seed, with a 95% interval that resamples ranked sets. " +
+                      "Per seed in brackets.").AppendLine();
+        md.AppendLine("| Model | Greedy margin [95% CI] (per seed) | Sampled margin [95% CI] (per seed) | Judge pairwise accuracy % [95% CI] (per seed) |");
+        md.AppendLine("|---|---|---|---|");
+        string PerSeed(IEnumerable<double> values, Func<double, string> format) => "(" + string.Join(", ", values.Select(format)) + ")";
+        foreach (var p in Pooled)
+            md.AppendLine($"| {Name(p.Model)} | {PooledMargin(p.VsSft)} {PerSeed(p.VsSft.MarginPerSeed, Signed)} | {PooledMargin(p.VsSftSampled)} {PerSeed(p.VsSftSampled.MarginPerSeed, Signed)} | " +
+                          $"{Pct(p.JudgeAccuracy)} [{Pct(p.JudgeAccuracyInterval.Low)}, {Pct(p.JudgeAccuracyInterval.High)}] {PerSeed(p.JudgeAccuracyPerSeed, Pct)} |");
+        md.AppendLine();
+        md.AppendLine("| Iteration | Tasks % | Better / worse / equal | Better among differing % (per seed) |");
+        md.AppendLine("|---|---|---|---|");
+        foreach (var i in PooledIterations)
+            md.AppendLine($"| {i.Iteration} | {Pct(i.TaskShare)} | {i.ChosenBetter} / {i.ChosenWorse} / {i.ChosenEqual} | {Pct(i.ChosenBetterShare)} {PerSeed(i.ChosenBetterPerSeed, Pct)} |");
+        md.AppendLine();
+
+        var last = Pooled[^1];
         string Verdict(bool met) => met ? "**yes**" : "**no**";
         md.AppendLine("## Does self-rewarding work here?").AppendLine();
+        md.AppendLine($"Over {Seeds.Count} seed(s):").AppendLine();
         md.AppendLine($"- The new prompts are tasks (at least {TaskShareTarget * 100:F0}% in every iteration): {Verdict(PromptsAreTasks)} " +
-                      $"({string.Join(", ", Iterations.Select(i => Pct(i.TaskShare) + "%"))}).");
+                      $"({string.Join(", ", PooledIterations.Select(i => Pct(i.TaskShare) + "%"))}).");
         md.AppendLine($"- The pairs point the right way (chosen better in at least {ChosenBetterTarget * 100:F0}% of the pairs the oracle scores differently): " +
-                      $"{Verdict(PairsPointRight)} ({string.Join(", ", Iterations.Select(i => $"{Pct(i.ChosenBetterShare)}% of {i.ChosenBetter + i.ChosenWorse}"))}).");
+                      $"{Verdict(PairsPointRight)} ({string.Join(", ", PooledIterations.Select(i => $"{Pct(i.ChosenBetterShare)}% of {i.ChosenBetter + i.ChosenWorse}"))}).");
         md.AppendLine($"- {Name(last.Model)} beats the SFT baseline head to head beyond noise (paper, M3: 62.5% wins, 9.8% losses): greedy answers " +
-                      $"{Verdict(LastBeatsSft)} ({Pct(last.VsSft.WinRate)}% wins, {Pct(last.VsSft.LossRate)}% losses, margin {Margin(last.VsSft)}); " +
+                      $"{Verdict(LastBeatsSft)} ({Pct(last.VsSft.WinRate)}% wins, {Pct(last.VsSft.LossRate)}% losses, margin {PooledMargin(last.VsSft)}); " +
                       $"sampled answers {Verdict(LastBeatsSftSampled)} ({Pct(last.VsSftSampled.WinRate)}% wins, {Pct(last.VsSftSampled.LossRate)}% losses, " +
-                      $"margin {Margin(last.VsSftSampled)}).");
+                      $"margin {PooledMargin(last.VsSftSampled)}).");
         md.AppendLine($"- The judge's pairwise accuracy rises from M1 to {Name(last.Model)} and ends above {JudgeAccuracyTarget * 100:F0}% (paper: 78.7% → 81.7%): " +
-                      $"{Verdict(JudgeTargetMet)} ({string.Join(" → ", Models.Skip(1).Select(m => Pct(m.Judge.PairwiseAccuracy) + "%"))}).");
+                      $"{Verdict(JudgeTargetMet)} ({string.Join(" → ", Pooled.Skip(1).Select(m => Pct(m.JudgeAccuracy) + "%"))}).");
         md.AppendLine().AppendLine("Plots: plots/scores.png and plots/rates.png (per-model measures), plots/pretrain_loss.png and plots/training_losses.png (loss curves), plots/grad_norms.png (gradient norms of every stage, log scale).");
         return md.ToString();
     }
@@ -169,6 +204,9 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
     // sft and m1, m2, ... as the paper writes them; a prompt writer's folder name as it is.
     private static string Name(string model) =>
         model == "sft" ? "SFT" : model.Length > 1 && model[0] == 'm' && model[1..].All(char.IsAsciiDigit) ? model.ToUpperInvariant() : model;
+
+    private static string PooledMargin(PooledHeadToHead h) =>
+        $"{Signed(h.Margin)} [{Signed(h.MarginInterval.Low)}, {Signed(h.MarginInterval.High)}]";
 
     private static string Margin(HeadToHeadInterval h) =>
         $"{Signed(h.MarginValue)} [{Signed(h.Margin.Low)}, {Signed(h.Margin.High)}]";

@@ -35,3 +35,24 @@ public sealed class BootstrapTests
         Assert.True(double.IsNaN(empty.Low) && double.IsNaN(empty.High));
     }
 }
+
+public sealed class BootstrapRatioTests
+{
+    [Fact]
+    public void A_ratio_of_sums_resamples_whole_items_and_weighs_them_by_their_denominators()
+    {
+        // 100 sets of 6 pairs, 4 right in each: the ratio is 2/3 in every resample.
+        var even = Enumerable.Repeat((4.0, 6.0), 100).ToList();
+        var interval = Bootstrap.RatioInterval(even);
+        Assert.Equal(2.0 / 3, interval.Low, 12);
+        Assert.Equal(2.0 / 3, interval.High, 12);
+
+        // Half the sets all right, half all wrong: the ratio is 1/2 with the spread of a mean of 100 coin flips
+        // (standard error 0.05, interval about ±0.098); sets without pairs change nothing.
+        var split = Enumerable.Range(0, 100).Select(i => (i % 2 == 0 ? 6.0 : 0.0, 6.0)).Concat(Enumerable.Repeat((0.0, 0.0), 20)).ToList();
+        var wide = Bootstrap.RatioInterval(split);
+        Assert.InRange(wide.Low, 0.5 - 0.098 - 0.02, 0.5 - 0.098 + 0.02);
+        Assert.InRange(wide.High, 0.5 + 0.098 - 0.02, 0.5 + 0.098 + 0.02);
+        Assert.True(double.IsNaN(Bootstrap.RatioInterval([(0.0, 0.0)]).Low));
+    }
+}

@@ -53,6 +53,13 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
             Assert.Contains("| Pairwise accuracy % |", markdown);
             Assert.Contains("| Judge: chosen | Judge: rejected | Oracle: chosen | Oracle: rejected |", markdown);
             Assert.Equal(prompts.Count, report.Iterations[0].Prompts);
+            // Two seeds of the loop from one M0 and writer, pooled: every (seed, prompt) counted once.
+            Assert.Equal([1, 2], report.Seeds.Select(s => s.Seed));
+            Assert.True(RunManifest.Open(pipeline.RunFolderOf(1)).IsDone(StageId.All(1).Last().Name), "the second seed's run did not finish");
+            Assert.All(report.Pooled, p => Assert.Equal(2 * DemoPreset.Test.EvalPrompts, p.VsSft.Outcomes));
+            Assert.Equal(2 * DemoPreset.Test.EvalPrompts, report.Pooled[0].VsSft.Ties);
+            Assert.Equal(report.Seeds.Sum(s => s.Iterations[0].ChosenBetter), report.PooledIterations[0].ChosenBetter);
+            Assert.Contains("## Over the seeds (2)", markdown);
             // The prompts come from the demo's separate writer, trained once, not from M1.
             Assert.Equal("prompt_writer", report.Iterations[0].PromptWriter);
             Assert.True(File.Exists(Path.Combine(pipeline.PromptWriterFolder, "model.safetensors")));

@@ -1,0 +1,97 @@
+using FastSelfReward.Evaluation;
+
+namespace FastSelfReward.Demo;
+
+/// <summary>One seed of the loop: its run folder and every model's evaluation (SFT first).</summary>
+public sealed record SeedRun(int Seed, string RunFolder, IReadOnlyList<ModelEvaluation> Evaluations);
+
+/// <summary>What one seed's loop made and trained on: every model's row and every iteration's measures.</summary>
+public sealed record SeedSummary(int Seed, IReadOnlyList<ModelRow> Models, IReadOnlyList<IterationMeasures> Iterations);
+
+/// <summary>
+/// A head to head against SFT pooled over seeds: wins, ties and losses summed over every (seed,
+/// prompt); the margin (win rate minus loss rate) is the mean over prompts of each prompt's mean
+/// outcome over seeds, and its 95% interval resamples prompts, each with all its seeds, so that one
+/// prompt's correlated outcomes are never counted as independent.
+/// </summary>
+public sealed record PooledHeadToHead(int Wins, int Ties, int Losses, double Margin, Interval MarginInterval, IReadOnlyList<double> MarginPerSeed)
+{
+    public int Outcomes => Wins + Ties + Losses;
+    public double WinRate => Outcomes == 0 ? double.NaN : (double)Wins / Outcomes;
+    public double LossRate => Outcomes == 0 ? double.NaN : (double)Losses / Outcomes;
+}
+
+/// <summary>
+/// One model pooled over the demo's seeds (independent runs of the loop from the same data, M0 and
+/// prompt writer): head to head against SFT for greedy and sampled answers, and the judge's pairwise
+/// accuracy as correct pairs over pairs of every seed, with a 95% interval that resamples ranked sets.
+/// </summary>
+public sealed record PooledModel(string Model, PooledHeadToHead VsSft, PooledHeadToHead VsSftSampled,
+    double JudgeAccuracy, Interval JudgeAccuracyInterval, IReadOnlyList<double> JudgeAccuracyPerSeed);
+
+/// <summary>One iteration pooled over seeds: the oracle's verdicts on the pairs of every seed.</summary>
+public sealed record PooledIteration(int Iteration, int Prompts, int TaskPrompts, int ChosenBetter, int ChosenWorse, int ChosenEqual,
+    IReadOnlyList<double> ChosenBetterPerSeed)
+{
+    public double TaskShare => IterationMeasures.Ratio(TaskPrompts, Prompts);
+    public double ChosenBetterShare => IterationMeasures.Ratio(ChosenBetter, ChosenBetter + ChosenWorse);
+}
+
+/// <summary>Pools the seeds' evaluations and iteration measures.</summary>
+public static class SeedPooling
+{
+    /// <summary>Every model (in the order of the first seed) pooled over <paramref name="seeds"/>.</summary>
+    /// <exception cref="ArgumentException">The seeds evaluated different models or prompts.</exception>
+    public static IReadOnlyList<PooledModel> Models(IReadOnlyList<SeedRun> seeds, IReadOnlyList<IReadOnlyList<int>> ranks)
+    {
+        var names = seeds[0].Evaluations.Select(e => e.Model).ToList();
+        if (seeds.Any(s => !s.Evaluations.Select(e => e.Model).SequenceEqual(names)))
+            throw new ArgumentException("the seeds evaluated different models", nameof(seeds));
+        return names.Select((name, m) => new PooledModel(name,
+            HeadToHead(seeds, m, sampled: false), HeadToHead(seeds, m, sampled: true),
+            JudgeAccuracy(seeds, m, ranks, out var interval, out var perSeed), interval, perSeed)).ToList();
+    }
+
+    /// <summary>Every iteration pooled over the seeds' measures.</summary>
+    public static IReadOnlyList<PooledIteration> Iterations(IReadOnlyList<SeedSummary> seeds) =>
+        seeds[0].Iterations.Select((_, t) =>
+        {
+            var all = seeds.Select(s => s.Iterations[t]).ToList();
+            return new PooledIteration(t + 1, all.Sum(i => i.Prompts), all.Sum(i => i.TaskPrompts), all.Sum(i => i.ChosenBetter),
+                all.Sum(i => i.ChosenWorse), all.Sum(i => i.ChosenEqual), all.Select(i => i.ChosenBetterShare).ToList());
+        }).ToList();
+
+    private static PooledHeadToHead HeadToHead(IReadOnlyList<SeedRun> seeds, int model, bool sampled)
+    {
+        var outcomes = seeds.Select(s => s.Evaluations[model].Outcomes(s.Evaluations[0], sampled)).ToList();
+        int prompts = outcomes[0].Count;
+        if (outcomes.Any(o => o.Count != prompts)) throw new ArgumentException("the seeds answered different numbers of prompts", nameof(seeds));
+        var perPrompt = Enumerable.Range(0, prompts).Select(p => outcomes.Average(o => o[p])).ToList();
+        var all = outcomes.SelectMany(o => o).ToList();
+        return new PooledHeadToHead(all.Count(o => o > 0), all.Count(o => o == 0), all.Count(o => o < 0),
+            prompts == 0 ? double.NaN : perPrompt.Average(), Bootstrap.MeanInterval(perPrompt), outcomes.Select(o => o.Count == 0 ? double.NaN : o.Average()).ToList());
+    }
+
+    private static double JudgeAccuracy(IReadOnlyList<SeedRun> seeds, int model, IReadOnlyList<IReadOnlyList<int>> ranks, out Interval interval, out IReadOnlyList<double> perSeed)
+    {
+        // Per ranked set, correct pairs and pairs summed over seeds (a set with all its seeds is one resampling unit).
+        var sets = new (double Correct, double Pairs)[ranks.Count];
+        var seedAccuracy = new List<double>();
+        foreach (var seed in seeds)
+        {
+            var scores = seed.Evaluations[model].JudgeScores;
+            for (int i = 0; i < ranks.Count; i++)
+            {
+                var one = RewardModelMetrics.Compute([new RankedScores(ranks[i], scores[i])]);
+                if (one.Pairs == 0) continue;
+                sets[i].Correct += Math.Round(one.PairwiseAccuracy * one.Pairs);
+                sets[i].Pairs += one.Pairs;
+            }
+            seedAccuracy.Add(seed.Evaluations[model].RewardModel(ranks).PairwiseAccuracy);
+        }
+        perSeed = seedAccuracy;
+        interval = Bootstrap.RatioInterval(sets);
+        double pairs = sets.Sum(s => s.Pairs);
+        return pairs == 0 ? double.NaN : sets.Sum(s => s.Correct) / pairs;
+    }
+}
