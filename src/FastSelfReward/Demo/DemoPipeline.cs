@@ -167,7 +167,7 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         model.InitializeRandom(preset.World.Seed);
         var options = new PretrainOptions
         {
-            Steps = preset.PretrainSteps, LearningRate = preset.PretrainLearningRate, WarmupSteps = Math.Min(50, preset.PretrainSteps / 10),
+            Steps = preset.PretrainSteps, LearningRate = preset.PretrainLearningRate, WarmupSteps = Math.Min(preset.PretrainWarmupSteps, preset.PretrainSteps / 2),
             BatchTokens = Math.Max(1, preset.PretrainBatchTokens / window) * window, LogEvery = 1, CheckpointEvery = 50, WeightDecay = 0.01,
         };
         // The state file lets a killed demo resume pretraining, its longest step, where it stopped.
