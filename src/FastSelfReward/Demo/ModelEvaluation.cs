@@ -59,10 +59,6 @@ public sealed record HeadToHeadInterval(HeadToHeadResult Result, Interval Margin
     public double WinRate => Result.WinRate;
     public double TieRate => Result.TieRate;
     public double LossRate => Result.LossRate;
-    public int Wins => Result.Wins;
-    public int Losses => Result.Losses;
-    public int Valid => Result.Valid;
-    public int Ties => Result.Ties;
     /// <summary>Win rate minus loss rate.</summary>
     public double MarginValue => WinRate - LossRate;
 }
