@@ -71,7 +71,7 @@ public sealed record DemoPreset
     public static DemoPreset Default { get; } = new()
     {
         Name = "default",
-        World = new WorldDataOptions { CorpusDocuments = 6000, IftExamples = 3200, EftTrainPrompts = 1500, EftEvalPrompts = 64,
+        World = new WorldDataOptions { CorpusDocuments = 6000, IftExamples = 3200, EftTrainPrompts = 1500, EftEvalPrompts = 192,
             ImperfectIftFraction = 0.75, EftContrastsExtraText = true },
         VocabSize = 768,
         Model = Architecture(dim: 192, layers: 6, heads: 6, kvHeads: 2, ffn: 512, context: 256),
