@@ -54,7 +54,6 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         TrainPromptWriter(files, cancel);
         File.WriteAllText(JudgeTemplateFile, JudgeTemplateText);
         var seeds = new List<SeedRun>();
-        RunConfig? first = null;
         for (int s = 0; s < preset.LoopSeeds; s++)
         {
             int seed = preset.Run.Seed + s;
@@ -64,7 +63,6 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
                 ExcludePrompts = files.EvalPrompts, JudgeTemplate = JudgeTemplateFile,
                 Prompts = preset.Run.Prompts with { PromptModel = PromptWriterFolder },
             }).Validate($"demo preset {preset.Name}");
-            first ??= config;
             if (preset.LoopSeeds > 1) log.WriteLine($"demo: the loop with seed {seed} ({s + 1} of {preset.LoopSeeds})");
             using var run = SelfReward.RunFolder.Open(RunFolderOf(s), config, $"demo preset {preset.Name}", kernels, progress, log);
             new SelfRewardingRun(run).RunAll(cancel);
@@ -74,7 +72,7 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         }
 
         var ranks = DemoEvaluation.Ranks(files);
-        var report = DemoReport.Build(preset.Name, seeds, first!.Prompts.PromptModel, ranks);
+        var report = DemoReport.Build(preset.Name, seeds, PromptWriterFolder, ranks);
         report.Write(Folder);
         DemoPlots.Write(PlotsFolder, report, Path.Combine(Folder, "pretrain_metrics.jsonl"), Path.Combine(RunFolder, "metrics.jsonl"));
         return report;

@@ -16,7 +16,7 @@ namespace FastSelfReward.Demo;
 /// <param name="MeanLength">Mean greedy answer length in characters.</param>
 /// <param name="Truncated">Share of greedy answers cut off by the token budget.</param>
 /// <param name="Judge">The model as a judge of the held-out ranked sets, against the oracle's ranks.</param>
-public sealed record ModelRow(string Model, double MeanScore, double SampledScore, double ExactCorrect, HeadToHeadInterval VsSft, HeadToHeadInterval VsSftSampled, double MeanLength,
+public sealed record ModelRow(string Model, double MeanScore, double SampledScore, double ExactCorrect, HeadToHeadMargin VsSft, HeadToHeadMargin VsSftSampled, double MeanLength,
     double Truncated, RewardModelReport Judge);
 
 /// <summary>
@@ -73,8 +73,8 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
         {
             var evaluations = seed.Evaluations;
             var baseline = evaluations[0];
-            var models = evaluations.Select(e => new ModelRow(e.Model, e.MeanScore, e.MeanSampledScore, e.ExactCorrect, e.Against(baseline),
-                e.Against(baseline, sampled: true), e.MeanLength, e.Truncated, e.RewardModel(ranks))).ToList();
+            var models = evaluations.Select(e => new ModelRow(e.Model, e.MeanScore, e.MeanSampledScore, e.ExactCorrect,
+                SeedPooling.HeadToHead([(e, baseline)], sampled: false), SeedPooling.HeadToHead([(e, baseline)], sampled: true), e.MeanLength, e.Truncated, e.RewardModel(ranks))).ToList();
             var iterations = Enumerable.Range(1, evaluations.Count - 2).Select(t => IterationMeasures.Read(seed.RunFolder, t, Writer(t))).ToList();
             return new SeedSummary(seed.Seed, models, iterations);
         }).ToList();
@@ -109,7 +109,7 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
         md.AppendLine("| Model | Greedy win / tie / loss % | Greedy margin [95% CI] | Sampled win / tie / loss % | Sampled margin [95% CI] | " +
                       "Oracle score greedy (0–5) | Oracle score sampled | Exact-correct % | Mean length (chars) | Truncated % |");
         md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
-        static string Outcome(HeadToHeadInterval h) => $"{Pct(h.WinRate)} / {Pct(h.TieRate)} / {Pct(h.LossRate)}";
+        static string Outcome(HeadToHeadMargin h) => $"{Pct(h.WinRate)} / {Pct(h.TieRate)} / {Pct(h.LossRate)}";
         foreach (var m in Models)
             md.AppendLine($"| {Name(m.Model)} | {Outcome(m.VsSft)} | {Margin(m.VsSft)} | {Outcome(m.VsSftSampled)} | {Margin(m.VsSftSampled)} | " +
                           $"{Num(m.MeanScore, 2)} | {Num(m.SampledScore, 2)} | {Pct(m.ExactCorrect)} | {Num(m.MeanLength, 0)} | {Pct(m.Truncated)} |");
@@ -174,7 +174,7 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
         md.AppendLine("|---|---|---|---|");
         string PerSeed(IEnumerable<double> values, Func<double, string> format) => "(" + string.Join(", ", values.Select(format)) + ")";
         foreach (var p in Pooled)
-            md.AppendLine($"| {Name(p.Model)} | {PooledMargin(p.VsSft)} {PerSeed(p.VsSft.MarginPerSeed, Signed)} | {PooledMargin(p.VsSftSampled)} {PerSeed(p.VsSftSampled.MarginPerSeed, Signed)} | " +
+            md.AppendLine($"| {Name(p.Model)} | {Margin(p.VsSft)} {PerSeed(p.VsSft.MarginPerSeed, Signed)} | {Margin(p.VsSftSampled)} {PerSeed(p.VsSftSampled.MarginPerSeed, Signed)} | " +
                           $"{Pct(p.JudgeAccuracy)} [{Pct(p.JudgeAccuracyInterval.Low)}, {Pct(p.JudgeAccuracyInterval.High)}] {PerSeed(p.JudgeAccuracyPerSeed, Pct)} |");
         md.AppendLine();
         md.AppendLine("| Iteration | Tasks % | Better / worse / equal | Better among differing % (per seed) |");
@@ -192,9 +192,9 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
         md.AppendLine($"- The pairs point the right way (chosen better in at least {ChosenBetterTarget * 100:F0}% of the pairs the oracle scores differently): " +
                       $"{Verdict(PairsPointRight)} ({string.Join(", ", PooledIterations.Select(i => $"{Pct(i.ChosenBetterShare)}% of {i.ChosenBetter + i.ChosenWorse}"))}).");
         md.AppendLine($"- {Name(last.Model)} beats the SFT baseline head to head beyond noise (paper, M3: 62.5% wins, 9.8% losses): greedy answers " +
-                      $"{Verdict(LastBeatsSft)} ({Pct(last.VsSft.WinRate)}% wins, {Pct(last.VsSft.LossRate)}% losses, margin {PooledMargin(last.VsSft)}); " +
+                      $"{Verdict(LastBeatsSft)} ({Pct(last.VsSft.WinRate)}% wins, {Pct(last.VsSft.LossRate)}% losses, margin {Margin(last.VsSft)}); " +
                       $"sampled answers {Verdict(LastBeatsSftSampled)} ({Pct(last.VsSftSampled.WinRate)}% wins, {Pct(last.VsSftSampled.LossRate)}% losses, " +
-                      $"margin {PooledMargin(last.VsSftSampled)}).");
+                      $"margin {Margin(last.VsSftSampled)}).");
         md.AppendLine($"- The judge's pairwise accuracy rises from M1 to {Name(last.Model)} and ends above {JudgeAccuracyTarget * 100:F0}% (paper: 78.7% → 81.7%): " +
                       $"{Verdict(JudgeTargetMet)} ({string.Join(" → ", Pooled.Skip(1).Select(m => Pct(m.JudgeAccuracy) + "%"))}).");
         md.AppendLine().AppendLine("Plots: plots/scores.png and plots/rates.png (per-model measures), plots/pretrain_loss.png and plots/training_losses.png (loss curves), plots/grad_norms.png (gradient norms of every stage, log scale).");
@@ -205,11 +205,8 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
     private static string Name(string model) =>
         model == "sft" ? "SFT" : model.Length > 1 && model[0] == 'm' && model[1..].All(char.IsAsciiDigit) ? model.ToUpperInvariant() : model;
 
-    private static string PooledMargin(PooledHeadToHead h) =>
+    private static string Margin(HeadToHeadMargin h) =>
         $"{Signed(h.Margin)} [{Signed(h.MarginInterval.Low)}, {Signed(h.MarginInterval.High)}]";
-
-    private static string Margin(HeadToHeadInterval h) =>
-        $"{Signed(h.MarginValue)} [{Signed(h.Margin.Low)}, {Signed(h.Margin.High)}]";
 
     private static string Signed(double fraction) =>
         double.IsNaN(fraction) ? "–" : (fraction * 100).ToString("+0.0;−0.0;0.0", CultureInfo.InvariantCulture);

@@ -43,22 +43,4 @@ public sealed record ModelEvaluation(string Model, IReadOnlyList<EvaluatedAnswer
         var theirs = (sampled ? baseline.SampledAnswers : baseline.Answers).ToDictionary(a => a.Id, a => a.Score);
         return (sampled ? SampledAnswers : Answers).Select(a => (double)Math.Sign(a.Score - theirs[a.Id])).ToList();
     }
-
-    /// <summary>Win/tie/loss against <paramref name="baseline"/> by oracle score, prompt by prompt, with the 95% paired-bootstrap interval of the win rate minus the loss rate.</summary>
-    public HeadToHeadInterval Against(ModelEvaluation baseline, bool sampled = false)
-    {
-        var outcomes = Outcomes(baseline, sampled);
-        return new HeadToHeadInterval(new HeadToHeadResult(outcomes.Count(o => o > 0), outcomes.Count(o => o == 0), outcomes.Count(o => o < 0), 0),
-            Bootstrap.MeanInterval(outcomes));
-    }
-}
-
-/// <summary>A head-to-head result and the 95% interval of its margin (win rate minus loss rate).</summary>
-public sealed record HeadToHeadInterval(HeadToHeadResult Result, Interval Margin)
-{
-    public double WinRate => Result.WinRate;
-    public double TieRate => Result.TieRate;
-    public double LossRate => Result.LossRate;
-    /// <summary>Win rate minus loss rate.</summary>
-    public double MarginValue => WinRate - LossRate;
 }

@@ -9,16 +9,20 @@ public sealed record SeedRun(int Seed, string RunFolder, IReadOnlyList<ModelEval
 public sealed record SeedSummary(int Seed, IReadOnlyList<ModelRow> Models, IReadOnlyList<IterationMeasures> Iterations);
 
 /// <summary>
-/// A head to head against SFT pooled over seeds: wins, ties and losses summed over every (seed,
-/// prompt); the margin (win rate minus loss rate) is the mean over prompts of each prompt's mean
-/// outcome over seeds, and its 95% interval resamples prompts, each with all its seeds, so that one
-/// prompt's correlated outcomes are never counted as independent.
+/// A head to head against SFT by oracle score, over one seed or pooled over several: wins, ties and
+/// losses summed over every (seed, prompt); the margin (win rate minus loss rate) is the mean over
+/// prompts of each prompt's mean outcome over seeds, and its 95% interval resamples prompts, each with
+/// all its seeds, so that one prompt's correlated outcomes are never counted as independent. Over
+/// one seed this is the paired bootstrap over prompts.
 /// </summary>
-public sealed record PooledHeadToHead(int Wins, int Ties, int Losses, double Margin, Interval MarginInterval, IReadOnlyList<double> MarginPerSeed)
+public sealed record HeadToHeadMargin(int Wins, int Ties, int Losses, double Margin, Interval MarginInterval, IReadOnlyList<double> MarginPerSeed)
 {
     public int Outcomes => Wins + Ties + Losses;
-    public double WinRate => Outcomes == 0 ? double.NaN : (double)Wins / Outcomes;
-    public double LossRate => Outcomes == 0 ? double.NaN : (double)Losses / Outcomes;
+    public double WinRate => Rate(Wins);
+    public double TieRate => Rate(Ties);
+    public double LossRate => Rate(Losses);
+
+    private double Rate(int count) => Outcomes == 0 ? double.NaN : (double)count / Outcomes;
 }
 
 /// <summary>
@@ -26,7 +30,7 @@ public sealed record PooledHeadToHead(int Wins, int Ties, int Losses, double Mar
 /// prompt writer): head to head against SFT for greedy and sampled answers, and the judge's pairwise
 /// accuracy as correct pairs over pairs of every seed, with a 95% interval that resamples ranked sets.
 /// </summary>
-public sealed record PooledModel(string Model, PooledHeadToHead VsSft, PooledHeadToHead VsSftSampled,
+public sealed record PooledModel(string Model, HeadToHeadMargin VsSft, HeadToHeadMargin VsSftSampled,
     double JudgeAccuracy, Interval JudgeAccuracyInterval, IReadOnlyList<double> JudgeAccuracyPerSeed);
 
 /// <summary>One iteration pooled over seeds: the oracle's verdicts on the pairs of every seed.</summary>
@@ -48,7 +52,8 @@ public static class SeedPooling
         if (seeds.Any(s => !s.Evaluations.Select(e => e.Model).SequenceEqual(names)))
             throw new ArgumentException("the seeds evaluated different models", nameof(seeds));
         return names.Select((name, m) => new PooledModel(name,
-            HeadToHead(seeds, m, sampled: false), HeadToHead(seeds, m, sampled: true),
+            HeadToHead(seeds.Select(s => (s.Evaluations[m], s.Evaluations[0])), sampled: false),
+            HeadToHead(seeds.Select(s => (s.Evaluations[m], s.Evaluations[0])), sampled: true),
             JudgeAccuracy(seeds, m, ranks, out var interval, out var perSeed), interval, perSeed)).ToList();
     }
 
@@ -61,14 +66,16 @@ public static class SeedPooling
                 all.Sum(i => i.ChosenWorse), all.Sum(i => i.ChosenEqual), all.Select(i => i.ChosenBetterShare).ToList());
         }).ToList();
 
-    private static PooledHeadToHead HeadToHead(IReadOnlyList<SeedRun> seeds, int model, bool sampled)
+    /// <summary>Each seed's model against that seed's baseline, greedy answers or the sampled ones, pooled.</summary>
+    /// <exception cref="ArgumentException">The seeds answered different numbers of prompts.</exception>
+    public static HeadToHeadMargin HeadToHead(IEnumerable<(ModelEvaluation Model, ModelEvaluation Baseline)> seeds, bool sampled)
     {
-        var outcomes = seeds.Select(s => s.Evaluations[model].Outcomes(s.Evaluations[0], sampled)).ToList();
+        var outcomes = seeds.Select(s => s.Model.Outcomes(s.Baseline, sampled)).ToList();
         int prompts = outcomes[0].Count;
         if (outcomes.Any(o => o.Count != prompts)) throw new ArgumentException("the seeds answered different numbers of prompts", nameof(seeds));
         var perPrompt = Enumerable.Range(0, prompts).Select(p => outcomes.Average(o => o[p])).ToList();
         var all = outcomes.SelectMany(o => o).ToList();
-        return new PooledHeadToHead(all.Count(o => o > 0), all.Count(o => o == 0), all.Count(o => o < 0),
+        return new HeadToHeadMargin(all.Count(o => o > 0), all.Count(o => o == 0), all.Count(o => o < 0),
             prompts == 0 ? double.NaN : perPrompt.Average(), Bootstrap.MeanInterval(perPrompt), outcomes.Select(o => o.Count == 0 ? double.NaN : o.Average()).ToList());
     }
 
@@ -80,18 +87,20 @@ public static class SeedPooling
         foreach (var seed in seeds)
         {
             var scores = seed.Evaluations[model].JudgeScores;
+            int correct = 0, pairs = 0;
             for (int i = 0; i < ranks.Count; i++)
             {
                 var one = RewardModelMetrics.Compute([new RankedScores(ranks[i], scores[i])]);
-                if (one.Pairs == 0) continue;
-                sets[i].Correct += Math.Round(one.PairwiseAccuracy * one.Pairs);
+                sets[i].Correct += one.CorrectPairs;
                 sets[i].Pairs += one.Pairs;
+                correct += one.CorrectPairs;
+                pairs += one.Pairs;
             }
-            seedAccuracy.Add(seed.Evaluations[model].RewardModel(ranks).PairwiseAccuracy);
+            seedAccuracy.Add(pairs == 0 ? double.NaN : (double)correct / pairs);
         }
         perSeed = seedAccuracy;
         interval = Bootstrap.RatioInterval(sets);
-        double pairs = sets.Sum(s => s.Pairs);
-        return pairs == 0 ? double.NaN : sets.Sum(s => s.Correct) / pairs;
+        double total = sets.Sum(s => s.Pairs);
+        return total == 0 ? double.NaN : sets.Sum(s => s.Correct) / total;
     }
 }

@@ -11,6 +11,7 @@ public sealed record RankedScores(IReadOnlyList<int> HumanRanks, IReadOnlyList<d
 /// <param name="SkippedSets">Sets with fewer than two scored responses, left out of every measure.</param>
 /// <param name="UnscoredResponses">Responses without a score, left out (their set is measured on the rest).</param>
 /// <param name="Pairs">Response pairs with different human ranks, the denominator of <paramref name="PairwiseAccuracy"/>.</param>
+/// <param name="CorrectPairs">Of those, the pairs the judge orders as humans do, the numerator.</param>
 /// <param name="PairwiseAccuracy">Share of those pairs the judge orders as humans do, by a strictly higher score for the better-ranked response; a score tie counts as wrong.</param>
 /// <param name="TopScored">Responses given the top score (5), the denominator of <paramref name="FiveBest"/>.</param>
 /// <param name="FiveBest">Share of top-scored responses that humans ranked best in their set.</param>
@@ -18,7 +19,7 @@ public sealed record RankedScores(IReadOnlyList<int> HumanRanks, IReadOnlyList<d
 /// <param name="Spearman">Mean over sets of Spearman's ρ between −rank and score (average ranks for ties); a set where either side is constant contributes 0.</param>
 /// <param name="KendallTau">Mean over sets of Kendall's τ-b between −rank and score; a set where either side is constant contributes 0.</param>
 public sealed record RewardModelReport(
-    int Sets, int SkippedSets, int UnscoredResponses, int Pairs, double PairwiseAccuracy,
+    int Sets, int SkippedSets, int UnscoredResponses, int Pairs, int CorrectPairs, double PairwiseAccuracy,
     int TopScored, double FiveBest, double ExactMatch, double Spearman, double KendallTau);
 
 /// <summary>
@@ -66,7 +67,7 @@ public static class RewardModelMetrics
             spearman += ZeroIfUndefined(RankCorrelation.Spearman(goodness, score));
             kendall += ZeroIfUndefined(RankCorrelation.KendallTauB(goodness, score));
         }
-        return new RewardModelReport(measured, skipped, unscored, pairs, Ratio(correct, pairs), topScored, Ratio(topBest, topScored),
+        return new RewardModelReport(measured, skipped, unscored, pairs, correct, Ratio(correct, pairs), topScored, Ratio(topBest, topScored),
             Ratio(exact, measured), measured == 0 ? double.NaN : spearman / measured, measured == 0 ? double.NaN : kendall / measured);
     }
 

@@ -20,7 +20,7 @@ public sealed class RewardModelMetricsTests
         var report = RewardModelMetrics.Compute(sets);
 
         Assert.Equal((5, 1, 2), (report.Sets, report.SkippedSets, report.UnscoredResponses));
-        Assert.Equal(10, report.Pairs);
+        Assert.Equal((10, 7), (report.Pairs, report.CorrectPairs));
         Assert.Equal(0.7, report.PairwiseAccuracy, 12);
         Assert.Equal(3, report.TopScored);
         Assert.Equal(2.0 / 3, report.FiveBest, 12);

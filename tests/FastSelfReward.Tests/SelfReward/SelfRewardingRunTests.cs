@@ -41,8 +41,8 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
 
             // The oracle's evaluation of every model, the report and its plots.
             Assert.Equal(["sft", "m1", "m2"], report.Models.Select(m => m.Model));
-            Assert.All(report.Models, m => Assert.Equal(DemoPreset.Test.EvalPrompts, m.VsSft.Result.Valid));
-            Assert.Equal(DemoPreset.Test.EvalPrompts, report.Models[0].VsSft.Result.Ties);
+            Assert.All(report.Models, m => Assert.Equal(DemoPreset.Test.EvalPrompts, m.VsSft.Outcomes));
+            Assert.Equal(DemoPreset.Test.EvalPrompts, report.Models[0].VsSft.Ties);
             Assert.All(report.Models, m => Assert.InRange(m.MeanScore, 0, 5));
             Assert.All(report.Models, m => Assert.InRange(m.SampledScore, 0, 5));
             Assert.Equal(DemoPreset.Test.World.EftEvalPrompts, report.EvalSets);
