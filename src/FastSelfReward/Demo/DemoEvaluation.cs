@@ -54,6 +54,16 @@ public sealed class DemoEvaluation(RunContext run, WorldDataFiles files, int eva
     public static IReadOnlyList<IReadOnlyList<int>> Ranks(WorldDataFiles files) =>
         Jsonl.ReadAll<EftRecord>(files.EftEval).Records.Select(r => (IReadOnlyList<int>)r.Responses.Select(x => x.Rank).ToList()).ToList();
 
+    /// <summary>The oracle's score of every response of the held-out ranked sets, in file order.</summary>
+    /// <exception cref="InvalidDataException">A set's prompt is not a task of the world.</exception>
+    public static IReadOnlyList<IReadOnlyList<int>> OracleScores(WorldDataFiles files) =>
+        Jsonl.ReadAll<EftRecord>(files.EftEval).Records.Select(r =>
+        {
+            if (!InstructionWorld.TryParse(r.Prompt, out WorldTask? task))
+                throw new InvalidDataException($"{files.EftEval}: \"{r.Prompt}\" is not a prompt of the world");
+            return (IReadOnlyList<int>)r.Responses.Select(x => Oracle.Grade(task, x.Text).Score).ToList();
+        }).ToList();
+
     private List<EvaluatedAnswer> Answer(string label, Generator generator, SamplingOptions sampling, CancellationToken cancel)
     {
         var prompts = Jsonl.ReadAll<PromptRecord>(files.EvalPrompts).Records.Take(evalPrompts).ToList();

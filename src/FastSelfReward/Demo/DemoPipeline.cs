@@ -72,7 +72,7 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
         }
 
         var ranks = DemoEvaluation.Ranks(files);
-        var report = DemoReport.Build(preset.Name, seeds, PromptWriterFolder, ranks);
+        var report = DemoReport.Build(preset.Name, seeds, PromptWriterFolder, ranks, DemoEvaluation.OracleScores(files));
         report.Write(Folder);
         DemoPlots.Write(PlotsFolder, report, Path.Combine(Folder, "pretrain_metrics.jsonl"), Path.Combine(RunFolder, "metrics.jsonl"));
         return report;

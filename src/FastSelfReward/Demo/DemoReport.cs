@@ -26,7 +26,7 @@ public sealed record ModelRow(string Model, double MeanScore, double SampledScor
 /// of a working self-rewarding loop was met. Written as report.md and report.json.
 /// </summary>
 public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IReadOnlyList<SeedSummary> Seeds, IReadOnlyList<PooledModel> Pooled,
-    IReadOnlyList<PooledIteration> PooledIterations)
+    IReadOnlyList<PooledIteration> PooledIterations, IReadOnlyList<JudgePairKind> JudgePairKinds)
 {
     /// <summary>The first seed's models, the ones the detailed tables and plots show.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -63,9 +63,12 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
 
     /// <summary>
     /// Builds the report from each seed's evaluations (SFT first) and iteration artifacts;
-    /// <paramref name="promptModel"/> is the runs' separate prompt writer, if they have one.
+    /// <paramref name="promptModel"/> is the runs' separate prompt writer, if they have one;
+    /// <paramref name="ranks"/> and <paramref name="oracleScores"/> are the oracle's ranks and scores of
+    /// the held-out ranked sets' responses.
     /// </summary>
-    public static DemoReport Build(string preset, IReadOnlyList<SeedRun> seeds, string? promptModel, IReadOnlyList<IReadOnlyList<int>> ranks)
+    public static DemoReport Build(string preset, IReadOnlyList<SeedRun> seeds, string? promptModel, IReadOnlyList<IReadOnlyList<int>> ranks,
+        IReadOnlyList<IReadOnlyList<int>> oracleScores)
     {
         if (seeds.Count == 0) throw new ArgumentException("a report needs at least one seed", nameof(seeds));
         string Writer(int t) => promptModel is null ? $"m{t}" : Path.GetFileName(Path.TrimEndingDirectorySeparator(promptModel));
@@ -79,7 +82,7 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
             return new SeedSummary(seed.Seed, models, iterations);
         }).ToList();
         return new DemoReport(preset, seeds[0].Evaluations[0].Answers.Count, ranks.Count, summaries, SeedPooling.Models(seeds, ranks),
-            SeedPooling.Iterations(summaries));
+            SeedPooling.Iterations(summaries), SeedPooling.JudgeByPairKind(seeds, oracleScores));
     }
 
     /// <summary>Writes report.json and report.md into <paramref name="folder"/>.</summary>
@@ -183,6 +186,20 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
             md.AppendLine($"| {i.Iteration} | {Pct(i.TaskShare)} | {i.ChosenBetter} / {i.ChosenWorse} / {i.ChosenEqual} | {Pct(i.ChosenBetterShare)} {PerSeed(i.ChosenBetterPerSeed, Pct)} |");
         md.AppendLine();
 
+        md.AppendLine("## The judge by kind of pair (over the seeds)").AppendLine();
+        if (JudgePairKinds.Count == 0) md.AppendLine("No judge scored both responses of any held-out pair.").AppendLine();
+        else
+        {
+            var judges = JudgePairKinds[0].Models;
+            md.AppendLine("Held-out pairs by the oracle's scores of the better and the worse response; the worse one fails the rubric's criterion named. " +
+                          "Each cell: the share of those pairs the judge's mean scores order as the oracle does (a tie counts as wrong), of the pairs counted over every seed.").AppendLine();
+            md.AppendLine("| Oracle scores | The worse response | Pairs | " + string.Join(" | ", judges.Select(j => Name(j) + " %")) + " |");
+            md.AppendLine("|---|---|---|" + string.Concat(judges.Select(_ => "---|")));
+            foreach (var k in JudgePairKinds)
+                md.AppendLine($"| {k.Better} > {k.Worse} | {FailedCriterion(k.Worse)} | {k.Pairs.Max()} | " + string.Join(" | ", k.Accuracy.Select(Pct)) + " |");
+            md.AppendLine();
+        }
+
         var last = Pooled[^1];
         string Verdict(bool met) => met ? "**yes**" : "**no**";
         md.AppendLine("## Does self-rewarding work here?").AppendLine();
@@ -200,6 +217,17 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
         md.AppendLine().AppendLine("Plots: plots/scores.png and plots/rates.png (per-model measures), plots/pretrain_loss.png and plots/training_losses.png (loss curves), plots/grad_norms.png (gradient norms of every stage, log scale).");
         return md.ToString();
     }
+
+    // What a response the oracle scores `score` lacks: the first of the rubric's criteria that fails.
+    private static string FailedCriterion(int score) => score switch
+    {
+        0 => "is not about the task",
+        1 => "gives no answer of the task's form",
+        2 => "gives a wrong answer",
+        3 => "is not a full sentence",
+        4 => "has extra text",
+        _ => "–",
+    };
 
     // sft and m1, m2, ... as the paper writes them; a prompt writer's folder name as it is.
     private static string Name(string model) =>

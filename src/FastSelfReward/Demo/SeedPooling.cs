@@ -41,6 +41,24 @@ public sealed record PooledIteration(int Iteration, int Prompts, int TaskPrompts
     public double ChosenBetterShare => IterationMeasures.Ratio(ChosenBetter, ChosenBetter + ChosenWorse);
 }
 
+/// <summary>
+/// The judges' pairwise accuracy on the held-out pairs of one kind: a response the oracle scores
+/// <paramref name="Better"/> against one it scores <paramref name="Worse"/> of the same set. Since the
+/// oracle's score counts the rubric's criteria up to the first that fails, the worse response fails
+/// criterion <c>Worse + 1</c>, so each kind shows whether the judge sees one criterion. Per model (SFT
+/// excluded), counted over every seed; a pair with an unscored response is left out.
+/// </summary>
+/// <param name="Better">The oracle's score of the better response.</param>
+/// <param name="Worse">The oracle's score of the worse one.</param>
+/// <param name="Models">The judges, in order: M1, M2, ...</param>
+/// <param name="Pairs">Per model, the pairs of this kind it scored both of, over the seeds.</param>
+/// <param name="Correct">Per model, those it ordered as the oracle does (a tie counts as wrong).</param>
+public sealed record JudgePairKind(int Better, int Worse, IReadOnlyList<string> Models, IReadOnlyList<int> Pairs, IReadOnlyList<int> Correct)
+{
+    /// <summary>Per model, correct over pairs.</summary>
+    public IReadOnlyList<double> Accuracy => Pairs.Select((n, m) => IterationMeasures.Ratio(Correct[m], n)).ToList();
+}
+
 /// <summary>Pools the seeds' evaluations and iteration measures.</summary>
 public static class SeedPooling
 {
@@ -77,6 +95,38 @@ public static class SeedPooling
         var all = outcomes.SelectMany(o => o).ToList();
         return new HeadToHeadMargin(all.Count(o => o > 0), all.Count(o => o == 0), all.Count(o => o < 0),
             prompts == 0 ? double.NaN : perPrompt.Average(), Bootstrap.MeanInterval(perPrompt), outcomes.Select(o => o.Count == 0 ? double.NaN : o.Average()).ToList());
+    }
+
+    /// <summary>
+    /// The judges' accuracy on each kind of held-out pair (<see cref="JudgePairKind"/>), ordered by the
+    /// criterion the worse response fails, then by the better one's score, highest first.
+    /// </summary>
+    /// <param name="seeds">Every seed's evaluations, SFT first.</param>
+    /// <param name="oracleScores">The oracle's score of every response of every held-out ranked set, in file order.</param>
+    /// <exception cref="ArgumentException">A seed's judge scores do not match the sets' shapes.</exception>
+    public static IReadOnlyList<JudgePairKind> JudgeByPairKind(IReadOnlyList<SeedRun> seeds, IReadOnlyList<IReadOnlyList<int>> oracleScores)
+    {
+        var judges = seeds[0].Evaluations.Skip(1).Select(e => e.Model).ToList();
+        var counts = new Dictionary<(int Better, int Worse), (int[] Pairs, int[] Correct)>();
+        foreach (var seed in seeds)
+            for (int m = 0; m < judges.Count; m++)
+            {
+                var scores = seed.Evaluations[m + 1].JudgeScores;
+                if (scores.Count != oracleScores.Count || scores.Where((s, i) => s.Count != oracleScores[i].Count).Any())
+                    throw new ArgumentException($"seed {seed.Seed}: {judges[m]}'s judge scores do not match the held-out sets", nameof(seeds));
+                for (int i = 0; i < oracleScores.Count; i++)
+                    for (int a = 0; a < oracleScores[i].Count; a++)
+                        for (int b = 0; b < oracleScores[i].Count; b++)
+                        {
+                            if (oracleScores[i][a] <= oracleScores[i][b] || scores[i][a] is not double better || scores[i][b] is not double worse) continue;
+                            var key = (oracleScores[i][a], oracleScores[i][b]);
+                            if (!counts.TryGetValue(key, out var kind)) counts[key] = kind = (new int[judges.Count], new int[judges.Count]);
+                            kind.Pairs[m]++;
+                            if (better > worse) kind.Correct[m]++;
+                        }
+            }
+        return counts.OrderBy(c => c.Key.Worse).ThenByDescending(c => c.Key.Better)
+            .Select(c => new JudgePairKind(c.Key.Better, c.Key.Worse, judges, c.Value.Pairs, c.Value.Correct)).ToList();
     }
 
     private static double JudgeAccuracy(IReadOnlyList<SeedRun> seeds, int model, IReadOnlyList<IReadOnlyList<int>> ranks, out Interval interval, out IReadOnlyList<double> perSeed)

@@ -39,6 +39,40 @@ public sealed class SeedPoolingTests
     }
 
     [Fact]
+    public void Judge_accuracy_is_counted_per_kind_of_pair_over_seeds()
+    {
+        // One set of three responses the oracle scores 5, 2 and 3: pairs 5>2, 5>3 and 3>2.
+        IReadOnlyList<IReadOnlyList<int>> oracle = [[5, 2, 3]];
+        var seeds = new List<SeedRun>
+        {
+            // m1 orders 5>2 and 5>3 right, puts 2 above 3; m2 ties 5 and 3, leaves the 2 unscored.
+            new(1, "unused", [Model("sft", [5], [null, null, null]), Model("m1", [5], [5, 4, 1]), Model("m2", [5], [4, null, 4])]),
+            // m1 gets every pair right; m2 only 3>2.
+            new(2, "unused", [Model("sft", [5], [null, null, null]), Model("m1", [5], [5, 1, 3]), Model("m2", [5], [1, 2, 3])]),
+        };
+
+        var kinds = SeedPooling.JudgeByPairKind(seeds, oracle);
+
+        // By the criterion the worse one fails (2: wrong answer before 3: no full sentence), better first.
+        Assert.Equal([(5, 2), (3, 2), (5, 3)], kinds.Select(k => (k.Better, k.Worse)));
+        Assert.All(kinds, k => Assert.Equal(["m1", "m2"], k.Models));
+        var wrong = kinds[0];
+        Assert.Equal([2, 1], wrong.Pairs);
+        Assert.Equal([2, 0], wrong.Correct);
+        Assert.Equal([1, 1], kinds[1].Correct);
+        Assert.Equal([2, 2], kinds[2].Pairs);
+        Assert.Equal([2, 0], kinds[2].Correct);
+        Assert.Equal(0.5, kinds[1].Accuracy[0], 12);
+    }
+
+    [Fact]
+    public void Judge_scores_that_do_not_match_the_sets_are_refused()
+    {
+        var seeds = new List<SeedRun> { new(1, "unused", [Model("sft", [5], [null, null]), Model("m1", [5], [5, 1])]) };
+        Assert.Throws<ArgumentException>(() => SeedPooling.JudgeByPairKind(seeds, [[5, 2, 3]]));
+    }
+
+    [Fact]
     public void Seeds_that_evaluated_different_models_are_refused()
     {
         var seeds = new List<SeedRun>

@@ -60,6 +60,13 @@ public sealed class SelfRewardingRunTests(ITestOutputHelper output)
             Assert.Equal(2 * DemoPreset.Test.EvalPrompts, report.Pooled[0].VsSft.Ties);
             Assert.Equal(report.Seeds.Sum(s => s.Iterations[0].ChosenBetter), report.PooledIterations[0].ChosenBetter);
             Assert.Contains("## Over the seeds (2)", markdown);
+            // The judge's pairs by kind are the pairs of its pairwise accuracy, counted another way.
+            for (int m = 1; m < report.Models.Count; m++)
+            {
+                Assert.Equal(report.Seeds.Sum(s => s.Models[m].Judge.Pairs), report.JudgePairKinds.Sum(k => k.Pairs[m - 1]));
+                Assert.Equal(report.Seeds.Sum(s => s.Models[m].Judge.CorrectPairs), report.JudgePairKinds.Sum(k => k.Correct[m - 1]));
+            }
+            Assert.Contains("## The judge by kind of pair (over the seeds)", markdown);
             // The prompts come from the demo's separate writer, trained once, not from M1.
             Assert.Equal("prompt_writer", report.Iterations[0].PromptWriter);
             Assert.True(File.Exists(Path.Combine(pipeline.PromptWriterFolder, "model.safetensors")));
