@@ -50,10 +50,6 @@ public sealed class DemoEvaluation(RunContext run, WorldDataFiles files, int eva
         return evaluation;
     }
 
-    /// <summary>The oracle's ranks of the held-out ranked sets, in file order.</summary>
-    public static IReadOnlyList<IReadOnlyList<int>> Ranks(WorldDataFiles files) =>
-        Jsonl.ReadAll<EftRecord>(files.EftEval).Records.Select(r => (IReadOnlyList<int>)r.Responses.Select(x => x.Rank).ToList()).ToList();
-
     /// <summary>The oracle's score of every response of the held-out ranked sets, in file order.</summary>
     /// <exception cref="InvalidDataException">A set's prompt is not a task of the world.</exception>
     public static IReadOnlyList<IReadOnlyList<int>> OracleScores(WorldDataFiles files) =>

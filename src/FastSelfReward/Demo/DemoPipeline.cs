@@ -71,8 +71,7 @@ public sealed class DemoPipeline(DemoPreset preset, string folder, IKernels kern
             seeds.Add(new SeedRun(seed, RunFolderOf(s), evaluation.EvaluateAll(cancel)));
         }
 
-        var ranks = DemoEvaluation.Ranks(files);
-        var report = DemoReport.Build(preset.Name, seeds, PromptWriterFolder, ranks, DemoEvaluation.OracleScores(files));
+        var report = DemoReport.Build(preset.Name, seeds, PromptWriterFolder, DemoEvaluation.OracleScores(files));
         report.Write(Folder);
         DemoPlots.Write(PlotsFolder, report, Path.Combine(Folder, "pretrain_metrics.jsonl"), Path.Combine(RunFolder, "metrics.jsonl"));
         return report;

@@ -64,13 +64,14 @@ public sealed record DemoReport(string Preset, int EvalPrompts, int EvalSets, IR
     /// <summary>
     /// Builds the report from each seed's evaluations (SFT first) and iteration artifacts;
     /// <paramref name="promptModel"/> is the runs' separate prompt writer, if they have one;
-    /// <paramref name="ranks"/> and <paramref name="oracleScores"/> are the oracle's ranks and scores of
-    /// the held-out ranked sets' responses.
+    /// <paramref name="oracleScores"/> are the oracle's scores of the held-out ranked sets' responses,
+    /// which rank them (equal scores tie).
     /// </summary>
-    public static DemoReport Build(string preset, IReadOnlyList<SeedRun> seeds, string? promptModel, IReadOnlyList<IReadOnlyList<int>> ranks,
-        IReadOnlyList<IReadOnlyList<int>> oracleScores)
+    public static DemoReport Build(string preset, IReadOnlyList<SeedRun> seeds, string? promptModel, IReadOnlyList<IReadOnlyList<int>> oracleScores)
     {
         if (seeds.Count == 0) throw new ArgumentException("a report needs at least one seed", nameof(seeds));
+        // Rank 0 is the best: a response's rank is how many of its set score higher.
+        IReadOnlyList<IReadOnlyList<int>> ranks = oracleScores.Select(set => (IReadOnlyList<int>)set.Select(s => set.Count(o => o > s)).ToList()).ToList();
         string Writer(int t) => promptModel is null ? $"m{t}" : Path.GetFileName(Path.TrimEndingDirectorySeparator(promptModel));
         var summaries = seeds.Select(seed =>
         {

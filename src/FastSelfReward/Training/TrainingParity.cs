@@ -58,7 +58,7 @@ public static class TrainingParity
         return new(name, true, "losses " + string.Join(" ", actual.Select(l => l.ToString("F4"))));
     }
 
-    /// <summary>The self-tests' model: two layers of grouped-query attention, 64 wide, vocabulary 64.</summary>
+    /// <summary>The self-tests' model: two layers of grouped-query attention, 32 wide, vocabulary 64.</summary>
     internal static readonly LlamaConfig TinyConfig = new()
     {
         VocabSize = 64, HiddenSize = 32, IntermediateSize = 48, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
